@@ -1,0 +1,28 @@
+# fleet — the two commands a new machine needs are `make demo` and `make test`.
+# Each installs what it is missing (Debian packages through apt-get) and builds.
+SHELL := /bin/bash
+SWIFT ?= swift
+DEB_PACKAGES := libssh2-1-dev libsqlite3-dev pkg-config openssh-server openssh-client python3 python3-yaml procps sqlite3
+
+.PHONY: deps build test demo bench clean-farm
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: build
+	tools/demo.sh
+
+bench: deps
+	bench/run.sh

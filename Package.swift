@@ -1,0 +1,64 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependencies point downward only:
+//   fleet -> FleetCLI -> FleetRollout -> {FleetStore -> FleetMigrations, FleetInventory, FleetModel}
+//   FleetSSH -> {CLibSSH2, FleetModel} sits to the side; only FleetCLI links it, so the
+//   model, store and rollout tests never link libssh2.
+let package = Package(
+    name: "fleet",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "fleet", targets: ["fleet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"])]
+        ),
+        // Pure: models, parsers, classifier, typed remote commands. No I/O, no C libraries.
+        .target(name: "FleetModel"),
+        .target(
+            name: "FleetInventory",
+            dependencies: ["FleetModel", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(name: "FleetSSH", dependencies: ["CLibSSH2", "FleetModel"]),
+        .target(
+            name: "FleetMigrations",
+            path: "migrations",
+            exclude: ["README.md"],
+            resources: [
+                .embedInCode("v0001_initial.sql"),
+            ]
+        ),
+        .target(
+            name: "FleetStore",
+            dependencies: ["FleetModel", "FleetMigrations", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(name: "FleetRollout", dependencies: ["FleetModel", "FleetStore", "FleetInventory"]),
+        .target(
+            name: "FleetCLI",
+            dependencies: [
+                "FleetModel", "FleetInventory", "FleetStore", "FleetRollout", "FleetSSH",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "fleet", dependencies: ["FleetCLI"]),
+        .target(name: "FleetTestSupport", dependencies: ["FleetModel"]),
+
+        .testTarget(name: "FleetModelTests", dependencies: ["FleetModel", "FleetTestSupport"]),
+        .testTarget(name: "FleetInventoryTests", dependencies: ["FleetInventory", "FleetTestSupport"]),
+        .testTarget(name: "FleetSSHTests", dependencies: ["FleetSSH", "FleetTestSupport"]),
+        .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetTestSupport"]),
+        .testTarget(name: "FleetRolloutTests", dependencies: ["FleetRollout", "FleetTestSupport"]),
+        .testTarget(name: "FleetCLITests", dependencies: ["FleetCLI", "FleetTestSupport"]),
+    ]
+)

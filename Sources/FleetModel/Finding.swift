@@ -1,0 +1,86 @@
+import struct Foundation.Date
+
+/// What the O_DIRECT readability probe (`timeout -s KILL T dd if=/dev/dm-N … iflag=direct`) showed.
+public enum ProbeOutcome: String, Sendable, Codable, CaseIterable {
+    case readOK = "read-ok"
+    /// `Input/output error`, 0 bytes copied: the vendor procedure's residual case.
+    case ioError = "io-error"
+    /// Killed at the time limit (exit 137): a queueing map.
+    case hung
+    /// Anything else (the procedure says: contact support).
+    case otherError = "other-error"
+    case notRun = "not-run"
+}
+
+public struct ProbeResult: Sendable, Hashable, Codable {
+    public var outcome: ProbeOutcome
+    /// dd's stderr or a short explanation.
+    public var detail: String?
+    /// PID of a dd still stuck on this device after the probe (procedure step 1.3).
+    public var stuckPID: Int32?
+    /// After `kill -9`, was the dd still there (D state cannot be killed)?
+    public var stuckAfterKill: Bool?
+
+    public init(outcome: ProbeOutcome, detail: String? = nil, stuckPID: Int32? = nil, stuckAfterKill: Bool? = nil) {
+        self.outcome = outcome; self.detail = detail; self.stuckPID = stuckPID; self.stuckAfterKill = stuckAfterKill
+    }
+}
+
+/// Everything besides `multipath -ll` that the classifier looked at for one map.
+public struct MapEvidence: Sendable, Hashable, Codable {
+    /// `multipathd show maps json` "queueing": `off`, `12 chk`, `39 sec`, `on`, …
+    public var queueing: String?
+    /// `dmsetup info -c` Open column.
+    public var openCount: Int?
+    /// /sys/block/dm-N/holders entries.
+    public var holders: [String]
+    /// /sys/block/dm-N/slaves entries.
+    public var slaves: [String]
+    /// Mount points of the map or its partitions (from /proc/mounts, bind mounts included).
+    public var mountpoints: [String]
+    /// /sys/block/sdX/device/state per path disk.
+    public var sysfsStates: [String: String]
+    public var probe: ProbeResult?
+
+    public init(queueing: String? = nil, openCount: Int? = nil, holders: [String] = [], slaves: [String] = [],
+                mountpoints: [String] = [], sysfsStates: [String: String] = [:], probe: ProbeResult? = nil) {
+        self.queueing = queueing; self.openCount = openCount; self.holders = holders; self.slaves = slaves
+        self.mountpoints = mountpoints; self.sysfsStates = sysfsStates; self.probe = probe
+    }
+}
+
+/// The classifier's result for one map: verdict, human reasons, and the evidence behind them.
+public struct MapFinding: Sendable, Hashable {
+    public var map: MultipathMap
+    public var verdict: Verdict
+    /// Short sentences, most important first, e.g. "all 2 paths failed faulty",
+    /// "probe: Input/output error".
+    public var reasons: [String]
+    public var evidence: MapEvidence
+
+    public init(map: MultipathMap, verdict: Verdict, reasons: [String], evidence: MapEvidence = MapEvidence()) {
+        self.map = map; self.verdict = verdict; self.reasons = reasons; self.evidence = evidence
+    }
+}
+
+/// One node's result in one scan: transport status plus, when it answered, the findings
+/// and the raw outputs they came from.
+public struct NodeScan: Sendable, Hashable {
+    public var node: String
+    public var address: String
+    public var status: NodeStatus
+    /// Set when status != ok, or for a node-level problem (e.g. multipath-tools missing).
+    public var error: String?
+    public var startedAt: Date
+    public var duration: Duration
+    public var outputs: [CommandOutput]
+    public var findings: [MapFinding]
+    public var warnings: [ParseWarning]
+
+    public init(node: String, address: String, status: NodeStatus, error: String? = nil, startedAt: Date,
+                duration: Duration, outputs: [CommandOutput] = [], findings: [MapFinding] = [], warnings: [ParseWarning] = []) {
+        self.node = node; self.address = address; self.status = status; self.error = error
+        self.startedAt = startedAt; self.duration = duration; self.outputs = outputs
+        self.findings = findings; self.warnings = warnings
+    }
+}

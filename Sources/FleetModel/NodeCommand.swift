@@ -1,0 +1,120 @@
+/// Every command fleet ever runs on a node, as a typed value.
+///
+/// Arguments are validated names (``BlockDeviceName``, ``DMDeviceName``, ``MapName``),
+/// never remote text, and ``shell`` renders each with single-quote escaping anyway. Paths
+/// under `/sys`, `/dev` and `/proc` are prefixed with `$R`, which the node-side script sets
+/// from `FLEET_SYSROOT` (empty on a real node). That is the simulator's testing seam and the
+/// only one: nothing else in fleet knows whether it talks to a simulated node.
+public enum NodeCommand: Hashable, Sendable {
+    // Discovery (read-only)
+    case multipathList                       // multipath -ll
+    case multipathdMapsJSON                  // multipathd show maps json
+    case dmsetupInfo                         // dmsetup info -c
+    case dmsetupStatus                       // dmsetup status
+    case lsblk                               // lsblk -J -o …
+    case sysBlockListing                     // ls -l /sys/block/
+    case diskByIDListing                     // ls -l /dev/disk/by-id/
+    case procMounts                          // cat /proc/mounts
+    case deviceState(BlockDeviceName)        // cat /sys/block/sdX/device/state
+    case slavesHolders(DMDeviceName)         // ls /sys/block/dm-N/slaves /sys/block/dm-N/holders
+    case dmNameUUID(DMDeviceName)            // cat /sys/block/dm-N/dm/name /sys/block/dm-N/dm/uuid
+    case probe(DMDeviceName, seconds: Int)   // timeout -s KILL S dd if=/dev/dm-N … iflag=direct
+    case stuckProbes                         // ps -eo pid,ppid,stat,wchan:32,etime,cmd
+    // Actions (change state; printed verbatim by a dry run)
+    case killProcess(ProcessID)              // kill -9 PID (procedure step 1.3)
+    case disableQueueing(MapName)            // dmsetup message MAP 0 fail_if_no_path
+    case flushMap(MapName)                   // multipath -f MAP
+    case flushBuffers(BlockDeviceName)       // blockdev --flushbufs /dev/sdX
+    case deleteSCSIDevice(BlockDeviceName)   // echo 1 > /sys/block/sdX/device/delete
+
+    /// True for commands that change the node.
+    public var isAction: Bool {
+        switch self {
+        case .killProcess, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice: true
+        default: false
+        }
+    }
+
+    /// The name of the file this command's stdout has in a capture folder such as
+    /// `../shared/fixtures/real/<state>/` (without `.txt`), so `fleet explain DIR` and the
+    /// scanner share one mapping.
+    public var captureName: String {
+        switch self {
+        case .multipathList: "multipath-ll"
+        case .multipathdMapsJSON: "multipathd-show-maps-json"
+        case .dmsetupInfo: "dmsetup-info-c"
+        case .dmsetupStatus: "dmsetup-status"
+        case .lsblk: "lsblk-json"
+        case .sysBlockListing: "ls-sys-block"
+        case .diskByIDListing: "ls-dev-disk-by-id"
+        case .procMounts: "proc-mounts"
+        case .deviceState(let d): "sys-block-\(d)-device-state"
+        case .slavesHolders(let d): "sys-block-\(d)-slaves-holders"
+        case .dmNameUUID(let d): "sys-block-\(d)-dm-name-uuid"
+        case .probe(let d, _): "dd-\(d)"
+        case .stuckProbes: "ps-dd-wchan"
+        case .killProcess(let p): "kill-\(p)"
+        case .disableQueueing(let m): "dmsetup-message-\(m)"
+        case .flushMap(let m): "multipath-f-\(m)"
+        case .flushBuffers(let d): "blockdev-flushbufs-\(d)"
+        case .deleteSCSIDevice(let d): "delete-\(d)"
+        }
+    }
+
+    /// The inverse of ``captureName`` for the read-only commands (used by `fleet explain`).
+    public init?(captureName name: String) {
+        let fixed: [NodeCommand] = [.multipathList, .multipathdMapsJSON, .dmsetupInfo, .dmsetupStatus,
+                                    .lsblk, .sysBlockListing, .diskByIDListing, .procMounts, .stuckProbes]
+        if let c = fixed.first(where: { $0.captureName == name }) { self = c; return }
+        func middle(_ prefix: String, _ suffix: String) -> String? {
+            guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
+            return String(name.dropFirst(prefix.count).dropLast(suffix.count))
+        }
+        if let d = middle("sys-block-", "-device-state").flatMap(BlockDeviceName.init) { self = .deviceState(d); return }
+        if let d = middle("sys-block-", "-slaves-holders").flatMap(DMDeviceName.init) { self = .slavesHolders(d); return }
+        if let d = middle("sys-block-", "-dm-name-uuid").flatMap(DMDeviceName.init) { self = .dmNameUUID(d); return }
+        if let d = middle("dd-", "").flatMap(DMDeviceName.init) { self = .probe(d, seconds: 0); return }
+        return nil
+    }
+
+    /// POSIX sh text. `$R` is the sysroot prefix set by the node-side script.
+    public var shell: String {
+        switch self {
+        case .multipathList: "multipath -ll"
+        case .multipathdMapsJSON: "multipathd show maps json"
+        case .dmsetupInfo: "dmsetup info -c"
+        case .dmsetupStatus: "dmsetup status"
+        case .lsblk: "lsblk -J -o NAME,KNAME,TYPE,SIZE,WWN,HCTL,STATE,MOUNTPOINT,PKNAME"
+        case .sysBlockListing: "ls -l \"$R/sys/block/\""
+        case .diskByIDListing: "ls -l \"$R/dev/disk/by-id/\""
+        case .procMounts: "cat \"$R/proc/mounts\""
+        case .deviceState(let d): "cat \"$R/sys/block/\"\(q(d.rawValue))/device/state"
+        case .slavesHolders(let d):
+            "ls \"$R/sys/block/\"\(q(d.rawValue))/slaves \"$R/sys/block/\"\(q(d.rawValue))/holders"
+        case .dmNameUUID(let d):
+            "cat \"$R/sys/block/\"\(q(d.rawValue))/dm/name \"$R/sys/block/\"\(q(d.rawValue))/dm/uuid"
+        case .probe(let d, let s):
+            // Output redirected: a dd left in D state must not hold the SSH channel open.
+            "timeout -s KILL \(s) dd if=\"$R/dev/\"\(q(d.rawValue)) of=/dev/null count=1 bs=1M iflag=direct"
+        case .stuckProbes: "ps -eo pid,ppid,stat,wchan:32,etime,cmd"
+        case .killProcess(let p): "kill -9 \(p.rawValue)"
+        case .disableQueueing(let m): "dmsetup message \(q(m.rawValue)) 0 fail_if_no_path"
+        case .flushMap(let m): "multipath -f \(q(m.rawValue))"
+        case .flushBuffers(let d): "blockdev --flushbufs \"$R/dev/\"\(q(d.rawValue))"
+        case .deleteSCSIDevice(let d): "echo 1 > \"$R/sys/block/\"\(q(d.rawValue))/device/delete"
+        }
+    }
+
+    /// The command as an operator would type it on a real node (no `$R`), for dry runs and logs.
+    public var display: String {
+        shell.replacingOccurrences(of: "\"$R/", with: "/")
+            .replacingOccurrences(of: "/\"'", with: "/").replacingOccurrences(of: "'/", with: "/")
+            .replacingOccurrences(of: "\"'", with: "").replacingOccurrences(of: "'", with: "")
+    }
+}
+
+/// Single-quotes a word for POSIX sh. Validated names never need it; this is defence in depth.
+@inline(__always)
+public func q(_ s: String) -> String {
+    "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}

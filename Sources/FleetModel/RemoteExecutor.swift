@@ -1,0 +1,107 @@
+import struct Foundation.Data
+
+/// How to reach one node. Built from the inventory; consumed by a ``RemoteExecutor``.
+public struct NodeTarget: Hashable, Sendable, Codable {
+    public var name: String
+    public var host: String
+    public var port: Int
+    public var user: String
+    /// Private key files to try, in order (OpenSSH format). Empty: agent only.
+    public var identityFiles: [String]
+    /// known_hosts files to check the host key against (OpenSSH format).
+    public var knownHostsFiles: [String]
+    /// Run commands through `sudo -n`.
+    public var sudo: Bool
+
+    public init(name: String, host: String, port: Int = 22, user: String = "root",
+                identityFiles: [String] = [], knownHostsFiles: [String] = [], sudo: Bool = false) {
+        self.name = name; self.host = host; self.port = port; self.user = user
+        self.identityFiles = identityFiles; self.knownHostsFiles = knownHostsFiles; self.sudo = sudo
+    }
+}
+
+/// One command execution on an open session.
+public struct ExecRequest: Sendable, Hashable {
+    /// POSIX sh command line, run by the login shell (and through `sudo -n` when the target says so).
+    public var command: String
+    /// Bytes written to the command's stdin, then EOF (e.g. a script for `sh -s`).
+    public var stdin: [UInt8]
+    /// Deadline over the whole command, from the channel open to the exit status.
+    public var timeout: Duration
+    /// Output cap per stream; beyond it the result is marked truncated.
+    public var outputLimit: Int
+
+    public init(command: String, stdin: [UInt8] = [], timeout: Duration = .seconds(60), outputLimit: Int = 16 << 20) {
+        self.command = command; self.stdin = stdin; self.timeout = timeout; self.outputLimit = outputLimit
+    }
+}
+
+public struct ExecResult: Sendable, Hashable {
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+    /// nil when the command died by a signal or the status never arrived.
+    public var exitStatus: Int32?
+    /// e.g. `KILL`, when the remote process died by a signal.
+    public var exitSignal: String?
+    /// True when stdout or stderr went past the request's outputLimit.
+    public var truncated: Bool
+    public var duration: Duration
+
+    public init(stdout: [UInt8] = [], stderr: [UInt8] = [], exitStatus: Int32? = 0, exitSignal: String? = nil,
+                truncated: Bool = false, duration: Duration = .zero) {
+        self.stdout = stdout; self.stderr = stderr; self.exitStatus = exitStatus
+        self.exitSignal = exitSignal; self.truncated = truncated; self.duration = duration
+    }
+
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+/// The per-node outcome of talking to a node. Everything but `ok` is a failure that is
+/// recorded as data; none of them aborts a run.
+public enum NodeStatus: String, Sendable, Codable, CaseIterable {
+    case ok
+    case refused                 // TCP RST
+    case unreachable             // no route, DNS failure, host down
+    case connectTimeout = "connect-timeout"
+    case handshakeTimeout = "handshake-timeout"
+    case authTimeout = "auth-timeout"
+    case commandTimeout = "command-timeout"
+    case hostKeyUnknown = "host-key-unknown"
+    case hostKeyChanged = "host-key-changed"
+    case authFailed = "auth-failed"
+    case sudoNeedsPassword = "sudo-needs-password"
+    case truncated               // output went past the cap
+    case disconnected            // the connection dropped mid-command
+    case protocolError = "protocol-error"
+    case nodeError = "node-error" // the node answered, but not with what fleet needs (e.g. no multipath-tools)
+}
+
+/// A node-level failure: its status plus a message that names the node and the cause.
+public struct NodeFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    public var status: NodeStatus
+    public var message: String
+    public init(_ status: NodeStatus, _ message: String) {
+        self.status = status; self.message = message
+    }
+    public var description: String { "\(status.rawValue): \(message)" }
+}
+
+/// An authenticated session on one node. Calls are serialized by the implementation.
+public protocol RemoteSession: Sendable {
+    /// Runs one command. Throws ``NodeFailure`` for transport-level failures (timeout,
+    /// dropped connection); a non-zero exit status is a normal result.
+    func exec(_ request: ExecRequest) async throws(NodeFailure) -> ExecResult
+}
+
+/// Opens sessions to nodes. The SSH implementation lives in FleetSSH; tests use doubles
+/// from FleetTestSupport that fail loudly on anything they were not told to expect.
+public protocol RemoteExecutor: Sendable {
+    /// Connects, verifies the host key, authenticates, runs `body` with the session and
+    /// closes it, whatever `body` does. Throws ``NodeFailure`` when the session cannot be
+    /// opened; rethrows what `body` throws.
+    func withSession<T: Sendable>(
+        to target: NodeTarget,
+        _ body: @Sendable (any RemoteSession) async throws -> T
+    ) async throws -> T
+}

@@ -1,0 +1,3 @@
+import FleetModel
+import GRDB
+// The SQLite history (GRDB over the system libsqlite3).

@@ -1,0 +1,7 @@
+/// The ordered list of SQL migrations, compiled into the binary (`embedInCode`).
+/// Append only: a released migration never changes.
+public enum FleetMigrations {
+    public static let all: [(id: String, sql: String)] = [
+        ("v0001_initial", String(decoding: PackageResources.v0001_initial_sql, as: UTF8.self)),
+    ]
+}
