@@ -1,6 +1,56 @@
 #ifndef FLEET_CLIBSSH2_SHIM_H
 #define FLEET_CLIBSSH2_SHIM_H
 #include <libssh2.h>
+#include <stddef.h>
+#include <string.h>
 // libssh2's convenience API is C macros, which Swift cannot call: re-export the ones
 // FleetSSH uses as static inline functions here.
+
+static inline LIBSSH2_SESSION *fleet_session_init(void) {
+    return libssh2_session_init_ex(NULL, NULL, NULL, NULL);
+}
+static inline int fleet_session_disconnect(LIBSSH2_SESSION *s, const char *why) {
+    return libssh2_session_disconnect_ex(s, SSH_DISCONNECT_BY_APPLICATION, why, "");
+}
+static inline LIBSSH2_CHANNEL *fleet_channel_open_session(LIBSSH2_SESSION *s) {
+    return libssh2_channel_open_ex(s, "session", sizeof("session") - 1,
+                                   LIBSSH2_CHANNEL_WINDOW_DEFAULT, LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
+}
+static inline int fleet_channel_exec(LIBSSH2_CHANNEL *c, const char *command) {
+    return libssh2_channel_process_startup(c, "exec", sizeof("exec") - 1, command, (unsigned int)strlen(command));
+}
+static inline ssize_t fleet_channel_read(LIBSSH2_CHANNEL *c, int stream, char *buf, size_t len) {
+    return libssh2_channel_read_ex(c, stream, buf, len);
+}
+static inline ssize_t fleet_channel_write(LIBSSH2_CHANNEL *c, const char *buf, size_t len) {
+    return libssh2_channel_write_ex(c, 0, buf, len);
+}
+static inline int fleet_userauth_publickey_fromfile(LIBSSH2_SESSION *s, const char *user,
+                                                    const char *privkey, const char *passphrase) {
+    return libssh2_userauth_publickey_fromfile_ex(s, user, (unsigned int)strlen(user), NULL, privkey, passphrase);
+}
+static inline int fleet_userauth_publickey_frommemory(LIBSSH2_SESSION *s, const char *user,
+                                                      const char *privkey, size_t privlen, const char *passphrase) {
+    return libssh2_userauth_publickey_frommemory(s, user, strlen(user), NULL, 0, privkey, privlen, passphrase);
+}
+static inline LIBSSH2_KNOWNHOSTS *fleet_knownhost_init(LIBSSH2_SESSION *s) { return libssh2_knownhost_init(s); }
+static inline int fleet_knownhost_readfile(LIBSSH2_KNOWNHOSTS *kh, const char *path) {
+    return libssh2_knownhost_readfile(kh, path, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+}
+static inline int fleet_hostkey_type_to_knownhost(int t) {
+    switch (t) {
+    case LIBSSH2_HOSTKEY_TYPE_RSA: return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+    case LIBSSH2_HOSTKEY_TYPE_DSS: return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+    case LIBSSH2_HOSTKEY_TYPE_ED25519: return LIBSSH2_KNOWNHOST_KEY_ED25519;
+    default: return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+    }
+}
+static inline int fleet_knownhost_plain_raw(void) {
+    return LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW;
+}
+static inline int fleet_block_inbound(void) { return LIBSSH2_SESSION_BLOCK_INBOUND; }
+static inline int fleet_block_outbound(void) { return LIBSSH2_SESSION_BLOCK_OUTBOUND; }
 #endif
