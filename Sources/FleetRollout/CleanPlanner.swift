@@ -1,0 +1,128 @@
+import Foundation
+import FleetModel
+
+/// Decides, from one node's scan, its protect rules and the history's all-failed
+/// observations, which maps may be cleaned and why every other one is left alone. Pure.
+///
+/// A map is eligible only when every check passes: verdict residual or residual-hung;
+/// every name valid (WWID and alias → ``MapName``, dm → ``DMDeviceName``, disks →
+/// ``BlockDeviceName``); at least one path and every path `failed`; each path's SCSI device
+/// `running` (not blocked / transport-offline); sysfs slaves agree with multipath's paths;
+/// not mounted, no holders, open count 0; no protect rule matches; and seen all-failed in
+/// at least two observations at least `confirmAfter` apart.
+public enum CleanPlanner {
+    /// Observations closer together than this are the same observation (the current scan
+    /// is usually in the history already).
+    static let sameObservation: TimeInterval = 1
+
+    public static func plan(
+        scan: NodeScan, target: NodeTarget, protect: [ProtectRule],
+        observations: [String: [Date]], confirmAfter: Duration
+    ) -> NodeCleanPlan {
+        var plan = NodeCleanPlan(node: scan.node, target: target, scannedAt: scan.startedAt)
+        guard scan.status == .ok else {
+            plan.scanError = scan.error ?? scan.status.rawValue
+            return plan
+        }
+        if let e = scan.error { plan.scanError = e }
+        for finding in scan.findings {
+            let seen = finding.map.wwid.flatMap { observations[$0] } ?? []
+            switch evaluate(finding, protect: protect, observations: seen, scannedAt: scan.startedAt,
+                            confirmAfter: confirmAfter) {
+            case .success(let c): plan.cleanups.append(c)
+            case .failure(let left): plan.left.append(left.map)
+            }
+        }
+        return plan
+    }
+
+    struct Left: Error { var map: LeftMap }
+
+    /// One map's decision: a cleanup, or the map left alone with all its reasons.
+    static func evaluate(
+        _ f: MapFinding, protect: [ProtectRule], observations: [Date], scannedAt: Date, confirmAfter: Duration
+    ) -> Result<MapCleanup, Left> {
+        let m = f.map
+        var reasons: [LeaveReason] = []
+        if !f.verdict.isCleanable {
+            reasons.append(.verdict(f.verdict, f.reasons.first))
+        }
+        if let rule = protect.first(where: { $0.matches(m) }) {
+            reasons.append(.protected(rule.description))
+        }
+        let wwid = m.wwid.flatMap(WWID.init)
+        if wwid == nil { reasons.append(.invalidName(field: "WWID", value: m.wwid)) }
+        let name = m.name.flatMap(MapName.init)
+        if name == nil { reasons.append(.invalidName(field: "map name", value: m.name)) }
+        let dm = m.dm.flatMap(DMDeviceName.init)
+        if dm == nil { reasons.append(.invalidName(field: "dm device", value: m.dm)) }
+        var disks: [BlockDeviceName] = []
+        for p in m.paths {
+            if let d = p.dev.flatMap(BlockDeviceName.init) {
+                if !disks.contains(d) { disks.append(d) }
+            } else {
+                reasons.append(.invalidName(field: "path disk", value: p.dev))
+            }
+        }
+        if m.paths.isEmpty { reasons.append(.noPaths) }
+        let notFailed = m.paths.filter { $0.dmState != "failed" }.map { $0.dev ?? $0.hctl ?? "?" }
+        if !notFailed.isEmpty { reasons.append(.pathsNotAllFailed(notFailed)) }
+        let ev = f.evidence
+        let blocked = m.paths.compactMap { p -> String? in
+            let state = p.dev.flatMap { ev.sysfsStates[$0] } ?? p.deviceState
+            return state == "running" ? nil : "\(p.dev ?? "?")=\(state ?? "unknown")"
+        }
+        if !blocked.isEmpty { reasons.append(.pathsBlocked(blocked)) }
+        if !ev.slaves.isEmpty, Set(ev.slaves) != Set(m.paths.compactMap(\.dev)) {
+            reasons.append(.inconsistent("sysfs slaves \(ev.slaves.sorted().joined(separator: ",")) differ from multipath paths \(m.paths.compactMap(\.dev).sorted().joined(separator: ","))"))
+        }
+        if !ev.mountpoints.isEmpty { reasons.append(.mounted(ev.mountpoints)) }
+        if !ev.holders.isEmpty { reasons.append(.holders(ev.holders)) }
+        if ev.openCount != 0 { reasons.append(.openCount(ev.openCount)) }
+
+        // Confirmation comes last: it is the only reason that goes away by waiting.
+        var seen = observations.sorted()
+        if !seen.contains(where: { abs($0.timeIntervalSince(scannedAt)) < sameObservation }) {
+            seen.append(scannedAt); seen.sort()
+        }
+        var confirmation: String?
+        if reasons.isEmpty {
+            let first = seen.first!, last = seen.last!
+            let needed = confirmAfter.timeInterval
+            if seen.count >= 2, last.timeIntervalSince(first) >= needed {
+                confirmation = "all paths failed in \(seen.count) observations over \(CleanFormat.span(last.timeIntervalSince(first)))"
+            } else {
+                let until = max(first.addingTimeInterval(needed), seen.count >= 2 ? first : scannedAt)
+                reasons.append(.waitingForConfirmation(until: until, observations: seen.count))
+            }
+        }
+        guard reasons.isEmpty, let wwid, let name, let dm else {
+            return .failure(Left(map: LeftMap(wwid: m.wwid, name: m.name, dm: m.dm, verdict: f.verdict, reasons: reasons)))
+        }
+        let queueing = (m.features ?? "").contains("queue_if_no_path")
+            || (ev.queueing.map { $0 != "off" } ?? false) || f.verdict == .residualHung
+        var why = ["\(f.verdict.rawValue): " + (f.reasons.isEmpty ? "classifier gave no reason" : f.reasons.joined(separator: "; "))]
+        if let confirmation { why.append(confirmation) }
+        return .success(MapCleanup(wwid: wwid, name: name, dm: dm, disks: disks, verdict: f.verdict,
+                                   queueing: queueing, reasons: why))
+    }
+}
+
+extension Duration {
+    /// Seconds as a TimeInterval (for Date arithmetic).
+    var timeInterval: TimeInterval {
+        let c = components
+        return TimeInterval(c.seconds) + TimeInterval(c.attoseconds) / 1e18
+    }
+}
+
+extension CleanFormat {
+    /// `45s`, `12m`, `3h05m`, `2d04h`.
+    static func span(_ t: TimeInterval) -> String {
+        let s = Int(t.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m" + (s % 60 == 0 ? "" : String(format: "%02ds", s % 60)) }
+        if s < 86400 { return "\(s / 3600)h" + String(format: "%02dm", (s % 3600) / 60) }
+        return "\(s / 86400)d" + String(format: "%02dh", (s % 86400) / 3600)
+    }
+}
