@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "FleetModelTests", dependencies: ["FleetModel", "FleetTestSupport"]),
         .testTarget(name: "FleetInventoryTests", dependencies: ["FleetInventory", "FleetTestSupport"]),
         .testTarget(name: "FleetSSHTests", dependencies: ["FleetSSH", "FleetTestSupport"]),
-        .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetTestSupport"]),
+        .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FleetRolloutTests", dependencies: ["FleetRollout", "FleetTestSupport"]),
         .testTarget(name: "FleetCLITests", dependencies: ["FleetCLI", "FleetTestSupport"]),
     ]
