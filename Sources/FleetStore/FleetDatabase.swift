@@ -1,3 +1,293 @@
+import Foundation
+import FleetMigrations
 import FleetModel
 import GRDB
-// The SQLite history (GRDB over the system libsqlite3).
+
+/// The SQLite history (GRDB over the system libsqlite3), in WAL mode with foreign keys on.
+///
+/// Every write is one transaction: a run row, one node's whole result, one action state
+/// change. A process killed at any point leaves a database that opens, with every node it
+/// finished; the run it was writing is marked `interrupted` by the next process that opens
+/// the file (and only once its writer is really gone).
+public final class FleetDatabase: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating parent folders and the file when missing) and migrates.
+    public init(path: String) throws {
+        self.path = path
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError("cannot create the folder of the history database \"\(path)\": \(error)")
+            }
+        }
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        // A sweep and a `fleet history` may share the file; wait for each other's writes.
+        config.busyMode = .timeout(15)
+        config.label = "fleet-history"
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw StoreError("cannot open the history database \"\(path)\": \(error)")
+        }
+        var migrator = DatabaseMigrator()
+        for m in FleetMigrations.all {
+            let sql = m.sql
+            migrator.registerMigration(m.id) { db in try db.execute(sql: sql) }
+        }
+        do {
+            let m = migrator
+            if try pool.read({ try m.hasBeenSuperseded($0) }) {
+                throw StoreError("the history database \"\(path)\" was written by a newer fleet (unknown schema migrations); use that version or another --db")
+            }
+            try migrator.migrate(pool)
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError("cannot migrate the history database \"\(path)\": \(error)")
+        }
+        try markInterruptedRuns()
+    }
+
+    /// `$FLEET_DB`, else `$XDG_STATE_HOME/fleet/history.sqlite`, else
+    /// `$HOME/.local/state/fleet/history.sqlite` (relative XDG values are ignored, as the
+    /// XDG spec says).
+    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let p = environment["FLEET_DB"], !p.isEmpty { return p }
+        if let x = environment["XDG_STATE_HOME"], x.hasPrefix("/") {
+            return x + "/fleet/history.sqlite"
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/state/fleet/history.sqlite"
+    }
+
+    // MARK: - Runs
+
+    /// Writes a `running` run row and returns its id. `options` is stored as JSON.
+    public func beginRun(kind: RunKind, inventory: String?, options: some Encodable & Sendable,
+                         version: String, startedAt: Date = Date()) throws -> Int64 {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(options), as: UTF8.self)
+        let me = ProcessIdentity.current
+        return try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO runs (kind, started_at, inventory, options, status, fleet_version, host, pid, pid_start)
+                VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)
+                """, arguments: [kind.rawValue, ISOTime.format(startedAt), inventory, json, version,
+                                 me.host, me.pid, me.start])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func finishRun(_ run: Int64, status: RunStatus, exitCode: Int32?, endedAt: Date = Date()) throws {
+        guard status != .running else { throw StoreError("finishRun(\(run)): a finished run cannot be 'running'") }
+        try pool.write { db in
+            try db.execute(sql: "UPDATE runs SET status = ?, exit_code = ?, ended_at = ? WHERE id = ?",
+                           arguments: [status.rawValue, exitCode, ISOTime.format(endedAt), run])
+            if db.changesCount == 0 { throw StoreError("finishRun: no run \(run) in \(path)") }
+        }
+    }
+
+    /// Marks `running` runs whose writer is gone as `interrupted`. Runs written on another
+    /// host (a database on shared storage) are left alone: their writer cannot be checked.
+    @discardableResult
+    public func markInterruptedRuns(now: Date = Date()) throws -> [Int64] {
+        let me = ProcessIdentity.current
+        return try pool.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, host, pid, pid_start FROM runs WHERE status = 'running'")
+            var marked: [Int64] = []
+            for r in rows {
+                let host: String = r["host"]
+                guard host == me.host || host.isEmpty else { continue }
+                let pid: Int32? = r["pid"]
+                let start: String? = r["pid_start"]
+                if let pid, let start, ProcessIdentity.start(of: pid) == start { continue }  // still writing
+                let id: Int64 = r["id"]
+                try db.execute(sql: "UPDATE runs SET status = 'interrupted', ended_at = ? WHERE id = ?",
+                               arguments: [ISOTime.format(now), id])
+                marked.append(id)
+            }
+            return marked
+        }
+    }
+
+    // MARK: - Nodes
+
+    /// Writes one node's whole result (node_run, maps, paths, raw outputs) in ONE
+    /// transaction: after a crash it is either all there or not at all.
+    @discardableResult
+    public func recordNode(run: Int64, _ scan: NodeScan) throws -> Int64 {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let seen = ISOTime.format(scan.startedAt)
+        let warnings = String(decoding: try encoder.encode(scan.warnings), as: UTF8.self)
+        var mapRows: [(MapFinding, String, String)] = []
+        for f in scan.findings {
+            mapRows.append((f, String(decoding: try encoder.encode(f.reasons), as: UTF8.self),
+                            String(decoding: try encoder.encode(f.evidence), as: UTF8.self)))
+        }
+        return try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO node_runs (run_id, node, address, status, started_at, duration_ms, error, warnings)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [run, scan.node, scan.address, scan.status.rawValue, seen,
+                                 scan.duration.milliseconds, scan.error, warnings])
+            let nodeRunID = db.lastInsertedRowID
+            for (position, (f, reasons, evidence)) in mapRows.enumerated() {
+                let m = f.map
+                try db.execute(sql: """
+                    INSERT INTO maps (node_run_id, node, seen_at, position, line, wwid, name, dm, vendor, product,
+                                      size, features, hwhandler, wp, all_failed, verdict, reasons, evidence)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [nodeRunID, scan.node, seen, position, m.line, m.wwid, m.name, m.dm,
+                                     m.vendor, m.product, m.size, m.features, m.hwhandler, m.wp,
+                                     FleetDatabase.allFailed(m), f.verdict.rawValue, reasons, evidence])
+                let mapID = db.lastInsertedRowID
+                for (g, group) in m.pathGroups.enumerated() {
+                    for (i, p) in group.paths.enumerated() {
+                        let sysfs = p.dev.flatMap { f.evidence.sysfsStates[$0] }
+                        try db.execute(sql: """
+                            INSERT INTO paths (map_id, group_index, position, policy, prio, group_status, hctl, dev,
+                                               major_minor, dm_state, checker_state, device_state, sysfs_state)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """, arguments: [mapID, g, i, group.policy, group.prio, group.status, p.hctl, p.dev,
+                                             p.majorMinor, p.dmState, p.checkerState, p.deviceState, sysfs])
+                    }
+                }
+            }
+            for (position, o) in scan.outputs.enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO raw_outputs (node_run_id, position, capture_name, command, exit_code, stdout, stderr)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [nodeRunID, position, o.command.captureName, o.command.display,
+                                     o.exitCode, o.stdout, o.stderr])
+            }
+            return nodeRunID
+        }
+    }
+
+    /// A map whose paths have all failed in device-mapper (`failed faulty running`): the
+    /// vendor procedure's starting point. A map without paths is not counted.
+    public static func allFailed(_ map: MultipathMap) -> Bool {
+        let paths = map.paths
+        return !paths.isEmpty && paths.allSatisfy { $0.dmState == "failed" }
+    }
+
+    /// Times (ascending) at which `wwid` was seen on `node` with every path failed, in any
+    /// recorded scan, optionally only since `since`. `fleet clean` uses it to require a map
+    /// to be residual over time before touching it.
+    public func allFailedObservations(node: String, wwid: String, since: Date?) throws -> [Date] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT seen_at FROM maps
+                WHERE wwid = ? AND node = ? AND all_failed = 1 AND seen_at >= ?
+                ORDER BY seen_at
+                """, arguments: [wwid, node, since.map(ISOTime.format) ?? ""])
+        }.compactMap(ISOTime.parse)
+    }
+
+    // MARK: - Actions (clean audit)
+
+    /// Written BEFORE the action is sent, so a killed run leaves a trace of what it was
+    /// about to do (see ``unfinishedActions(node:)``).
+    public func recordPlannedAction(run: Int64, node: String, wwid: String, mapName: String?, dm: String?,
+                                    command: String, kind: String, plannedAt: Date = Date()) throws -> Int64 {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO actions (run_id, node, wwid, map_name, dm, command, kind, planned_at, outcome)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'planned')
+                """, arguments: [run, node, wwid, mapName, dm, command, kind, ISOTime.format(plannedAt)])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Convenience for a typed command: `command` is its display text, `kind` its capture
+    /// name without arguments (e.g. `multipath-f`).
+    public func recordPlannedAction(run: Int64, node: String, wwid: String, mapName: String?, dm: String?,
+                                    command: NodeCommand, plannedAt: Date = Date()) throws -> Int64 {
+        try recordPlannedAction(run: run, node: node, wwid: wwid, mapName: mapName, dm: dm,
+                                command: command.display, kind: Self.actionKind(command), plannedAt: plannedAt)
+    }
+
+    public static func actionKind(_ command: NodeCommand) -> String {
+        switch command {
+        case .killProcess: "kill"
+        case .disableQueueing: "disable-queueing"
+        case .flushMap: "flush-map"
+        case .flushBuffers: "flush-buffers"
+        case .deleteSCSIDevice: "delete-device"
+        default: command.captureName
+        }
+    }
+
+    public func recordActionStarted(id: Int64, at: Date = Date()) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE actions SET outcome = 'started', started_at = ? WHERE id = ? AND outcome = 'planned'",
+                           arguments: [ISOTime.format(at), id])
+            if db.changesCount == 0 { throw StoreError("action \(id): not found or not in state 'planned'") }
+        }
+    }
+
+    public func recordActionOutcome(id: Int64, outcome: ActionOutcome, exitCode: Int32?, stdout: String?,
+                                    stderr: String?, duration: Duration?, reason: String?,
+                                    endedAt: Date = Date()) throws {
+        guard outcome.isFinished else { throw StoreError("action \(id): outcome '\(outcome.rawValue)' is not final") }
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE actions SET outcome = ?, exit_code = ?, stdout = ?, stderr = ?, duration_ms = ?, reason = ?, ended_at = ?
+                WHERE id = ?
+                """, arguments: [outcome.rawValue, exitCode, stdout, stderr, duration?.milliseconds, reason,
+                                 ISOTime.format(endedAt), id])
+            if db.changesCount == 0 { throw StoreError("action \(id): not found") }
+        }
+    }
+
+    /// Actions left `planned` or `started` (a killed clean): the state of that map is unknown
+    /// until it is scanned again. `node: nil` means every node. Oldest first.
+    public func unfinishedActions(node: String?) throws -> [ActionRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM actions WHERE outcome IN ('planned', 'started') AND (?1 IS NULL OR node = ?1)
+                ORDER BY planned_at, id
+                """, arguments: [node]).map(ActionRecord.init(row:))
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let c = components
+        return c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// Identifies the process that writes a run: host, pid and the pid's start time (boot id +
+/// start tick from /proc), so a reused pid is not mistaken for the original writer.
+struct ProcessIdentity {
+    var host: String
+    var pid: Int32
+    var start: String?
+
+    static let current: ProcessIdentity = {
+        let pid = getpid()
+        return ProcessIdentity(host: ProcessInfo.processInfo.hostName, pid: pid, start: start(of: pid))
+    }()
+
+    static func start(of pid: Int32) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // Fields after "comm)": state is field 3, starttime field 22.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // A zombie (killed, not yet reaped) writes nothing more: it counts as gone.
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
+        let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return "\(boot):\(fields[19])"
+    }
+}

@@ -1,0 +1,277 @@
+import Foundation
+import FleetModel
+import GRDB
+
+// Read side: rebuilding scans for `fleet clean --from-run`, and the `fleet history` queries.
+// Listings are newest first; `limit` <= 0 means no limit.
+
+/// The verdicts `residuals` lists: the ones `fleet clean` may act on.
+let residualVerdictsSQL = "('residual', 'residual-hung')"
+
+extension FleetDatabase {
+    // MARK: - Rebuilding scans
+
+    /// Every node of run `run`, rebuilt as the scanner produced it (by node name). Raw
+    /// outputs of commands that cannot be rebuilt from their capture name are left out, and a
+    /// probe's time limit reads back as 0 (the display text in raw_outputs has it).
+    public func nodeScans(run: Int64) throws -> [NodeScan] {
+        try pool.read { db in
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM node_runs WHERE run_id = ? ORDER BY node", arguments: [run])
+            return try ids.map { try Self.rebuildScan(db, nodeRunID: $0) }
+        }
+    }
+
+    /// The node's latest scan that reached it (status `ok`), whichever run it was in.
+    public func latestScan(node: String) throws -> NodeScan? {
+        try pool.read { db in
+            guard let id = try Int64.fetchOne(db, sql: """
+                SELECT id FROM node_runs WHERE node = ? AND status = 'ok' ORDER BY started_at DESC, id DESC LIMIT 1
+                """, arguments: [node]) else { return nil }
+            return try Self.rebuildScan(db, nodeRunID: id)
+        }
+    }
+
+    /// The run id of ``latestScan(node:)``.
+    public func latestScanRun(node: String) throws -> Int64? {
+        try pool.read { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT run_id FROM node_runs WHERE node = ? AND status = 'ok' ORDER BY started_at DESC, id DESC LIMIT 1
+                """, arguments: [node])
+        }
+    }
+
+    static func rebuildScan(_ db: Database, nodeRunID: Int64) throws -> NodeScan {
+        let decoder = JSONDecoder()
+        guard let n = try Row.fetchOne(db, sql: "SELECT * FROM node_runs WHERE id = ?", arguments: [nodeRunID]) else {
+            throw StoreError("node_run \(nodeRunID) vanished while reading")
+        }
+        let statusText: String = n["status"]
+        let warningsText: String = n["warnings"]
+        var scan = NodeScan(
+            node: n["node"], address: n["address"], status: NodeStatus(rawValue: statusText) ?? .nodeError,
+            error: n["error"], startedAt: ISOTime.parse(n["started_at"]) ?? Date(timeIntervalSince1970: 0),
+            duration: .milliseconds(n["duration_ms"] as Int64),
+            warnings: (try? decoder.decode([ParseWarning].self, from: Data(warningsText.utf8))) ?? [])
+        let mapRows = try Row.fetchAll(db, sql: "SELECT * FROM maps WHERE node_run_id = ? ORDER BY position", arguments: [nodeRunID])
+        for r in mapRows {
+            let mapID: Int64 = r["id"]
+            var groups: [PathGroup] = []
+            for p in try Row.fetchAll(db, sql: "SELECT * FROM paths WHERE map_id = ? ORDER BY group_index, position", arguments: [mapID]) {
+                let g: Int = p["group_index"]
+                while groups.count <= g { groups.append(PathGroup()) }
+                groups[g].policy = p["policy"]; groups[g].prio = p["prio"]; groups[g].status = p["group_status"]
+                groups[g].paths.append(Path(hctl: p["hctl"], dev: p["dev"], majorMinor: p["major_minor"],
+                                            dmState: p["dm_state"], checkerState: p["checker_state"],
+                                            deviceState: p["device_state"]))
+            }
+            let map = MultipathMap(name: r["name"], wwid: r["wwid"], dm: r["dm"], vendor: r["vendor"], product: r["product"],
+                                   size: r["size"], features: r["features"], hwhandler: r["hwhandler"], wp: r["wp"],
+                                   pathGroups: groups, line: r["line"])
+            let verdictText: String = r["verdict"]
+            let reasonsText: String = r["reasons"]
+            let evidenceText: String = r["evidence"]
+            let verdict = Verdict(rawValue: verdictText) ?? .needsReview
+            let reasons = (try? decoder.decode([String].self, from: Data(reasonsText.utf8))) ?? []
+            let evidence = (try? decoder.decode(MapEvidence.self, from: Data(evidenceText.utf8))) ?? MapEvidence()
+            scan.findings.append(MapFinding(map: map, verdict: verdict, reasons: reasons, evidence: evidence))
+        }
+        for o in try Row.fetchAll(db, sql: "SELECT * FROM raw_outputs WHERE node_run_id = ? ORDER BY position", arguments: [nodeRunID]) {
+            guard let command = NodeCommand(captureName: o["capture_name"]) else { continue }
+            scan.outputs.append(CommandOutput(command: command, stdout: o["stdout"], stderr: o["stderr"], exitCode: o["exit_code"]))
+        }
+        return scan
+    }
+
+    // MARK: - History queries
+
+    public func runs(limit: Int = 50, kind: RunKind? = nil, since: Date? = nil) throws -> [RunRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: Self.runSelect + """
+                WHERE (?1 IS NULL OR r.kind = ?1) AND r.started_at >= ?2
+                ORDER BY r.started_at DESC, r.id DESC LIMIT ?3
+                """, arguments: [kind?.rawValue, since.map(ISOTime.format) ?? "", limit > 0 ? limit : -1])
+                .map(RunRecord.init(row:))
+        }
+    }
+
+    public func runDetail(id: Int64) throws -> RunDetail? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: Self.runSelect + "WHERE r.id = ?", arguments: [id]) else { return nil }
+            let nodes = try Row.fetchAll(db, sql: """
+                SELECT n.*,
+                       (SELECT COUNT(*) FROM maps m WHERE m.node_run_id = n.id) AS maps,
+                       (SELECT COUNT(*) FROM maps m WHERE m.node_run_id = n.id AND m.verdict IN \(residualVerdictsSQL)) AS residual_maps
+                FROM node_runs n WHERE n.run_id = ? ORDER BY n.node
+                """, arguments: [id]).map(NodeRunRecord.init(row:))
+            var verdicts: [Verdict: Int] = [:]
+            for r in try Row.fetchAll(db, sql: """
+                SELECT m.verdict, COUNT(*) AS c FROM node_runs n JOIN maps m ON m.node_run_id = n.id
+                WHERE n.run_id = ? GROUP BY m.verdict
+                """, arguments: [id]) {
+                if let v = Verdict(rawValue: r["verdict"]) { verdicts[v] = r["c"] }
+            }
+            var outcomes: [ActionOutcome: Int] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT outcome, COUNT(*) AS c FROM actions WHERE run_id = ? GROUP BY outcome", arguments: [id]) {
+                if let o = ActionOutcome(rawValue: r["outcome"]) { outcomes[o] = r["c"] }
+            }
+            return RunDetail(run: RunRecord(row: row), nodes: nodes, verdicts: verdicts, actionOutcomes: outcomes)
+        }
+    }
+
+    /// The node's scans, newest first, with their maps (in multipath -ll order).
+    public func nodeTimeline(node: String, since: Date? = nil, limit: Int = 30) throws -> [TimelineEntry] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT n.id, n.run_id, r.kind, n.started_at, n.status, n.error
+                FROM node_runs n JOIN runs r ON r.id = n.run_id
+                WHERE n.node = ? AND n.started_at >= ?
+                ORDER BY n.started_at DESC, n.id DESC LIMIT ?
+                """, arguments: [node, since.map(ISOTime.format) ?? "", limit > 0 ? limit : -1])
+            let decoder = JSONDecoder()
+            return try rows.map { n in
+                let maps = try Row.fetchAll(db, sql: """
+                    SELECT wwid, name, dm, verdict, all_failed, reasons FROM maps WHERE node_run_id = ? ORDER BY position
+                    """, arguments: [n["id"] as Int64]).map { m in
+                    let reasonsText: String = m["reasons"]
+                    return TimelineMap(wwid: m["wwid"], name: m["name"], dm: m["dm"],
+                                       verdict: Verdict(rawValue: m["verdict"]) ?? .needsReview, allFailed: m["all_failed"],
+                                       reasons: (try? decoder.decode([String].self, from: Data(reasonsText.utf8))) ?? [])
+                }
+                return TimelineEntry(runID: n["run_id"], runKind: RunKind(rawValue: n["kind"]) ?? .scan,
+                                     startedAt: ISOTime.parse(n["started_at"]) ?? Date(timeIntervalSince1970: 0),
+                                     status: NodeStatus(rawValue: n["status"]) ?? .nodeError, error: n["error"], maps: maps)
+            }
+        }
+    }
+
+    /// Maps with a residual verdict. `since: nil`: residual in each node's latest successful
+    /// scan ("now"), with first/last seen and run count over the whole history.
+    /// `since: D`: residual at least once since D, with first/last seen and run count inside
+    /// the window, and whether it is still residual now. Sorted by node, then WWID.
+    public func residuals(since: Date? = nil, limit: Int = 0) throws -> [ResidualRecord] {
+        try pool.read { db in
+            // Bare columns next to MAX() come from the row holding the maximum (SQLite rule):
+            // here, each node's latest successful node_run.
+            let latest = """
+                latest AS (SELECT id, node, MAX(started_at) AS at FROM node_runs WHERE status = 'ok' GROUP BY node),
+                current AS (SELECT m.node, m.wwid FROM maps m JOIN latest l ON m.node_run_id = l.id
+                            WHERE m.verdict IN \(residualVerdictsSQL) AND m.wwid IS NOT NULL)
+                """
+            let sql: String
+            let args: StatementArguments
+            if let since {
+                sql = """
+                    WITH \(latest),
+                    win AS (SELECT node, wwid, name, dm, verdict, MAX(seen_at) AS last_seen, COUNT(*) AS runs
+                            FROM maps WHERE verdict IN \(residualVerdictsSQL) AND seen_at >= ?1 AND wwid IS NOT NULL
+                            GROUP BY node, wwid)
+                    SELECT w.*,
+                           (SELECT h.seen_at FROM maps h WHERE h.wwid = w.wwid AND h.node = w.node AND h.seen_at >= ?1
+                              AND h.verdict IN \(residualVerdictsSQL) ORDER BY h.seen_at LIMIT 1) AS first_seen,
+                           EXISTS (SELECT 1 FROM current c WHERE c.node = w.node AND c.wwid = w.wwid) AS residual_now
+                    FROM win w ORDER BY w.node, w.wwid LIMIT ?2
+                    """
+                args = [ISOTime.format(since), limit > 0 ? limit : -1]
+            } else {
+                sql = """
+                    WITH \(latest)
+                    SELECT c.node, c.wwid, h.name, h.dm, h.verdict, MAX(h.seen_at) AS last_seen, COUNT(*) AS runs,
+                           (SELECT f.seen_at FROM maps f WHERE f.wwid = c.wwid AND f.node = c.node
+                              AND f.verdict IN \(residualVerdictsSQL) ORDER BY f.seen_at LIMIT 1) AS first_seen,
+                           1 AS residual_now
+                    FROM current c JOIN maps h ON h.wwid = c.wwid AND h.node = c.node AND h.verdict IN \(residualVerdictsSQL)
+                    GROUP BY c.node, c.wwid ORDER BY c.node, c.wwid LIMIT ?1
+                    """
+                args = [limit > 0 ? limit : -1]
+            }
+            return try Row.fetchAll(db, sql: sql, arguments: args).map { r in
+                ResidualRecord(node: r["node"], wwid: r["wwid"], name: r["name"], dm: r["dm"],
+                               verdict: Verdict(rawValue: r["verdict"]) ?? .residual,
+                               firstSeen: ISOTime.parse(r["first_seen"]) ?? Date(timeIntervalSince1970: 0),
+                               lastSeen: ISOTime.parse(r["last_seen"]) ?? Date(timeIntervalSince1970: 0),
+                               runs: r["runs"], residualNow: r["residual_now"])
+            }
+        }
+    }
+
+    /// Clean actions, newest first.
+    public func actions(since: Date? = nil, node: String? = nil, limit: Int = 100) throws -> [ActionRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM actions WHERE planned_at >= ?1 AND (?2 IS NULL OR node = ?2)
+                ORDER BY planned_at DESC, id DESC LIMIT ?3
+                """, arguments: [since.map(ISOTime.format) ?? "", node, limit > 0 ? limit : -1]).map(ActionRecord.init(row:))
+        }
+    }
+
+    // MARK: - Prune
+
+    /// Deletes finished runs started before `cutoff` and everything below them (cascade), in
+    /// one transaction, and says how many rows of each table went. Running runs are kept.
+    public func prune(olderThan cutoff: Date) throws -> PruneReport {
+        let c = ISOTime.format(cutoff)
+        return try pool.write { db in
+            let old = "SELECT id FROM runs WHERE started_at < ?1 AND status <> 'running'"
+            let nr = "SELECT id FROM node_runs WHERE run_id IN (\(old))"
+            let mp = "SELECT id FROM maps WHERE node_run_id IN (\(nr))"
+            func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: [c]) ?? 0 }
+            var report = PruneReport(
+                cutoff: cutoff,
+                runs: try count("SELECT COUNT(*) FROM (\(old))"),
+                nodeRuns: try count("SELECT COUNT(*) FROM (\(nr))"),
+                maps: try count("SELECT COUNT(*) FROM (\(mp))"),
+                paths: try count("SELECT COUNT(*) FROM paths WHERE map_id IN (\(mp))"),
+                rawOutputs: try count("SELECT COUNT(*) FROM raw_outputs WHERE node_run_id IN (\(nr))"),
+                actions: try count("SELECT COUNT(*) FROM actions WHERE run_id IN (\(old))"))
+            try db.execute(sql: "DELETE FROM runs WHERE started_at < ?1 AND status <> 'running'", arguments: [c])
+            if db.changesCount != report.runs {  // cannot happen inside one transaction; say so if it does
+                report.runs = db.changesCount
+            }
+            return report
+        }
+    }
+
+    static let runSelect = """
+        SELECT r.*,
+               (SELECT COUNT(*) FROM node_runs n WHERE n.run_id = r.id) AS nodes,
+               (SELECT COUNT(*) FROM node_runs n WHERE n.run_id = r.id AND n.status = 'ok') AS nodes_ok,
+               (SELECT COUNT(*) FROM node_runs n JOIN maps m ON m.node_run_id = n.id
+                 WHERE n.run_id = r.id AND m.verdict IN \(residualVerdictsSQL)) AS residual_maps,
+               (SELECT COUNT(*) FROM actions a WHERE a.run_id = r.id) AS actions
+        FROM runs r
+
+        """
+}
+
+extension RunRecord {
+    init(row r: Row) {
+        id = r["id"]; kind = RunKind(rawValue: r["kind"]) ?? .scan
+        startedAt = ISOTime.parse(r["started_at"]) ?? Date(timeIntervalSince1970: 0)
+        endedAt = (r["ended_at"] as String?).flatMap(ISOTime.parse)
+        inventory = r["inventory"]; options = r["options"]
+        status = RunStatus(rawValue: r["status"]) ?? .failed
+        fleetVersion = r["fleet_version"]; exitCode = r["exit_code"]
+        nodes = r["nodes"]; nodesOK = r["nodes_ok"]; residualMaps = r["residual_maps"]; actions = r["actions"]
+    }
+}
+
+extension NodeRunRecord {
+    init(row r: Row) {
+        id = r["id"]; runID = r["run_id"]; node = r["node"]; address = r["address"]
+        status = NodeStatus(rawValue: r["status"]) ?? .nodeError
+        startedAt = ISOTime.parse(r["started_at"]) ?? Date(timeIntervalSince1970: 0)
+        durationMS = r["duration_ms"]; error = r["error"]; maps = r["maps"]; residualMaps = r["residual_maps"]
+    }
+}
+
+extension ActionRecord {
+    init(row r: Row) {
+        id = r["id"]; runID = r["run_id"]; node = r["node"]; wwid = r["wwid"]
+        mapName = r["map_name"]; dm = r["dm"]; command = r["command"]; kind = r["kind"]
+        plannedAt = ISOTime.parse(r["planned_at"]) ?? Date(timeIntervalSince1970: 0)
+        startedAt = (r["started_at"] as String?).flatMap(ISOTime.parse)
+        endedAt = (r["ended_at"] as String?).flatMap(ISOTime.parse)
+        durationMS = r["duration_ms"]; exitCode = r["exit_code"]; stdout = r["stdout"]; stderr = r["stderr"]
+        outcome = ActionOutcome(rawValue: r["outcome"]) ?? .failed; reason = r["reason"]
+    }
+}
