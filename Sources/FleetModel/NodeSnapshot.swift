@@ -1,0 +1,217 @@
+/// Everything one node said in one scan, parsed: the facts the classifier and the cleaner
+/// read. Built from the raw ``CommandOutput``s, so the same value can be rebuilt from the
+/// history or from a capture folder (`fleet explain`).
+///
+/// A fact that was not captured is `nil` (or absent from its dictionary), never an empty
+/// default: "no holders" and "holders unknown" must not look alike.
+public struct NodeSnapshot: Sendable {
+    /// A parser warning and the capture it came from.
+    public struct SourcedWarning: Sendable, Hashable {
+        public var command: NodeCommand
+        public var warning: ParseWarning
+        public init(command: NodeCommand, warning: ParseWarning) { self.command = command; self.warning = warning }
+    }
+
+    public private(set) var outputs: [CommandOutput]
+    /// `multipath -ll` maps, in output order; empty when it was not captured.
+    public private(set) var maps: [MultipathMap] = []
+    public private(set) var multipathCaptured = false
+    public private(set) var multipathdMaps: [MultipathdMap]?
+    public private(set) var dmInfo: [DMInfoRow]?
+    public private(set) var dmStatus: [DMStatusRow]?
+    public private(set) var lsblk: [BlockDeviceNode]?
+    public private(set) var sysBlock: [SymlinkEntry]?
+    public private(set) var diskByID: [SymlinkEntry]?
+    public private(set) var mounts: [MountEntry]?
+    public private(set) var deviceStates: [BlockDeviceName: String] = [:]
+    public private(set) var slavesHolders: [DMDeviceName: SlavesHolders] = [:]
+    public private(set) var dmNames: [DMDeviceName: DMNameUUID] = [:]
+    public private(set) var probes: [DMDeviceName: ProbeResult] = [:]
+    public private(set) var processes: [ProcessRow]?
+    public private(set) var sourcedWarnings: [SourcedWarning] = []
+    /// Commands the node does not have (exit 127).
+    public private(set) var missingCommands: [NodeCommand] = []
+
+    public init(outputs: [CommandOutput]) {
+        self.outputs = outputs
+        for o in outputs { ingest(o) }
+    }
+
+    // MARK: - Ingest
+
+    private mutating func warn(_ c: NodeCommand, _ ws: [ParseWarning]) {
+        sourcedWarnings.append(contentsOf: ws.map { SourcedWarning(command: c, warning: $0) })
+    }
+
+    private mutating func ingest(_ o: CommandOutput) {
+        let c = o.command
+        if o.commandMissing {
+            missingCommands.append(c)
+            warn(c, [ParseWarning(line: 0, text: "command not found (exit 127): \(c.display)")])
+            return
+        }
+        // A failing read-only command still may have printed something useful (multipath
+        // prints maps and then complains); parse it and record the failure.
+        if let code = o.exitCode, code != 0, !c.isProbe, !(c == .stuckProbes && code == 1) {
+            let err = TextLines.split(o.stderr).first.map { String($0.text.prefix(200)) } ?? ""
+            warn(c, [ParseWarning(line: 0, text: "exit \(code)\(err.isEmpty ? "" : ": " + err)")])
+        }
+        switch c {
+        case .multipathList:
+            let r = MultipathParser.parse(o.stdout)
+            maps = r.maps; multipathCaptured = true; warn(c, r.warnings)
+        case .multipathdMapsJSON:
+            let r = MultipathdJSONParser.parse(o.stdout); multipathdMaps = r.value; warn(c, r.warnings)
+        case .dmsetupInfo:
+            let r = DmsetupInfoParser.parse(o.stdout); dmInfo = r.value; warn(c, r.warnings)
+        case .dmsetupStatus:
+            let r = DmsetupStatusParser.parse(o.stdout); dmStatus = r.value; warn(c, r.warnings)
+        case .lsblk:
+            let r = LsblkParser.parse(o.stdout); lsblk = r.value; warn(c, r.warnings)
+        case .sysBlockListing:
+            let r = SymlinkListingParser.parse(o.stdout); sysBlock = r.value; warn(c, r.warnings)
+        case .diskByIDListing:
+            let r = SymlinkListingParser.parse(o.stdout); diskByID = r.value; warn(c, r.warnings)
+        case .procMounts:
+            let r = ProcMountsParser.parse(o.stdout); mounts = r.value; warn(c, r.warnings)
+        case .deviceState(let d):
+            guard o.exitCode == 0 else { return }
+            let r = DeviceStateParser.parse(o.stdout)
+            if let s = r.value { deviceStates[d] = s }
+            warn(c, r.warnings)
+        case .slavesHolders(let d):
+            let r = SlavesHoldersParser.parse(o.stdout); warn(c, r.warnings)
+            // A missing directory (exit 2) leaves that side unknown; what ls did list still counts.
+            slavesHolders[d] = r.value
+        case .dmNameUUID(let d):
+            guard o.exitCode == 0 else { return }
+            let r = DMNameUUIDParser.parse(o.stdout); dmNames[d] = r.value; warn(c, r.warnings)
+        case .probe(let d, _):
+            probes[d] = ProbeParser.parse(stderr: o.stderr, exitCode: o.exitCode)
+        case .stuckProbes:
+            let r = PsParser.parse(o.stdout); processes = r.value; warn(c, r.warnings)
+        case .killProcess, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice:
+            break  // actions carry no discovery facts
+        }
+    }
+
+    // MARK: - Warnings
+
+    /// Every warning, its text prefixed with the capture it came from (`multipath-ll: …`).
+    public var warnings: [ParseWarning] {
+        sourcedWarnings.map { ParseWarning(line: $0.warning.line, text: "\($0.command.captureName): \($0.warning.text)") }
+    }
+
+    // MARK: - Maps
+
+    /// Maps whose every path is failed in the dm table's view (multipath's first state
+    /// column): the ones that get the readability probe.
+    public var allFailedMaps: [DMDeviceName] {
+        maps.compactMap { m in
+            guard Self.allPathsFailed(m), let dm = m.dm.flatMap(DMDeviceName.init) else { return nil }
+            return dm
+        }
+    }
+
+    static func allPathsFailed(_ m: MultipathMap) -> Bool {
+        let p = m.paths
+        return !p.isEmpty && p.allSatisfy { $0.dmState == "failed" }
+    }
+
+    public func map(wwid: String) -> MultipathMap? { maps.first { $0.wwid == wwid } }
+    public func map(dm: DMDeviceName) -> MultipathMap? { maps.first { $0.dm == dm.rawValue } }
+    public func map(named name: String) -> MultipathMap? { maps.first { $0.name == name } }
+
+    // MARK: - Per-device facts
+
+    public func slaves(of dm: DMDeviceName) -> [String]? { slavesHolders[dm]?.slaves }
+    public func holders(of dm: DMDeviceName) -> [String]? { slavesHolders[dm]?.holders }
+    public func sysfsState(of disk: BlockDeviceName) -> String? { deviceStates[disk] }
+    public func probe(of dm: DMDeviceName) -> ProbeResult? { probes[dm] }
+    public func nameUUID(of dm: DMDeviceName) -> DMNameUUID? { dmNames[dm] }
+
+    /// The `dmsetup info -c` row of a map: by uuid (`mpath-<wwid>`) first, then by name.
+    public func dmInfo(for map: MultipathMap) -> DMInfoRow? {
+        guard let rows = dmInfo else { return nil }
+        if let w = map.wwid, let r = rows.first(where: { $0.uuid == "mpath-\(w)" }) { return r }
+        if let n = map.name { return rows.first { $0.name == n } }
+        return nil
+    }
+
+    public func openCount(of map: MultipathMap) -> Int? { dmInfo(for: map)?.openCount }
+
+    /// The `dmsetup status` row of a map, by name.
+    public func dmStatus(for map: MultipathMap) -> DMStatusRow? {
+        guard let n = map.name else { return nil }
+        return dmStatus?.first { $0.name == n }
+    }
+
+    /// multipathd's view of a map, by WWID then name.
+    public func multipathdMap(for map: MultipathMap) -> MultipathdMap? {
+        guard let all = multipathdMaps else { return nil }
+        if let w = map.wwid, let m = all.first(where: { $0.wwid == w }) { return m }
+        if let n = map.name { return all.first { $0.name == n } }
+        return nil
+    }
+
+    /// multipathd's "queueing" for a map (`off`, `on`, `12 chk`, `39 sec`).
+    public func queueing(of map: MultipathMap) -> String? { multipathdMap(for: map)?.queueing }
+
+    /// Mounts of a map: its `/dev/mapper/NAME`, `/dev/dm-N`, its kpartx partitions
+    /// (`NAME-part1`, `NAMEp1`, `NAME1`), its holders, and its path disks. Bind mounts
+    /// show up once per mount point. nil when /proc/mounts was not captured.
+    public func mounts(of map: MultipathMap) -> [MountEntry]? {
+        guard let all = mounts else { return nil }
+        var devs = Set<String>()
+        if let n = map.name { devs.insert(n) }
+        if let d = map.dm {
+            devs.insert(d)
+            if let dm = DMDeviceName(d), let hs = holders(of: dm) { devs.formUnion(hs) }
+        }
+        for p in map.paths { if let d = p.dev { devs.insert(d) } }
+        let name = map.name
+        return all.filter { e in
+            let base = Self.deviceBase(e.source)
+            if devs.contains(base) { return true }
+            if let name, base.hasPrefix(name) {
+                let rest = base.dropFirst(name.count)
+                if rest.hasPrefix("-part") || (rest.hasPrefix("p") && TextLines.isDigits(rest.dropFirst()))
+                    || TextLines.isDigits(rest) { return true }
+            }
+            return false
+        }
+    }
+
+    /// `/dev/mapper/mpatha` → `mpatha`, `/dev/dm-0` → `dm-0`, `/dev/sdg1` → `sdg1`.
+    static func deviceBase(_ source: String) -> String {
+        guard source.hasPrefix("/") else { return source }
+        return String(source.split(separator: "/").last ?? "")
+    }
+
+    /// dd processes reading this dm device (left over from an earlier probe, or anyone's).
+    public func stuckDD(reading dm: DMDeviceName) -> [ProcessRow]? {
+        processes.map { PsParser.ddProcesses(reading: dm, in: $0) }
+    }
+
+    /// The evidence record stored with a finding.
+    public func evidence(for map: MultipathMap) -> MapEvidence {
+        let dm = map.dm.flatMap(DMDeviceName.init)
+        var states: [String: String] = [:]
+        for p in map.paths {
+            if let d = p.dev.flatMap(BlockDeviceName.init), let s = deviceStates[d] { states[d.rawValue] = s }
+        }
+        var probe = dm.flatMap { probes[$0] }
+        if var p = probe, let dm, p.outcome == .hung, let stuck = stuckDD(reading: dm)?.first {
+            p.stuckPID = stuck.pid
+            probe = p
+        }
+        return MapEvidence(
+            queueing: queueing(of: map), openCount: openCount(of: map),
+            holders: dm.flatMap { holders(of: $0) } ?? [], slaves: dm.flatMap { slaves(of: $0) } ?? [],
+            mountpoints: (mounts(of: map) ?? []).map(\.mountpoint), sysfsStates: states, probe: probe)
+    }
+}
+
+extension NodeCommand {
+    var isProbe: Bool { if case .probe = self { true } else { false } }
+}

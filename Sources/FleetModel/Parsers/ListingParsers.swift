@@ -1,0 +1,86 @@
+/// One symlink line of `ls -l`: `lrwxrwxrwx 1 root root 0 Nov 29 17:07 dm-0 -> ../devices/virtual/block/dm-0`.
+public struct SymlinkEntry: Sendable, Hashable, Codable {
+    public var name: String
+    public var target: String
+    public init(name: String, target: String) { self.name = name; self.target = target }
+
+    /// Last path component of the target (`dm-0` for `../../dm-0`).
+    public var targetBase: String {
+        String(target.split(separator: "/").last ?? Substring(target))
+    }
+
+    /// For a /sys/block entry of a SCSI disk: the `H:C:T:L` directory in its device path.
+    public var hctl: String? {
+        let comps = target.split(separator: "/")
+        guard let b = comps.lastIndex(of: "block"), b > 0 else { return nil }
+        let c = comps[b - 1]
+        return MultipathParser.isHCTL(c) ? String(c) : nil
+    }
+}
+
+/// Parses `ls -l /sys/block/` and `ls -l /dev/disk/by-id/` (both are symlink listings).
+public enum SymlinkListingParser {
+    public static func parse(_ text: String) -> Parsed<[SymlinkEntry]> {
+        var out: [SymlinkEntry] = []
+        var warnings: [ParseWarning] = []
+        for (n, line) in TextLines.split(text) {
+            if TextLines.isBlank(line) || line.hasPrefix("total ") { continue }
+            guard let arrow = line.range(of: " -> ") else {
+                warnings.append(ParseWarning(line: n, text: String(line))); continue
+            }
+            let left = TextLines.tokens(line[..<arrow.lowerBound])
+            let target = TextLines.trimmed(line[arrow.upperBound...])
+            // perms links owner group size month day time name…
+            guard left.count >= 9, left[0].hasPrefix("l"), !target.isEmpty else {
+                warnings.append(ParseWarning(line: n, text: String(line))); continue
+            }
+            out.append(SymlinkEntry(name: left[8...].joined(separator: " "), target: String(target)))
+        }
+        return Parsed(value: out, warnings: warnings)
+    }
+}
+
+/// One line of /proc/mounts, octal escapes (`\040` …) decoded.
+public struct MountEntry: Sendable, Hashable, Codable {
+    public var source: String
+    public var mountpoint: String
+    public var fstype: String
+    public var options: String
+    public init(source: String, mountpoint: String, fstype: String, options: String) {
+        self.source = source; self.mountpoint = mountpoint; self.fstype = fstype; self.options = options
+    }
+}
+
+/// Parses /proc/mounts. A bind mount repeats its source device: every line is kept.
+public enum ProcMountsParser {
+    public static func parse(_ text: String) -> Parsed<[MountEntry]> {
+        var out: [MountEntry] = []
+        var warnings: [ParseWarning] = []
+        for (n, line) in TextLines.split(text) {
+            if TextLines.isBlank(line) { continue }
+            let t = TextLines.tokens(line)
+            guard t.count >= 4 else { warnings.append(ParseWarning(line: n, text: String(line))); continue }
+            out.append(MountEntry(source: unescape(t[0]), mountpoint: unescape(t[1]), fstype: unescape(t[2]),
+                                  options: String(t[3])))
+        }
+        return Parsed(value: out, warnings: warnings)
+    }
+
+    /// The kernel escapes space, tab, newline and backslash as `\ooo`.
+    static func unescape(_ s: Substring) -> String {
+        guard s.contains("\\") else { return String(s) }
+        let u = Array(s.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count)
+        var i = 0
+        func oct(_ c: UInt8) -> UInt8? { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "7") ? c - UInt8(ascii: "0") : nil }
+        while i < u.count {
+            if u[i] == UInt8(ascii: "\\"), i + 3 < u.count,
+               let a = oct(u[i + 1]), let b = oct(u[i + 2]), let c = oct(u[i + 3]), a <= 3 {
+                out.append(a << 6 | b << 3 | c); i += 4; continue
+            }
+            out.append(u[i]); i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

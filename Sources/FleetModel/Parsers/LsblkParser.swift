@@ -1,0 +1,71 @@
+import Foundation
+
+/// One device of `lsblk -J -o NAME,KNAME,TYPE,SIZE,WWN,HCTL,STATE,MOUNTPOINT,PKNAME`.
+/// lsblk prints a map once under each of its path disks; ``LsblkParser`` keeps that tree.
+public struct BlockDeviceNode: Sendable, Hashable, Codable {
+    public var name: String?
+    public var kname: String?
+    public var type: String?
+    public var size: String?
+    public var wwn: String?
+    public var hctl: String?
+    public var state: String?
+    /// MOUNTPOINT, or the non-null entries of MOUNTPOINTS (lsblk ≥ 2.37 prints both shapes).
+    public var mountpoints: [String]
+    public var pkname: String?
+    public var children: [BlockDeviceNode]
+
+    public init(name: String? = nil, kname: String? = nil, type: String? = nil, size: String? = nil, wwn: String? = nil,
+                hctl: String? = nil, state: String? = nil, mountpoints: [String] = [], pkname: String? = nil,
+                children: [BlockDeviceNode] = []) {
+        self.name = name; self.kname = kname; self.type = type; self.size = size; self.wwn = wwn
+        self.hctl = hctl; self.state = state; self.mountpoints = mountpoints; self.pkname = pkname; self.children = children
+    }
+
+    /// This node and all its descendants, depth first.
+    public var flattened: [BlockDeviceNode] {
+        var out: [BlockDeviceNode] = []
+        var stack: [BlockDeviceNode] = [self]
+        while let n = stack.popLast() {
+            out.append(n)
+            stack.append(contentsOf: n.children.reversed())
+        }
+        return out
+    }
+}
+
+public enum LsblkParser {
+    public static func parse(_ text: String) -> Parsed<[BlockDeviceNode]> {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { return Parsed(value: []) }
+        guard JSONDepth.max(trimmed.utf8) <= 32 else {
+            return Parsed(value: [], warnings: [ParseWarning(line: 1, text: "JSON nested too deeply")])
+        }
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8), options: [.fragmentsAllowed]),
+              let root = obj as? [String: Any], let devs = root["blockdevices"] as? [Any]
+        else {
+            let first = TextLines.split(text).first.map { String($0.text.prefix(200)) } ?? ""
+            return Parsed(value: [], warnings: [ParseWarning(line: 1, text: "not lsblk JSON: \(first)")])
+        }
+        return Parsed(value: devs.compactMap { node($0, depth: 0) })
+    }
+
+    private static func node(_ v: Any, depth: Int) -> BlockDeviceNode? {
+        guard let d = v as? [String: Any], depth < 16 else { return nil }
+        var n = BlockDeviceNode()
+        n.name = JSONDepth.string(d["name"])
+        n.kname = JSONDepth.string(d["kname"])
+        n.type = JSONDepth.string(d["type"])
+        n.size = JSONDepth.string(d["size"])
+        n.wwn = JSONDepth.string(d["wwn"])
+        n.hctl = JSONDepth.string(d["hctl"])
+        n.state = JSONDepth.string(d["state"])
+        n.pkname = JSONDepth.string(d["pkname"])
+        if let m = JSONDepth.string(d["mountpoint"]) { n.mountpoints.append(m) }
+        for case let m as String in (d["mountpoints"] as? [Any]) ?? [] where !n.mountpoints.contains(m) {
+            n.mountpoints.append(m)
+        }
+        n.children = ((d["children"] as? [Any]) ?? []).compactMap { node($0, depth: depth + 1) }
+        return n
+    }
+}
