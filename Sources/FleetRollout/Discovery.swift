@@ -1,2 +1,215 @@
 import FleetModel
-// Discovery over a RemoteExecutor, clean plans and the rolling scheduler live here.
+
+/// Limits for one node's discovery. Every one is finite: a node can delay its own result
+/// by at most these, never the run.
+public struct DiscoveryOptions: Sendable, Hashable {
+    /// The discovery script as a whole, and each follow-up script (`ps`, `kill`): the
+    /// exec's deadline (the executor also bounds it on the node with `timeout -s KILL`).
+    public var commandTimeout: Duration
+    /// Each O_DIRECT readability probe (`timeout -s KILL <s> dd …`). Probes on one node run
+    /// concurrently, so the probe phase takes about one probe timeout.
+    public var probeTimeout: Duration
+    /// Output cap per exec and stream.
+    public var outputLimit: Int
+
+    public init(commandTimeout: Duration = .seconds(60), probeTimeout: Duration = .seconds(15),
+                outputLimit: Int = 8 << 20) {
+        self.commandTimeout = commandTimeout; self.probeTimeout = probeTimeout; self.outputLimit = outputLimit
+    }
+
+    /// The longest one node's discovery can take once connected: discovery, probes (bounded
+    /// by probe + command timeout), `ps`, `kill` + `ps`.
+    public var sessionBudget: Duration {
+        commandTimeout * 4 + probeTimeout + .seconds(2)
+    }
+}
+
+/// What discovery found on one node that answered.
+public struct NodeDiscovery: Sendable, Hashable {
+    public var status: NodeStatus
+    /// Node-level note: multipath-tools missing, script cut off, probe phase lost, …
+    public var error: String?
+    public var outputs: [CommandOutput]
+    public var findings: [MapFinding]
+    public var warnings: [ParseWarning]
+
+    public init(status: NodeStatus = .ok, error: String? = nil, outputs: [CommandOutput] = [],
+                findings: [MapFinding] = [], warnings: [ParseWarning] = []) {
+        self.status = status; self.error = error; self.outputs = outputs
+        self.findings = findings; self.warnings = warnings
+    }
+}
+
+/// One node's discovery over an open session: the discovery script (one exec), then — only
+/// when some map has every path failed — the readability probes, and for a probe that hung
+/// the vendor procedure's step 1.3 (find the stuck `dd`, `kill -9` it, check again).
+///
+/// Missing multipath-tools (`multipath -ll` exits 127) makes the node `.nodeError` with a
+/// note saying so: the node answered, but fleet cannot tell what its maps are, so it
+/// counts among the nodes that could not be scanned (exit code 2), and its outputs are kept.
+public enum Discovery {
+    public static func run(
+        on session: any RemoteSession, node: String, options: DiscoveryOptions,
+        nonce: @Sendable () -> String = { NodeScript.newNonce() }
+    ) async throws(NodeFailure) -> NodeDiscovery {
+        var result = NodeDiscovery()
+        let cmdSeconds = wholeSeconds(options.commandTimeout)
+
+        // 1. Discovery: one exec. A transport failure here is the node's status (thrown).
+        let n1 = nonce()
+        let raw = try await session.exec(ExecRequest(
+            command: NodeScript.execCommand,
+            stdin: Array(NodeScript.discovery(nonce: n1).utf8),
+            timeout: .seconds(cmdSeconds), outputLimit: options.outputLimit))
+        let framed = Framing.parse(raw.stdout, nonce: n1)
+        result.outputs = framed.outputs
+        result.warnings += framed.warnings.map { ParseWarning(line: 0, text: "discovery: \($0)") }
+        if let problem = incomplete(raw, framed, what: "discovery", seconds: cmdSeconds) {
+            result.status = problem.status
+            result.error = "\(node): \(problem.message)"
+            return result
+        }
+        if let ll = framed.outputs.first(where: { $0.command == .multipathList }), ll.commandMissing {
+            result.status = .nodeError
+            result.error = "\(node): multipath-tools not installed (multipath -ll exit 127: \(ll.stderr.trimmed))"
+            return result
+        }
+        guard framed.outputs.contains(where: { $0.command == .multipathList }) else {
+            result.status = .nodeError
+            result.error = "\(node): the discovery script printed no multipath -ll output"
+            return result
+        }
+
+        // 2. Probes, only for maps whose paths all failed.
+        let snapshot = NodeSnapshot(outputs: result.outputs)
+        let failedDevices = snapshot.allFailedMaps
+        var stuck: [DMDeviceName: (pid: Int32, afterKill: Bool?)] = [:]
+        if !failedDevices.isEmpty {
+            do {
+                stuck = try await probe(failedDevices, session: session, node: node, options: options,
+                                        nonce: nonce, into: &result)
+            } catch {
+                // The probe phase is lost, not the node's discovery: keep what we have, say why.
+                result.status = error.status
+                result.error = "\(node): probe phase: \(error.message)"
+            }
+        }
+
+        // 3. Classify everything we read.
+        var findings = Classifier.classify(NodeSnapshot(outputs: result.outputs.filter { !$0.command.isAction }))
+        for i in findings.indices {
+            guard let dm = findings[i].map.dm.flatMap(DMDeviceName.init), let s = stuck[dm] else { continue }
+            var probe = findings[i].evidence.probe ?? ProbeResult(outcome: .hung)
+            probe.stuckPID = s.pid
+            probe.stuckAfterKill = s.afterKill
+            findings[i].evidence.probe = probe
+            findings[i].reasons.append(s.afterKill == true
+                ? "stuck dd \(s.pid) survived kill -9 (D state)"
+                : s.afterKill == false ? "stuck dd \(s.pid) killed" : "stuck dd \(s.pid) found, not killed")
+        }
+        result.findings = findings
+        return result
+    }
+
+    /// Runs the probes; for every probe killed at its limit, finds the `dd` left on the device,
+    /// kills it and looks again. Returns what it found per device.
+    static func probe(
+        _ devices: [DMDeviceName], session: any RemoteSession, node: String, options: DiscoveryOptions,
+        nonce: @Sendable () -> String, into result: inout NodeDiscovery
+    ) async throws(NodeFailure) -> [DMDeviceName: (pid: Int32, afterKill: Bool?)] {
+        let probeSeconds = wholeSeconds(options.probeTimeout)
+        let cmdSeconds = wholeSeconds(options.commandTimeout)
+        let probeCommands = devices.map { NodeCommand.probe($0, seconds: probeSeconds) }
+        let byName = Dictionary(probeCommands.map { ($0.captureName, $0) }, uniquingKeysWith: { a, _ in a })
+
+        let n2 = nonce()
+        let raw = try await session.exec(ExecRequest(
+            command: NodeScript.execCommand,
+            stdin: Array(NodeScript.probes(devices, seconds: probeSeconds, nonce: n2).utf8),
+            timeout: .seconds(probeSeconds + cmdSeconds), outputLimit: options.outputLimit))
+        let framed = Framing.parse(raw.stdout, nonce: n2, resolve: { byName[$0] })
+        result.outputs += framed.outputs
+        result.warnings += framed.warnings.map { ParseWarning(line: 0, text: "probe: \($0)") }
+        if let problem = incomplete(raw, framed, what: "probe", seconds: probeSeconds + cmdSeconds) {
+            throw NodeFailure(problem.status, problem.message)
+        }
+
+        // `timeout -s KILL` exits 137 when it had to kill dd (procedure step 1.2: "suspended").
+        let hung = framed.outputs.compactMap { o -> DMDeviceName? in
+            guard o.exitCode == 137, case .probe(let d, _) = o.command else { return nil }
+            return d
+        }
+        guard !hung.isEmpty else { return [:] }
+
+        // Step 1.3: find the stuck dd (re-parented to PID 1, usually in D state).
+        let before = try await sequence([.stuckProbes], session: session, options: options, nonce: nonce, into: &result)
+        let psBefore = before.first(where: { $0.command == .stuckProbes })?.stdout ?? ""
+        var pids: [DMDeviceName: [ProcessID]] = [:]
+        let rowsBefore = PsParser.parse(psBefore).value
+        for d in hung { pids[d] = PsParser.ddProcesses(reading: d, in: rowsBefore).compactMap { ProcessID(String($0.pid)) } }
+        let toKill = hung.flatMap { pids[$0] ?? [] }
+        guard !toKill.isEmpty else { return [:] }
+
+        let after = try await sequence(toKill.map { .killProcess($0) } + [.stuckProbes], session: session,
+                                       options: options, nonce: nonce, into: &result)
+        let psAfter = after.last(where: { $0.command == .stuckProbes })?.stdout
+        var stuck: [DMDeviceName: (pid: Int32, afterKill: Bool?)] = [:]
+        for d in hung {
+            guard let first = pids[d]?.first else { continue }
+            let survivors = psAfter.map { PsParser.ddProcesses(reading: d, in: PsParser.parse($0).value) }
+            stuck[d] = (first.rawValue, survivors.map { !$0.isEmpty })
+        }
+        return stuck
+    }
+
+    /// Runs typed commands one after another in one exec and returns their outputs.
+    static func sequence(
+        _ commands: [NodeCommand], session: any RemoteSession, options: DiscoveryOptions,
+        nonce: @Sendable () -> String, into result: inout NodeDiscovery
+    ) async throws(NodeFailure) -> [CommandOutput] {
+        let cmdSeconds = wholeSeconds(options.commandTimeout)
+        let n = nonce()
+        let byName = Dictionary(commands.map { ($0.captureName, $0) }, uniquingKeysWith: { a, _ in a })
+        let raw = try await session.exec(ExecRequest(
+            command: NodeScript.execCommand,
+            stdin: Array(NodeScript.sequence(commands, nonce: n).utf8),
+            timeout: .seconds(cmdSeconds), outputLimit: options.outputLimit))
+        let framed = Framing.parse(raw.stdout, nonce: n, resolve: { byName[$0] })
+        result.outputs += framed.outputs
+        result.warnings += framed.warnings.map { ParseWarning(line: 0, text: "step 1.3: \($0)") }
+        if let problem = incomplete(raw, framed, what: "ps/kill", seconds: cmdSeconds) {
+            throw NodeFailure(problem.status, problem.message)
+        }
+        return framed.outputs
+    }
+
+    /// Why a script's output cannot be trusted as complete, if it cannot.
+    static func incomplete(_ raw: ExecResult, _ framed: FramedOutputs, what: String, seconds: Int)
+        -> (status: NodeStatus, message: String)?
+    {
+        if raw.truncated { return (.truncated, "\(what) output went past the cap") }
+        if framed.complete { return nil }
+        if raw.exitStatus == 137 || raw.exitSignal == "KILL" {
+            return (.commandTimeout, "\(what) did not finish within \(seconds)s on the node (killed by timeout)")
+        }
+        if raw.exitStatus == 126 || raw.exitStatus == 127 {
+            return (.nodeError, "\(what): cannot run `timeout`/`sh` on the node: \(raw.stderrText.trimmed)")
+        }
+        let status = raw.exitStatus.map(String.init) ?? "none"
+        return (.nodeError, "\(what) script ended early (exit \(status)): \(raw.stderrText.trimmed.prefix(200))")
+    }
+
+    static func wholeSeconds(_ d: Duration) -> Int {
+        let c = d.components
+        return Int(max(1, c.seconds + (c.attoseconds > 0 ? 1 : 0)))
+    }
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s.removeFirst() }
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import FleetModel
+
+/// Run-wide settings of a scan.
+public struct ScanOptions: Sendable, Hashable {
+    /// Nodes in flight at once (ClusterShell's fanout).
+    public var forks: Int
+    /// TCP connect; the executor applies it (and the same again to the handshake and auth).
+    public var connectTimeout: Duration
+    public var discovery: DiscoveryOptions
+
+    public init(forks: Int = 64, connectTimeout: Duration = .seconds(10), discovery: DiscoveryOptions = DiscoveryOptions()) {
+        self.forks = max(1, forks); self.connectTimeout = connectTimeout; self.discovery = discovery
+    }
+
+    /// The hard bound on one node, whatever the transport does: connect, handshake and auth
+    /// (one connect timeout each), then the session's own budget, plus slack. A node still
+    /// running then is recorded as `command-timeout` and the run moves on.
+    public var nodeDeadline: Duration {
+        connectTimeout * 3 + discovery.sessionBudget + .seconds(5)
+    }
+}
+
+/// Where a scan stands, sent with every finished node.
+public struct ScanProgress: Sendable, Hashable {
+    public var done: Int
+    public var total: Int
+    /// Nodes whose status is not ok.
+    public var failed: Int
+    /// Nodes with at least one cleanable (residual / residual-hung) map.
+    public var residualNodes: Int
+    public var elapsed: Duration
+}
+
+public enum ScanEvent: Sendable {
+    case started(total: Int)
+    /// `scan` has no raw outputs (they went to the store).
+    case nodeFinished(NodeScan, ScanProgress)
+    /// Writing a node's results to the history failed (the scan goes on).
+    case storeFailed(node: String, message: String)
+    case finished(ScanProgress)
+}
+
+/// The outcome of a scan, in inventory order. Raw outputs are dropped once stored, so memory
+/// grows with the number of nodes only by a summary each, and with concurrency otherwise.
+public struct ScanResult: Sendable {
+    public var nodes: [NodeScan]
+    public var storeErrors: [String]
+    public var elapsed: Duration
+
+    public var residualNodes: [NodeScan] { nodes.filter { $0.findings.contains { $0.verdict.isCleanable } } }
+    public var failedNodes: [NodeScan] { nodes.filter { $0.status != .ok } }
+    public var countsByVerdict: [Verdict: Int] {
+        var c: [Verdict: Int] = [:]
+        for n in nodes { for f in n.findings { c[f.verdict, default: 0] += 1 } }
+        return c
+    }
+    public var countsByStatus: [NodeStatus: Int] {
+        var c: [NodeStatus: Int] = [:]
+        for n in nodes { c[n.status, default: 0] += 1 }
+        return c
+    }
+}
+
+/// Scans nodes at bounded concurrency over an injected executor. Every node ends with a
+/// ``NodeScan`` — a failure is data — and is handed to `record` as soon as it ends.
+public struct ScanRun: Sendable {
+    public var executor: any RemoteExecutor
+    public var options: ScanOptions
+    /// Stores one node's results (one transaction). Called concurrently from node tasks.
+    public var record: @Sendable (NodeScan) async throws -> Void
+    public var events: @Sendable (ScanEvent) -> Void
+    public var now: @Sendable () -> Date
+
+    public init(executor: any RemoteExecutor, options: ScanOptions = ScanOptions(),
+                record: @escaping @Sendable (NodeScan) async throws -> Void = { _ in },
+                events: @escaping @Sendable (ScanEvent) -> Void = { _ in },
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.executor = executor; self.options = options; self.record = record
+        self.events = events; self.now = now
+    }
+
+    public func run(_ targets: [NodeTarget]) async -> ScanResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        events(.started(total: targets.count))
+        var results = [NodeScan?](repeating: nil, count: targets.count)
+        var storeErrors: [String] = []
+        var progress = ScanProgress(done: 0, total: targets.count, failed: 0, residualNodes: 0, elapsed: .zero)
+
+        await withTaskGroup(of: (Int, NodeScan, String?).self) { group in
+            var next = 0
+            func launch() {
+                guard next < targets.count else { return }
+                let index = next, target = targets[index]
+                next += 1
+                group.addTask {
+                    var scan = await scanNode(target)
+                    var storeError: String?
+                    do { try await record(scan) } catch { storeError = "\(target.name): could not store results: \(error)" }
+                    scan.outputs = []
+                    return (index, scan, storeError)
+                }
+            }
+            for _ in 0..<min(options.forks, targets.count) { launch() }
+            while let (index, scan, storeError) = await group.next() {
+                results[index] = scan
+                progress.done += 1
+                if scan.status != .ok { progress.failed += 1 }
+                if scan.findings.contains(where: { $0.verdict.isCleanable }) { progress.residualNodes += 1 }
+                progress.elapsed = clock.now - start
+                if let storeError {
+                    storeErrors.append(storeError)
+                    events(.storeFailed(node: scan.node, message: storeError))
+                }
+                events(.nodeFinished(scan, progress))
+                launch()
+            }
+        }
+        progress.elapsed = clock.now - start
+        events(.finished(progress))
+        return ScanResult(nodes: results.map { $0! }, storeErrors: storeErrors, elapsed: progress.elapsed)
+    }
+
+    /// One node, start to end, never longer than ``ScanOptions/nodeDeadline``.
+    public func scanNode(_ target: NodeTarget) async -> NodeScan {
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let startedAt = now()
+        let address = target.port == 22 ? target.host : "\(target.host):\(target.port)"
+        let executor = self.executor, discovery = options.discovery
+        let deadline = options.nodeDeadline
+        let outcome: Result<NodeDiscovery, NodeFailure> = await withDeadline(deadline) {
+            do {
+                let found = try await executor.withSession(to: target) { session in
+                    try await Discovery.run(on: session, node: target.name, options: discovery)
+                }
+                return .success(found)
+            } catch let f as NodeFailure {
+                return .failure(f)
+            } catch {
+                return .failure(NodeFailure(.protocolError, "\(target.name): \(error)"))
+            }
+        } onTimeout: {
+            .failure(NodeFailure(.commandTimeout, "\(target.name): no result within the node deadline of \(deadline)"))
+        }
+        let duration = clock.now - t0
+        switch outcome {
+        case .success(let d):
+            return NodeScan(node: target.name, address: address, status: d.status, error: d.error, startedAt: startedAt,
+                            duration: duration, outputs: d.outputs, findings: d.findings, warnings: d.warnings)
+        case .failure(let f):
+            let message = f.message.hasPrefix(target.name) ? f.message : "\(target.name): \(f.message)"
+            return NodeScan(node: target.name, address: address, status: f.status, error: message,
+                            startedAt: startedAt, duration: duration)
+        }
+    }
+}
+
+/// Runs `operation`, but returns `onTimeout()` once `limit` passes, whether or not the
+/// operation honours cancellation (it is cancelled, and whatever it returns later is
+/// dropped). A transport that ignores cancellation can therefore hold a thread, but never
+/// the run.
+func withDeadline<T: Sendable>(
+    _ limit: Duration, _ operation: @escaping @Sendable () async -> T, onTimeout: @escaping @Sendable () -> T
+) async -> T {
+    let once = OnceFlag()
+    let timer = TaskBox()
+    let work = TaskBox()
+    return await withTaskCancellationHandler {
+        await withCheckedContinuation { (cont: CheckedContinuation<T, Never>) in
+            work.set(Task {
+                let value = await operation()
+                if once.claim() { timer.cancel(); cont.resume(returning: value) }
+            })
+            timer.set(Task {
+                try? await Task.sleep(for: limit)
+                if Task.isCancelled { return }
+                if once.claim() { work.cancel(); cont.resume(returning: onTimeout()) }
+            })
+        }
+    } onCancel: {
+        work.cancel()
+    }
+}
+
+/// Set once; `claim()` is true for exactly one caller.
+final class OnceFlag: @unchecked Sendable {
+    // @unchecked: `done` is only touched under `lock`.
+    private let lock = NSLock()
+    private var done = false
+    func claim() -> Bool { lock.withLock { if done { return false }; done = true; return true } }
+}
+
+/// A task handle that may be cancelled before it is set (then it is cancelled on set).
+final class TaskBox: @unchecked Sendable {
+    // @unchecked: state only touched under `lock`.
+    private let lock = NSLock()
+    private var task: Task<Void, Never>?
+    private var cancelled = false
+    func set(_ t: Task<Void, Never>) {
+        let cancelNow = lock.withLock { task = t; return cancelled }
+        if cancelNow { t.cancel() }
+    }
+    func cancel() {
+        let t = lock.withLock { cancelled = true; return task }
+        t?.cancel()
+    }
+}
