@@ -1,0 +1,32 @@
+import ArgumentParser
+import FleetModel
+import FleetStore
+
+/// `--db PATH`, shared by scan, clean, sweep and history (`@OptionGroup var database: DatabaseOptions`).
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("db"), help: ArgumentHelp(
+        "History database (SQLite).",
+        discussion: "Default: $FLEET_DB, else $XDG_STATE_HOME/fleet/history.sqlite, else ~/.local/state/fleet/history.sqlite.",
+        valueName: "path"))
+    var path: String?
+
+    /// The path that will be used, after $FLEET_DB and XDG defaults.
+    var resolvedPath: String { path ?? FleetDatabase.defaultPath() }
+
+    /// Opens (creating and migrating when needed) the database.
+    func open() throws -> FleetDatabase {
+        try FleetDatabase(path: resolvedPath)
+    }
+}
+
+/// A duration argument such as `7d`, `12h`, `30m` (see ``DurationParser``).
+struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertible {
+    var duration: Duration
+    var text: String
+    init?(argument: String) {
+        guard let d = try? DurationParser.parse(argument) else { return nil }
+        duration = d; text = argument
+    }
+    var description: String { text }
+    static var defaultCompletionKind: CompletionKind { .default }
+}

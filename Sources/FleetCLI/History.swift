@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import FleetModel
+import FleetStore
+
+/// `fleet history …`: read (and prune) the SQLite history that scan, clean and sweep write.
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Query the scan and clean history.",
+        discussion: """
+            Reads the SQLite history written by scan, clean and sweep. Listings are newest
+            first; every listing takes --format table|json|csv and --limit. Durations: 30m,
+            12h, 7d, 2w, 1d12h. Times are ISO 8601 UTC.
+
+              $ fleet history runs --limit 5
+              $ fleet history run 42 --format json
+              $ fleet history node worker-17 --since 14d
+              $ fleet history residuals --since 7d --format csv
+              $ fleet history actions --node worker-17
+              $ fleet history prune --older-than 90d
+            """,
+        subcommands: [HistoryRuns.self, HistoryRun.self, HistoryNode.self, HistoryResiduals.self,
+                      HistoryActions.self, HistoryPrune.self, HistorySyntheticWriter.self]
+    )
+}
+
+/// `--format` of the history listings.
+enum HistoryFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case table, json, csv
+}
+
+/// Options every history listing shares.
+struct HistoryListingOptions: ParsableArguments {
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Output format: table, json or csv.")
+    var format: HistoryFormat = .table
+}
+
+/// A subcommand that renders its output to a string (tests call `render` directly).
+protocol HistoryRendering: AsyncParsableCommand {
+    var listing: HistoryListingOptions { get }
+    func render(_ db: FleetDatabase, now: Date) throws -> String
+}
+
+extension HistoryRendering {
+    func run() async throws {
+        let db = try listing.database.open()
+        let text = try render(db, now: Date())
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+/// Rows of strings rendered as an aligned table or as CSV (RFC 4180).
+struct HistoryTable {
+    var columns: [String]
+    var rows: [[String]] = []
+
+    func table() -> String {
+        guard !rows.isEmpty else { return "(none)\n" }
+        var widths = columns.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String]) -> String {
+            var out = ""
+            for (i, c) in cells.enumerated() {
+                if i == cells.count - 1 { out += c; break }  // no trailing blanks
+                out += c + String(repeating: " ", count: widths[i] - c.count + 2)
+            }
+            return out + "\n"
+        }
+        return line(columns) + rows.map(line).joined()
+    }
+
+    func csv() -> String {
+        func field(_ s: String) -> String {
+            guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+            return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        return ([columns] + rows).map { $0.map(field).joined(separator: ",") + "\r\n" }.joined()
+    }
+
+    func render(_ format: HistoryFormat, json: () throws -> String) rethrows -> String {
+        switch format {
+        case .table: table()
+        case .csv: csv()
+        case .json: try json()
+        }
+    }
+}
+
+enum HistoryJSON {
+    /// snake_case keys (as in the SQL schema), ISO 8601 UTC dates, sorted keys.
+    static func encode(_ value: some Encodable) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer(); try c.encode(ISOTime.format(date))
+        }
+        return String(decoding: try e.encode(value), as: UTF8.self) + "\n"
+    }
+}
+
+extension HistoryTable {
+    /// Table/CSV cells: empty for nil, ISO 8601 UTC for dates.
+    static func cell(_ v: (any CustomStringConvertible)?) -> String { v.map(\.description) ?? "" }
+    static func time(_ d: Date?) -> String { d.map(ISOTime.format) ?? "" }
+}
