@@ -1,0 +1,293 @@
+import ArgumentParser
+import Foundation
+import FleetInventory
+import FleetModel
+import FleetRollout
+import FleetSSH
+import FleetStore
+
+struct Scan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Find residual multipath maps on every node and record them in the history.",
+        discussion: """
+        One SSH exec per node runs the read-only discovery commands; maps whose paths all
+        failed get the O_DIRECT readability probe (and a probe that hangs gets the vendor
+        procedure's step 1.3: the stuck dd is found and killed). Every node's result is
+        written to the history as it arrives. Nothing on the nodes is changed except killing
+        a dd that fleet's own probe left stuck.
+
+          $ fleet scan --inventory nodes.yaml
+          $ fleet scan --inventory nodes.yaml --limit 'rack-a,!node-7' --format json
+
+        Exit status: 0 nothing residual; 1 residual maps found; 2 some nodes could not be
+        scanned (wins over 1: a scan that did not see every node cannot say "nothing
+        residual", and the output still lists what it found); 65 inventory error; 74 the
+        history database cannot be opened or written; 64 other usage errors.
+        """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+    @Option(help: ArgumentHelp("Inventory file (fleet's YAML or an Ansible YAML inventory).", valueName: "file"))
+    var inventory: String
+
+    @Option(help: ArgumentHelp("Nodes to scan: name globs, groups, label=value; `!` excludes (e.g. 'rack-a,!node-7').",
+                               valueName: "selection"))
+    var limit: String?
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Output: table or json.")
+    var format: Format = .table
+
+    @Option(help: "Nodes scanned at once.")
+    var forks: Int = 64
+
+    @Option(help: ArgumentHelp("TCP connect limit per node (the SSH handshake gets twice that).", valueName: "duration"))
+    var connectTimeout: DurationArgument = DurationArgument(argument: "10s")!
+
+    @Option(help: ArgumentHelp("Limit for each remote script (the discovery, the ps/kill steps).", valueName: "duration"))
+    var commandTimeout: DurationArgument = DurationArgument(argument: "60s")!
+
+    @Option(help: ArgumentHelp("Limit for each readability probe (`timeout -s KILL` on the node).", valueName: "duration"))
+    var probeTimeout: DurationArgument = DurationArgument(argument: "15s")!
+
+    func validate() throws {
+        guard forks >= 1, forks <= 4096 else { throw ValidationError("--forks must be between 1 and 4096") }
+        for (name, d) in [("--connect-timeout", connectTimeout), ("--command-timeout", commandTimeout),
+                          ("--probe-timeout", probeTimeout)] where d.duration <= .zero {
+            throw ValidationError("\(name) must be positive")
+        }
+    }
+
+    func run() async throws { try await run(.live()) }
+
+    /// What the run row records as its options.
+    struct RecordedOptions: Encodable, Sendable {
+        var limit: String?
+        var forks: Int
+        var connectTimeout: String
+        var commandTimeout: String
+        var probeTimeout: String
+        var format: String
+    }
+
+    func run(_ ctx: FleetContext) async throws {
+        let out = ctx.output
+        let inv: Inventory
+        let nodes: [InventoryNode]
+        do {
+            inv = try Inventory.load(path: inventory)
+            nodes = try inv.select(limit)
+        } catch {
+            out.err("fleet scan: \(error)\n")
+            throw ExitCode(65)
+        }
+
+        let db: FleetDatabase
+        let run: Int64
+        do {
+            db = try database.open()
+            run = try db.beginRun(
+                kind: .scan, inventory: inventory,
+                options: RecordedOptions(limit: limit, forks: forks, connectTimeout: connectTimeout.text,
+                                         commandTimeout: commandTimeout.text, probeTimeout: probeTimeout.text,
+                                         format: format.rawValue),
+                version: FleetVersion.current, startedAt: ctx.now())
+        } catch {
+            out.err("fleet scan: \(error)\n")
+            throw ExitCode(74)
+        }
+
+        let options = ScanOptions(forks: forks, connectTimeout: connectTimeout.duration,
+                                  discovery: DiscoveryOptions(commandTimeout: commandTimeout.duration,
+                                                              probeTimeout: probeTimeout.duration))
+        var ssh = SSHOptions(connectTimeout: connectTimeout.duration, handshakeTimeout: connectTimeout.duration * 2)
+        ssh.maxConcurrentSessions = forks
+        let executor = ctx.makeExecutor(ssh)
+        let writer = StoreWriter(db: db, run: run)
+        let progress = ProgressLine(output: out)
+        let scan = ScanRun(executor: executor, options: options,
+                           record: { try await writer.record($0) },
+                           events: { progress.handle($0) }, now: ctx.now)
+        let result = await scan.run(nodes.map(\.target))
+        progress.clear()
+
+        let code: Int32 = !result.storeErrors.isEmpty ? 74
+            : !result.failedNodes.isEmpty ? 2 : !result.residualNodes.isEmpty ? 1 : 0
+        let status: RunStatus = !result.storeErrors.isEmpty ? .failed : result.failedNodes.isEmpty ? .ok : .partial
+        do {
+            try db.finishRun(run, status: status, exitCode: code, endedAt: ctx.now())
+        } catch {
+            out.err("fleet scan: \(error)\n")
+        }
+        let report = ScanReport(run: run, inventory: inventory, database: db.path, result: result, exitCode: code)
+        switch format {
+        case .table: out.out(report.table())
+        case .json: out.out(report.json() + "\n")
+        }
+        for e in result.storeErrors.prefix(5) { out.err("fleet scan: \(e)\n") }
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// Writes node results on one serial queue, so GRDB's blocking writes never hold a thread
+/// of Swift's cooperative pool (which the SSH sessions' continuations need).
+final class StoreWriter: Sendable {
+    let db: FleetDatabase
+    let run: Int64
+    let queue = DispatchQueue(label: "fleet-store-writer")
+    init(db: FleetDatabase, run: Int64) { self.db = db; self.run = run }
+
+    func record(_ scan: NodeScan) async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            queue.async { [db, run] in
+                do { _ = try db.recordNode(run: run, scan); c.resume() } catch { c.resume(throwing: error) }
+            }
+        }
+    }
+}
+
+/// `scanning 120/200 · 3 failed · 5 with residual maps · ETA 12s`, redrawn in place on a
+/// terminal; nothing at all otherwise.
+final class ProgressLine: @unchecked Sendable {
+    // @unchecked: `drawn`/`lastDraw` only touched under `lock`.
+    private let output: FleetOutput
+    private let lock = NSLock()
+    private var drawn = false
+    private var lastDraw: ContinuousClock.Instant?
+    init(output: FleetOutput) { self.output = output }
+
+    func handle(_ event: ScanEvent) {
+        guard output.progress else { return }
+        switch event {
+        case .started(let total):
+            draw("scanning 0/\(total)", force: true)
+        case .nodeFinished(_, let p):
+            var line = "scanning \(p.done)/\(p.total)"
+            if p.failed > 0 { line += " · \(p.failed) failed" }
+            if p.residualNodes > 0 { line += " · \(p.residualNodes) with residual maps" }
+            if p.done > 0, p.done < p.total {
+                let perNode = Double(p.elapsed.components.seconds) / Double(p.done)
+                    + Double(p.elapsed.components.attoseconds) / 1e18 / Double(p.done)
+                line += " · ETA \(Int((perNode * Double(p.total - p.done)).rounded(.up)))s"
+            }
+            draw(line, force: p.done == p.total)
+        case .storeFailed, .finished:
+            break
+        }
+    }
+
+    private func draw(_ line: String, force: Bool) {
+        let now = ContinuousClock.now
+        let go: Bool = lock.withLock {
+            // At most ~10 redraws a second: a 5,000-node run must not spend its time on the tty.
+            if !force, let last = lastDraw, now - last < .milliseconds(100) { return false }
+            lastDraw = now; drawn = true
+            return true
+        }
+        if go { output.err("\r\u{1B}[K" + line) }
+    }
+
+    func clear() {
+        let was = lock.withLock { let d = drawn; drawn = false; return d }
+        if was { output.err("\r\u{1B}[K") }
+    }
+}
+
+/// The scan's printed result: a table for people, one JSON document for programs.
+struct ScanReport {
+    var run: Int64
+    var inventory: String
+    var database: String
+    var result: ScanResult
+    var exitCode: Int32
+
+    /// Verdicts worth a line per map in the table (the counts cover the rest).
+    static let listed: Set<Verdict> = [.residual, .residualHung, .inUse, .pathLoss, .needsReview]
+
+    func table() -> String {
+        let r = result
+        let maps = r.nodes.reduce(0) { $0 + $1.findings.count }
+        var s = "scanned \(r.nodes.count) nodes in \(Self.seconds(r.elapsed)): "
+        s += "\(r.nodes.count - r.failedNodes.count) ok, \(r.failedNodes.count) not scanned; "
+        s += "\(maps) maps, \(r.residualNodes.count) nodes with residual maps (run \(run), \(database))\n"
+
+        var rows = [["NODE", "MAP", "WWID", "DM", "VERDICT", "WHY"]]
+        for n in r.nodes {
+            for f in n.findings.sorted(by: { $0.verdict < $1.verdict }) where Self.listed.contains(f.verdict) {
+                rows.append([n.node, f.map.name ?? "-", f.map.wwid ?? "-", f.map.dm ?? "-", f.verdict.rawValue,
+                             f.reasons.joined(separator: "; ")])
+            }
+        }
+        if rows.count > 1 { s += "\n" + Self.aligned(rows) }
+
+        let failed = r.failedNodes
+        if !failed.isEmpty {
+            var frows = [["NODE", "ADDRESS", "STATUS", "ERROR"]]
+            for n in failed { frows.append([n.node, n.address, n.status.rawValue, n.error ?? "-"]) }
+            s += "\nnot scanned:\n" + Self.aligned(frows)
+        }
+        let notes = r.nodes.filter { $0.status == .ok && $0.error != nil }
+        if !notes.isEmpty {
+            s += "\nnotes:\n"
+            for n in notes { s += "  \(n.error!)\n" }
+        }
+        let byVerdict = Verdict.allCases.sorted().compactMap { v in r.countsByVerdict[v].map { "\(v.rawValue) \($0)" } }
+        let byStatus = NodeStatus.allCases.compactMap { st in r.countsByStatus[st].map { "\(st.rawValue) \($0)" } }
+        s += "\nmaps by verdict: " + (byVerdict.isEmpty ? "none" : byVerdict.joined(separator: ", ")) + "\n"
+        s += "nodes by status: " + (byStatus.isEmpty ? "none" : byStatus.joined(separator: ", ")) + "\n"
+        return s
+    }
+
+    struct JSONNode: Encodable {
+        var node: String, address: String, status: NodeStatus, error: String?, durationMs: Int64
+        var maps: [ExplainMap], warnings: [ParseWarning]
+        enum CodingKeys: String, CodingKey { case node, address, status, error, durationMs, maps, warnings }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(node, forKey: .node); try c.encode(address, forKey: .address)
+            try c.encode(status, forKey: .status); try c.encode(error, forKey: .error)
+            try c.encode(durationMs, forKey: .durationMs); try c.encode(maps, forKey: .maps)
+            try c.encode(warnings, forKey: .warnings)
+        }
+    }
+    struct JSONDoc: Encodable {
+        var run: Int64, inventory: String, database: String, exitCode: Int32, elapsedMs: Int64
+        var nodesByStatus: [String: Int], mapsByVerdict: [String: Int], nodesWithResidualMaps: Int
+        var nodes: [JSONNode]
+    }
+
+    func json() -> String {
+        let r = result
+        let doc = JSONDoc(
+            run: run, inventory: inventory, database: database, exitCode: exitCode, elapsedMs: Self.ms(r.elapsed),
+            nodesByStatus: Dictionary(uniqueKeysWithValues: r.countsByStatus.map { ($0.key.rawValue, $0.value) }),
+            mapsByVerdict: Dictionary(uniqueKeysWithValues: r.countsByVerdict.map { ($0.key.rawValue, $0.value) }),
+            nodesWithResidualMaps: r.residualNodes.count,
+            nodes: r.nodes.map { n in
+                JSONNode(node: n.node, address: n.address, status: n.status, error: n.error, durationMs: Self.ms(n.duration),
+                         maps: n.findings.map(ExplainMap.init(finding:)), warnings: n.warnings)
+            })
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? e.encode(doc)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func ms(_ d: Duration) -> Int64 { d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000 }
+    static func seconds(_ d: Duration) -> String { String(format: "%.1fs", Double(ms(d)) / 1000) }
+
+    static func aligned(_ rows: [[String]]) -> String {
+        var width = [Int](repeating: 0, count: rows.map(\.count).max() ?? 0)
+        for r in rows { for (i, c) in r.enumerated() { width[i] = max(width[i], c.count) } }
+        return rows.map { r in
+            var line = ""
+            for (i, c) in r.enumerated() {
+                line += c
+                if i < r.count - 1 { line += String(repeating: " ", count: width[i] - c.count + 2) }
+            }
+            while line.hasSuffix(" ") { line.removeLast() }
+            return line
+        }.joined(separator: "\n") + "\n"
+    }
+}
