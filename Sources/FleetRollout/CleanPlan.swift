@@ -125,12 +125,20 @@ public struct NodeCleanPlan: Sendable, Hashable {
     public var scanError: String?
     public var cleanups: [MapCleanup]
     public var left: [LeftMap]
+    /// The node's protect rules, checked again on the fresh re-read before acting.
+    public var protect: [ProtectRule]
+    /// Actions a killed earlier run left planned/started on this node (closed by this run).
+    public var unfinished: [UnfinishedAction]
 
     public init(node: String, target: NodeTarget, scannedAt: Date, scanError: String? = nil,
-                cleanups: [MapCleanup] = [], left: [LeftMap] = []) {
+                cleanups: [MapCleanup] = [], left: [LeftMap] = [], protect: [ProtectRule] = [],
+                unfinished: [UnfinishedAction] = []) {
         self.node = node; self.target = target; self.scannedAt = scannedAt; self.scanError = scanError
-        self.cleanups = cleanups; self.left = left
+        self.cleanups = cleanups; self.left = left; self.protect = protect; self.unfinished = unfinished
     }
+
+    /// True when the node has something to do on it (cleanups, or an earlier run to close).
+    public var hasWork: Bool { !cleanups.isEmpty || !unfinished.isEmpty }
 
     /// The latest time a map of this node waits for (nil: nothing waits).
     public var waitingUntil: Date? {
@@ -139,6 +147,37 @@ public struct NodeCleanPlan: Sendable, Hashable {
                 if case .waitingForConfirmation(let until, _) = r { return until } else { return nil }
             }.first
         }.max()
+    }
+}
+
+/// An audit row a killed run left `planned` or `started` (from the history).
+public struct UnfinishedAction: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var runID: Int64
+    public var wwid: String
+    public var mapName: String?
+    public var dm: String?
+    /// Display text of the command.
+    public var command: String
+    /// `flush-map`, `delete-device`, … (FleetDatabase.actionKind).
+    public var kind: String
+    /// true: it was sent to the node (its result is unknown); false: only planned.
+    public var started: Bool
+
+    public init(id: Int64, runID: Int64, wwid: String, mapName: String?, dm: String?, command: String,
+                kind: String, started: Bool) {
+        self.id = id; self.runID = runID; self.wwid = wwid; self.mapName = mapName; self.dm = dm
+        self.command = command; self.kind = kind; self.started = started
+    }
+
+    /// The disk a flush-buffers / delete-device command names, validated.
+    public var disk: BlockDeviceName? {
+        for prefix in ["/sys/block/", "/dev/"] {
+            guard let r = command.range(of: prefix) else { continue }
+            let rest = command[r.upperBound...].prefix { $0 != "/" && $0 != " " }
+            if let d = BlockDeviceName(String(rest)) { return d }
+        }
+        return nil
     }
 }
 

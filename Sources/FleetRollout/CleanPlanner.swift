@@ -17,9 +17,9 @@ public enum CleanPlanner {
 
     public static func plan(
         scan: NodeScan, target: NodeTarget, protect: [ProtectRule],
-        observations: [String: [Date]], confirmAfter: Duration
+        observations: [String: [Date]], confirmAfter: Duration, unfinished: [UnfinishedAction] = []
     ) -> NodeCleanPlan {
-        var plan = NodeCleanPlan(node: scan.node, target: target, scannedAt: scan.startedAt)
+        var plan = NodeCleanPlan(node: scan.node, target: target, scannedAt: scan.startedAt, protect: protect)
         guard scan.status == .ok else {
             plan.scanError = scan.error ?? scan.status.rawValue
             return plan
@@ -33,7 +33,51 @@ public enum CleanPlanner {
             case .failure(let left): plan.left.append(left.map)
             }
         }
+        plan.unfinished = unfinished
+        let (resumes, stuck) = resume(unfinished, scan: scan)
+        plan.cleanups += resumes
+        plan.left += stuck
         return plan
+    }
+
+    /// Cleanups an interrupted run left half done: its map is gone from this scan (so its
+    /// `multipath -f` went through) but the disks it was about to delete may remain. Only
+    /// their flush + delete are planned, and the cleaner checks on the node that each disk
+    /// still exists and belongs to no map. When the earlier run had not even started
+    /// `multipath -f`, someone else removed the map: its disks are left for review.
+    static func resume(_ unfinished: [UnfinishedAction], scan: NodeScan) -> ([MapCleanup], [LeftMap]) {
+        var cleanups: [MapCleanup] = [], left: [LeftMap] = []
+        var order: [String] = []
+        var byWWID: [String: [UnfinishedAction]] = [:]
+        for a in unfinished {
+            if byWWID[a.wwid] == nil { order.append(a.wwid) }
+            byWWID[a.wwid, default: []].append(a)
+        }
+        for w in order {
+            let actions = byWWID[w]!
+            guard !scan.findings.contains(where: { $0.map.wwid == w }) else { continue }  // planned afresh
+            var disks: [BlockDeviceName] = []
+            for a in actions where a.kind == "flush-buffers" || a.kind == "delete-device" {
+                if let d = a.disk, !disks.contains(d) { disks.append(d) }
+            }
+            guard !disks.isEmpty else { continue }
+            let a0 = actions[0]
+            let runs = Set(actions.map(\.runID)).sorted().map(String.init).joined(separator: ",")
+            let flushNeverSent = actions.contains { $0.kind == "flush-map" && !$0.started }
+            guard !flushNeverSent, let wwid = WWID(w), let dm = a0.dm.flatMap(DMDeviceName.init),
+                  let name = a0.mapName.flatMap(MapName.init) ?? WWID(w)
+            else {
+                left.append(LeftMap(wwid: w, name: a0.mapName, dm: a0.dm, verdict: .needsReview, reasons: [
+                    .inconsistent("run \(runs) was interrupted before `multipath -f`, and the map is gone now: its disks \(disks.map(\.rawValue).joined(separator: ",")) are left for review"),
+                ]))
+                continue
+            }
+            cleanups.append(MapCleanup(
+                wwid: wwid, name: name, dm: dm, disks: disks, verdict: .residual, queueing: false,
+                reasons: ["resuming run \(runs), interrupted after `multipath -f`: disks \(disks.map(\.rawValue).joined(separator: ",")) still to delete"],
+                resumeOnly: true))
+        }
+        return (cleanups, left)
     }
 
     struct Left: Error { var map: LeftMap }

@@ -1,0 +1,452 @@
+import Foundation
+import FleetModel
+import FleetStore
+
+/// Cleans one node in ONE session: re-reads the node, checks each planned map still is
+/// what the plan saw, runs the vendor procedure's steps with every command audited before
+/// it is sent, then checks (procedure step 2.3) that the map, its disks and their by-id
+/// links are gone.
+public struct NodeCleaner: Sendable {
+    public struct Options: Sendable, Hashable {
+        /// Bound on each command on the node (and the re-reads).
+        public var commandTimeout: Duration
+        /// `multipath -f` attempts before giving up (a udev probe can hold a map briefly).
+        public var flushAttempts: Int
+        public var flushRetryDelay: Duration
+        /// Re-reads for the final check (udev removes by-id links asynchronously).
+        public var verifyAttempts: Int
+        public var verifyDelay: Duration
+        public var outputLimit: Int
+
+        public init(commandTimeout: Duration = .seconds(60), flushAttempts: Int = 3, flushRetryDelay: Duration = .seconds(2),
+                    verifyAttempts: Int = 3, verifyDelay: Duration = .seconds(2), outputLimit: Int = 16 << 20) {
+            self.commandTimeout = commandTimeout; self.flushAttempts = max(1, flushAttempts)
+            self.flushRetryDelay = flushRetryDelay; self.verifyAttempts = max(1, verifyAttempts)
+            self.verifyDelay = verifyDelay; self.outputLimit = outputLimit
+        }
+    }
+
+    public var executor: any RemoteExecutor
+    public var audit: any CleanAudit
+    public var options: Options
+    public var sleep: @Sendable (Duration) async -> Void
+    public var nonce: @Sendable () -> String
+
+    public init(executor: any RemoteExecutor, audit: any CleanAudit, options: Options = Options(),
+                sleep: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) },
+                nonce: @escaping @Sendable () -> String = { NodeScript.newNonce() }) {
+        self.executor = executor; self.audit = audit; self.options = options; self.sleep = sleep; self.nonce = nonce
+    }
+
+    public func clean(_ plan: NodeCleanPlan) async -> NodeCleanResult {
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let address = plan.target.port == 22 ? plan.target.host : "\(plan.target.host):\(plan.target.port)"
+        var result = NodeCleanResult(node: plan.node, address: address, left: plan.left)
+        guard plan.hasWork else { return result }
+        let initial = result
+        do {
+            result = try await executor.withSession(to: plan.target) { session in
+                await self.work(plan, session: session, result: initial)
+            }
+        } catch let f as NodeFailure {
+            result.status = f.status
+            result.error = f.message
+            result.maps = plan.cleanups.map { MapCleanResult(cleanup: $0, outcome: .failed, reason: "no session: \(f.message)") }
+        } catch {
+            result.status = .protocolError
+            result.error = "\(plan.node): \(error)"
+            result.maps = plan.cleanups.map { MapCleanResult(cleanup: $0, outcome: .failed, reason: "no session: \(error)") }
+        }
+        result.durationMS = (clock.now - t0).ms
+        return result
+    }
+
+    /// Thrown inside a map's steps when the session broke: the rest of the node is lost.
+    struct SessionLost: Error { var failure: NodeFailure }
+
+    func work(_ plan: NodeCleanPlan, session: any RemoteSession, result: NodeCleanResult) async -> NodeCleanResult {
+        var r = result
+        let snapshot: NodeSnapshot
+        do {
+            snapshot = try await reread(session, node: plan.node)
+        } catch {
+            r.status = error.status
+            r.error = "\(plan.node): re-read before acting: \(error.message)"
+            r.maps = plan.cleanups.map { MapCleanResult(cleanup: $0, outcome: .failed, reason: "re-read failed: \(error.message)") }
+            return r
+        }
+        // An earlier run was killed with these rows open: this run has re-read the node and
+        // plans from what is there now, so close them saying so.
+        for u in plan.unfinished {
+            let why = "run \(u.runID) ended before this action finished" +
+                (u.started ? " (it was sent; its result is unknown)" : " (it was never sent)") +
+                "; the node was re-read by a later run"
+            if (try? audit.finished(u.id, outcome: .aborted, exitCode: nil, stdout: nil, stderr: nil, duration: nil, reason: why)) != nil {
+                r.closedUnfinished.append(u.id)
+            }
+        }
+        var lost: NodeFailure?
+        for c in plan.cleanups {
+            if let lost {
+                r.maps.append(MapCleanResult(cleanup: c, outcome: .failed, reason: "not attempted: session lost: \(lost.message)"))
+                continue
+            }
+            do {
+                r.maps.append(try await cleanMap(c, plan: plan, snapshot: snapshot, session: session))
+            } catch let e as SessionLost {
+                lost = e.failure
+                r.status = e.failure.status
+                r.error = "\(plan.node): \(e.failure.message)"
+                r.maps.append(MapCleanResult(cleanup: c, outcome: .failed, reason: "session lost during the cleanup: \(e.failure.message)"))
+            } catch {
+                r.maps.append(MapCleanResult(cleanup: c, outcome: .failed, reason: "\(error)"))
+            }
+        }
+        if lost == nil { await verify(&r, session: session, node: plan.node) }
+        return r
+    }
+
+    // MARK: - Re-read and checks
+
+    /// The discovery script (no probes: probing a queueing map would leave another stuck dd)
+    /// plus `ps`, parsed into a snapshot.
+    func reread(_ session: any RemoteSession, node: String) async throws(NodeFailure) -> NodeSnapshot {
+        let seconds = Discovery.wholeSeconds(options.commandTimeout)
+        let n1 = nonce()
+        let raw = try await session.exec(ExecRequest(command: NodeScript.execCommand,
+                                                     stdin: Array(NodeScript.discovery(nonce: n1).utf8),
+                                                     timeout: .seconds(seconds), outputLimit: options.outputLimit))
+        let framed = Framing.parse(raw.stdout, nonce: n1)
+        if let problem = Discovery.incomplete(raw, framed, what: "re-read", seconds: seconds) {
+            throw NodeFailure(problem.status, problem.message)
+        }
+        guard let ll = framed.outputs.first(where: { $0.command == .multipathList }), ll.exitCode == 0 else {
+            throw NodeFailure(.nodeError, "re-read: multipath -ll did not run or failed")
+        }
+        let n2 = nonce()
+        let rawPS = try await session.exec(ExecRequest(command: NodeScript.execCommand,
+                                                       stdin: Array(NodeScript.sequence([.stuckProbes], nonce: n2, pauseAfterActions: 0).utf8),
+                                                       timeout: .seconds(seconds), outputLimit: options.outputLimit))
+        let framedPS = Framing.parse(rawPS.stdout, nonce: n2, resolve: { $0 == NodeCommand.stuckProbes.captureName ? .stuckProbes : nil })
+        if let problem = Discovery.incomplete(rawPS, framedPS, what: "ps", seconds: seconds) {
+            throw NodeFailure(problem.status, problem.message)
+        }
+        return NodeSnapshot(outputs: framed.outputs + framedPS.outputs)
+    }
+
+    /// Why the map on the node no longer matches the plan, or nil when it still does.
+    static func mismatch(_ c: MapCleanup, snapshot s: NodeSnapshot, protect: [ProtectRule]) -> String? {
+        let wwid = c.wwid.rawValue
+        if c.resumeOnly {
+            if let m = s.map(wwid: wwid) { return "map \(wwid) is back in multipath -ll as \(m.name ?? "?") \(m.dm ?? "?")" }
+            for d in c.disks where s.sysBlock?.contains(where: { $0.name == d.rawValue }) ?? false {
+                if let owner = s.maps.first(where: { $0.paths.contains { $0.dev == d.rawValue } }) {
+                    return "\(d) now belongs to map \(owner.name ?? "?") (\(owner.wwid ?? "?"))"
+                }
+                if let dm = s.slavesHolders.first(where: { $0.value.slaves?.contains(d.rawValue) ?? false })?.key {
+                    return "\(d) is a slave of \(dm)"
+                }
+                guard let mounts = s.mounts else { return "mounts unknown (/proc/mounts not read)" }
+                if let mnt = mounts.first(where: { Self.isPartition(String($0.source.split(separator: "/").last ?? ""), of: d.rawValue) }) {
+                    return "\(d) is mounted on \(mnt.mountpoint)"
+                }
+            }
+            if s.sysBlock == nil { return "/sys/block listing missing" }
+            return nil
+        }
+        guard let m = s.map(wwid: wwid) else { return "map \(wwid) is no longer in multipath -ll" }
+        if m.name != c.name.rawValue { return "map \(wwid) is now named \(m.name ?? "(none)"), planned \(c.name)" }
+        if m.dm != c.dm.rawValue { return "map \(wwid) is now \(m.dm ?? "(no dm)"), planned \(c.dm)" }
+        if let other = s.maps.first(where: { $0.name == c.name.rawValue && $0.wwid != wwid }) {
+            return "name \(c.name) now also used by WWID \(other.wwid ?? "?")"
+        }
+        if let other = s.maps.first(where: { $0.dm == c.dm.rawValue && $0.wwid != wwid }) {
+            return "\(c.dm) now belongs to WWID \(other.wwid ?? "?") (\(other.name ?? "?"))"
+        }
+        if let nu = s.nameUUID(of: c.dm) {
+            if nu.name != c.name.rawValue || nu.uuid != "mpath-\(wwid)" {
+                return "sysfs says \(c.dm) is \(nu.name ?? "?") \(nu.uuid ?? "?"), planned \(c.name) mpath-\(wwid)"
+            }
+        }
+        let disks = m.paths.map { $0.dev ?? "-" }
+        if Set(disks) != Set(c.disks.map(\.rawValue)) || disks.count != c.disks.count {
+            return "path disks are now \(disks.joined(separator: ",")), planned \(c.disks.map(\.rawValue).joined(separator: ","))"
+        }
+        if let slaves = s.slaves(of: c.dm), Set(slaves) != Set(c.disks.map(\.rawValue)) {
+            return "sysfs slaves of \(c.dm) are now \(slaves.joined(separator: ",")), planned \(c.disks.map(\.rawValue).joined(separator: ","))"
+        }
+        let back = m.paths.filter { $0.dmState != "failed" }
+        if !back.isEmpty {
+            return "paths recovering: " + back.map { "\($0.dev ?? "?") \($0.dmState ?? "?") \($0.checkerState ?? "?")" }.joined(separator: ", ")
+        }
+        for d in c.disks {
+            let state = s.sysfsState(of: d) ?? m.paths.first { $0.dev == d.rawValue }?.deviceState
+            if state != "running" { return "\(d) device state is \(state ?? "unknown")" }
+        }
+        guard let mounts = s.mounts(of: m) else { return "mounts unknown (/proc/mounts not read)" }
+        if !mounts.isEmpty { return "now mounted on \(mounts.map(\.mountpoint).joined(separator: ", "))" }
+        guard let holders = s.holders(of: c.dm) else { return "holders of \(c.dm) unknown" }
+        if !holders.isEmpty { return "now held by \(holders.joined(separator: ", "))" }
+        // A dd stuck on a queueing map holds it open; disabling queueing frees it.
+        let stuck = c.queueing ? (s.stuckDD(reading: c.dm)?.count ?? 0) : 0
+        guard let open = s.openCount(of: m) else { return "open count of \(c.name) unknown" }
+        if open > stuck { return "open count is \(open)" + (stuck > 0 ? " (\(stuck) stuck dd)" : "") }
+        if let rule = protect.first(where: { $0.matches(m) }) { return "protected by inventory rule \(rule)" }
+        return nil
+    }
+
+    static func isPartition(_ base: String, of disk: String) -> Bool {
+        base == disk || (base.hasPrefix(disk) && base.dropFirst(disk.count).allSatisfy(\.isNumber))
+    }
+
+    /// What is still there of a cleaned map (procedure step 2.3), or nil when all is gone.
+    static func remains(_ c: MapCleanup, snapshot s: NodeSnapshot) -> String? {
+        var left: [String] = []
+        if s.map(wwid: c.wwid.rawValue) != nil { left.append("map still in multipath -ll") }
+        if let sys = s.sysBlock {
+            let still = c.disks.filter { d in sys.contains { $0.name == d.rawValue } }
+            if !still.isEmpty { left.append("disks still in /sys/block: \(still.map(\.rawValue).joined(separator: ","))") }
+        } else {
+            left.append("/sys/block not listed")
+        }
+        if let links = s.diskByID {
+            let wwid = c.wwid.rawValue
+            let tail = wwid.count > 8 ? String(wwid.dropFirst()) : wwid
+            let disks = Set(c.disks.map(\.rawValue))
+            let still = links.filter { e in
+                disks.contains(e.targetBase) || e.name.contains(tail)
+                    || (e.name == "dm-name-\(c.name)" && e.targetBase == c.dm.rawValue)
+            }
+            if !still.isEmpty { left.append("by-id links remain: \(still.map(\.name).joined(separator: ","))") }
+        } else {
+            left.append("/dev/disk/by-id not listed")
+        }
+        return left.isEmpty ? nil : left.joined(separator: "; ")
+    }
+
+    // MARK: - Acting
+
+    func cleanMap(_ c: MapCleanup, plan: NodeCleanPlan, snapshot: NodeSnapshot,
+                  session: any RemoteSession) async throws -> MapCleanResult {
+        var result = MapCleanResult(cleanup: c, outcome: .failed)
+        // Resumed cleanups: disks already deleted by the earlier run are simply gone.
+        var cleanup = c
+        if c.resumeOnly, let sys = snapshot.sysBlock {
+            cleanup.disks = c.disks.filter { d in sys.contains { $0.name == d.rawValue } }
+            result.cleanup = cleanup
+            if cleanup.disks.isEmpty {
+                result.outcome = .cleaned
+                result.reason = "nothing left: the earlier run's disks \(c.disks.map(\.rawValue).joined(separator: ",")) are gone"
+                return result
+            }
+        }
+        // 1. Write the whole plan for this map before anything is sent.
+        var planned: [(NodeCommand, Int64)] = []
+        do {
+            for cmd in cleanup.commands { planned.append((cmd, try audit.planned(node: plan.node, cleanup: cleanup, command: cmd))) }
+        } catch {
+            for (_, id) in planned { try? audit.finished(id, outcome: .aborted, exitCode: nil, stdout: nil, stderr: nil, duration: nil, reason: "audit write failed") }
+            result.reason = "could not write the audit, nothing done: \(error)"
+            return result
+        }
+        // 2. Re-verify on the fresh read.
+        if let why = Self.mismatch(cleanup, snapshot: snapshot, protect: plan.protect) {
+            for (cmd, id) in planned {
+                try? audit.finished(id, outcome: .aborted, exitCode: nil, stdout: nil, stderr: nil, duration: nil, reason: "changed since plan: \(why)")
+                result.steps.append(CleanStep(command: cmd.display, outcome: "aborted", note: why))
+            }
+            result.outcome = .aborted
+            result.reason = "changed since plan: \(why)"
+            return result
+        }
+        // 3. Run the steps in order; the first failure skips everything after it.
+        var queue = planned[...]
+        func skipRest(_ why: String) {
+            for (cmd, id) in queue {
+                try? audit.finished(id, outcome: .skipped, exitCode: nil, stdout: nil, stderr: nil, duration: nil, reason: why)
+                result.steps.append(CleanStep(command: cmd.display, outcome: "skipped", note: why))
+            }
+            queue = []
+        }
+        while let (cmd, id) = queue.first {
+            queue = queue.dropFirst()
+            switch cmd {
+            case .disableQueueing:
+                let step = try await act(cmd, id: id, session: session)
+                result.steps.append(step)
+                if step.outcome != "ok" {
+                    result.reason = "\(cmd.display) failed: \(step.brief)"
+                    skipRest("\(cmd.display) failed")
+                    return result
+                }
+                // Procedure step 1.3: a dd still reading the map is killed before the flush.
+                try await killStuckProbes(cleanup, plan: plan, session: session, into: &result)
+            case .flushMap:
+                var step = try await act(cmd, id: id, session: session)
+                result.steps.append(step)
+                var attempt = 1
+                while step.outcome != "ok", attempt < options.flushAttempts {
+                    attempt += 1
+                    await sleep(options.flushRetryDelay)
+                    let retryID: Int64
+                    do { retryID = try audit.planned(node: plan.node, cleanup: cleanup, command: cmd) } catch {
+                        result.reason = "could not write the audit for retry \(attempt): \(error)"
+                        skipRest("audit write failed")
+                        return result
+                    }
+                    step = try await act(cmd, id: retryID, session: session, note: "attempt \(attempt) of \(options.flushAttempts)")
+                    result.steps.append(step)
+                }
+                if step.outcome != "ok" {
+                    result.reason = "\(cmd.display) failed after \(attempt) attempt\(attempt == 1 ? "" : "s"): \(step.brief)"
+                    skipRest("\(cmd.display) failed: no disk of this map is deleted")
+                    return result
+                }
+            case .flushBuffers:
+                // All flushes first; one failure and no disk of this map is deleted.
+                var failures: [String] = []
+                var step = try await act(cmd, id: id, session: session)
+                result.steps.append(step)
+                if step.outcome != "ok" { failures.append("\(cmd.display): \(step.brief)") }
+                while let (next, nid) = queue.first, case .flushBuffers = next {
+                    queue = queue.dropFirst()
+                    step = try await act(next, id: nid, session: session)
+                    result.steps.append(step)
+                    if step.outcome != "ok" { failures.append("\(next.display): \(step.brief)") }
+                }
+                if !failures.isEmpty {
+                    result.reason = "flushbufs failed: " + failures.joined(separator: "; ")
+                    skipRest("flushbufs failed: no disk of this map is deleted")
+                    return result
+                }
+            case .deleteSCSIDevice:
+                let step = try await act(cmd, id: id, session: session)
+                result.steps.append(step)
+                if step.outcome != "ok" {
+                    result.reason = "\(cmd.display) failed: \(step.brief)"
+                    skipRest("an earlier delete failed")
+                    return result
+                }
+            default:
+                let step = try await act(cmd, id: id, session: session)
+                result.steps.append(step)
+                if step.outcome != "ok" {
+                    result.reason = "\(cmd.display) failed: \(step.brief)"
+                    skipRest("\(cmd.display) failed")
+                    return result
+                }
+            }
+        }
+        // Steps all succeeded; `verify` decides between cleaned and failed.
+        result.outcome = .cleaned
+        return result
+    }
+
+    /// Finds dd processes still reading the map's dm device and kills each (audited).
+    func killStuckProbes(_ c: MapCleanup, plan: NodeCleanPlan, session: any RemoteSession,
+                         into result: inout MapCleanResult) async throws {
+        let ps: FramedOutputs
+        switch await runCatching([.stuckProbes], session: session) {
+        case .success(let f): ps = f
+        case .failure(let f): throw SessionLost(failure: f)
+        }
+        guard let out = ps.outputs.first, out.exitCode == 0 else { return }
+        let pids = PsParser.ddProcesses(reading: c.dm, in: PsParser.parse(out.stdout).value)
+            .compactMap { ProcessID(String($0.pid)) }
+        for pid in pids {
+            let cmd = NodeCommand.killProcess(pid)
+            let id: Int64
+            do { id = try audit.planned(node: plan.node, cleanup: c, command: cmd) } catch { continue }
+            // A failed kill is not fatal: a dd in D state dies once queueing is off, and
+            // `multipath -f` (with retries) tells whether the map is still held.
+            result.steps.append(try await act(cmd, id: id, session: session, note: "stuck probe on \(c.dm)"))
+        }
+    }
+
+    /// Runs one action in its own framed exec: started → command → outcome, all audited.
+    func act(_ cmd: NodeCommand, id: Int64, session: any RemoteSession, note: String? = nil) async throws -> CleanStep {
+        do { try audit.started(id) } catch {
+            try? audit.finished(id, outcome: .aborted, exitCode: nil, stdout: nil, stderr: nil, duration: nil, reason: "audit write failed")
+            return CleanStep(command: cmd.display, outcome: "aborted", note: "not sent: could not write the audit: \(error)")
+        }
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let sent = await runCatching([cmd], session: session)
+        let framed: FramedOutputs
+        switch sent {
+        case .success(let f): framed = f
+        case .failure(let f):
+            try? audit.finished(id, outcome: .failed, exitCode: nil, stdout: nil, stderr: nil, duration: clock.now - t0,
+                                reason: "session failed, result unknown: \(f.message)")
+            throw SessionLost(failure: f)
+        }
+        let elapsed = clock.now - t0
+        let out = framed.outputs.first
+        let ok = framed.complete && out?.exitCode == 0
+        var reason: String? = note
+        if out == nil { reason = [note, "no output frame: the command's result is unknown"].compactMap { $0 }.joined(separator: "; ") }
+        try? audit.finished(id, outcome: ok ? .ok : .failed, exitCode: out?.exitCode, stdout: out?.stdout, stderr: out?.stderr,
+                            duration: elapsed, reason: reason)
+        return CleanStep(command: cmd.display, outcome: ok ? "ok" : "failed", exitCode: out?.exitCode,
+                         stdout: out?.stdout ?? "", stderr: out?.stderr ?? "", durationMS: elapsed.ms, note: reason)
+    }
+
+    func runCatching(_ commands: [NodeCommand], session: any RemoteSession) async -> Result<FramedOutputs, NodeFailure> {
+        do { return .success(try await run(commands, session: session)) } catch { return .failure(error) }
+    }
+
+    func run(_ commands: [NodeCommand], session: any RemoteSession) async throws(NodeFailure) -> FramedOutputs {
+        let seconds = Discovery.wholeSeconds(options.commandTimeout)
+        let n = nonce()
+        let byName = Dictionary(commands.map { ($0.captureName, $0) }, uniquingKeysWith: { a, _ in a })
+        let raw = try await session.exec(ExecRequest(command: NodeScript.execCommand,
+                                                     stdin: Array(NodeScript.sequence(commands, nonce: n, pauseAfterActions: 0).utf8),
+                                                     timeout: .seconds(seconds), outputLimit: options.outputLimit))
+        let framed = Framing.parse(raw.stdout, nonce: n, resolve: { byName[$0] })
+        if raw.truncated { throw NodeFailure(.truncated, "output of \(commands.map(\.display).joined(separator: "; ")) went past the cap") }
+        return framed
+    }
+
+    /// Procedure step 2.3 for every map whose steps all succeeded, re-reading a few times
+    /// because udev removes by-id links asynchronously.
+    func verify(_ r: inout NodeCleanResult, session: any RemoteSession, node: String) async {
+        let pending = r.maps.indices.filter { r.maps[$0].outcome == .cleaned && !r.maps[$0].steps.isEmpty }
+        guard !pending.isEmpty else { return }
+        var last: [Int: String] = [:]
+        for attempt in 1...options.verifyAttempts {
+            if attempt > 1 { await sleep(options.verifyDelay) }
+            let snapshot: NodeSnapshot
+            do { snapshot = try await reread(session, node: node) } catch {
+                for i in pending { last[i] = "re-read after cleanup failed: \(error.message)" }
+                continue
+            }
+            last = [:]
+            for i in pending { if let why = Self.remains(r.maps[i].cleanup, snapshot: snapshot) { last[i] = why } }
+            if last.isEmpty { break }
+        }
+        for i in pending {
+            if let why = last[i] {
+                r.maps[i].outcome = .failed
+                r.maps[i].reason = "steps succeeded but the check failed: \(why)"
+            } else {
+                r.maps[i].reason = "verified gone: map, disks \(r.maps[i].cleanup.disks.map(\.rawValue).joined(separator: ",")) and their by-id links"
+            }
+        }
+    }
+}
+
+extension CleanStep {
+    /// `exit 1: map in use` for messages.
+    var brief: String {
+        let text = (stderr.isEmpty ? stdout : stderr).split(separator: "\n").last.map(String.init) ?? ""
+        return "exit \(exitCode.map(String.init) ?? "none")" + (text.isEmpty ? "" : ": \(text)") + (note.map { " (\($0))" } ?? "")
+    }
+}
+
+extension Duration {
+    var ms: Int64 {
+        let c = components
+        return c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
+    }
+}
