@@ -42,7 +42,8 @@ let package = Package(
             name: "FleetStore",
             dependencies: ["FleetModel", "FleetMigrations", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .target(name: "FleetRollout", dependencies: ["FleetModel", "FleetStore", "FleetInventory"]),
+        .target(name: "FleetRollout", dependencies: ["FleetModel", "FleetStore", "FleetInventory",
+                                              .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "FleetCLI",
             dependencies: [
