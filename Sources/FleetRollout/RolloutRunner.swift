@@ -23,12 +23,18 @@ public enum RolloutRunner {
 
     /// Runs `work(index, batch)` for every node index in `0..<count` as the policy allows.
     /// `work` returns true when the node failed. `stop` ends the run early (signals).
-    public static func run<C: Clock>(
-        count: Int, policy: RolloutPolicy, clock: C, stop: RolloutStopSignal? = nil,
+    public static func run(
+        count: Int, policy: RolloutPolicy, clock: some Clock<Duration>, stop: RolloutStopSignal? = nil,
         work: @escaping @Sendable (_ index: Int, _ batch: Int) async -> Bool
-    ) async -> Result where C.Duration == Duration {
+    ) async -> Result {
+        await run(count: count, policy: policy, time: RolloutTime(clock), stop: stop, work: work)
+    }
+
+    public static func run(
+        count: Int, policy: RolloutPolicy, time: RolloutTime, stop: RolloutStopSignal? = nil,
+        work: @escaping @Sendable (_ index: Int, _ batch: Int) async -> Bool
+    ) async -> Result {
         var scheduler = RolloutScheduler(total: count, policy: policy)
-        let start = clock.now
         var failed: [Int: Bool] = [:]
         return await withTaskGroup(of: Event.self) { group in
             var timerDue: Duration?
@@ -37,7 +43,7 @@ public enum RolloutRunner {
             }
             if stop?.isTriggered == true { scheduler.requestStop() }
             loop: while true {
-                let now = start.duration(to: clock.now)
+                let now = time.elapsed()
                 switch scheduler.next(now: now) {
                 case .start(let i):
                     let batch = scheduler.batch(of: i) ?? 0
@@ -48,9 +54,8 @@ public enum RolloutRunner {
                 case .wait(let until):
                     if timerDue == nil || until < timerDue! {
                         timerDue = until
-                        let deadline = start.advanced(by: until)
                         group.addTask {
-                            try? await clock.sleep(until: deadline, tolerance: nil)
+                            await time.sleepUntil(until)
                             return .timer
                         }
                     }
@@ -61,7 +66,7 @@ public enum RolloutRunner {
                 switch event {
                 case .node(let i, let f):
                     failed[i] = f
-                    scheduler.finished(i, failed: f, now: start.duration(to: clock.now))
+                    scheduler.finished(i, failed: f, now: time.elapsed())
                 case .timer:
                     timerDue = nil
                 case .stop:
@@ -71,9 +76,26 @@ public enum RolloutRunner {
             // Only the stop watcher and stale timers can remain: nodes are all done.
             group.cancelAll()
             let end: RolloutEnd
-            if case .finished(let e) = scheduler.next(now: start.duration(to: clock.now)) { end = e } else { end = .interrupted }
+            if case .finished(let e) = scheduler.next(now: time.elapsed()) { end = e } else { end = .interrupted }
             return Result(end: end, failed: failed, batches: scheduler.batches, notStarted: Array(scheduler.notStarted))
         }
+    }
+}
+
+/// Time as the runner sees it: elapsed since the run began, and a sleep until an elapsed
+/// time. Built from any `Clock<Duration>` (a test clock included).
+public struct RolloutTime: Sendable {
+    public var elapsed: @Sendable () -> Duration
+    public var sleepUntil: @Sendable (Duration) async -> Void
+
+    public init(elapsed: @escaping @Sendable () -> Duration, sleepUntil: @escaping @Sendable (Duration) async -> Void) {
+        self.elapsed = elapsed; self.sleepUntil = sleepUntil
+    }
+
+    public init<C: Clock<Duration>>(_ clock: C) {
+        let start = clock.now
+        elapsed = { start.duration(to: clock.now) }
+        sleepUntil = { d in try? await clock.sleep(until: start.advanced(by: d), tolerance: nil) }
     }
 }
 

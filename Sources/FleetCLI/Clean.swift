@@ -1,0 +1,212 @@
+import ArgumentParser
+import Foundation
+import FleetInventory
+import FleetModel
+import FleetRollout
+import FleetSSH
+import FleetStore
+
+struct Clean: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove residual multipath maps safely, in rolling, rate-limited batches.",
+        discussion: """
+        Scans the nodes (or loads `--from-run ID`), plans per node which maps may be removed
+        and why every other map is left alone, and prints the exact commands. Nothing is
+        changed without --execute. A map is cleaned only when its verdict is residual or
+        residual-hung, it was seen with every path failed in two observations at least
+        --confirm-after apart, it is not mounted, held or open, no path is blocked, and no
+        protect rule matches. With --execute each node is re-read in the same SSH session
+        right before acting; a map that changed since the plan is left alone. Every command
+        is written to the history before it is sent and its result after.
+
+          $ fleet clean --inventory nodes.yaml
+          $ fleet clean --inventory nodes.yaml --execute --batch 1,5,25% --max-failures 2
+          $ fleet clean --inventory nodes.yaml --confirm-after 10m --wait --execute --rate 30/min
+
+        Exit status: 0 everything planned was cleaned (or nothing to do, or a dry run);
+        3 some cleanups failed or some nodes could not be scanned or reached; 4 stopped
+        because failures exceeded --max-failures; 5 interrupted by SIGINT/SIGTERM (in-flight
+        nodes finished first); 65 inventory error; 74 history database error; 64 usage.
+        """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+    @Option(help: ArgumentHelp("Inventory file (fleet's YAML or an Ansible YAML inventory).", valueName: "file"))
+    var inventory: String
+
+    @Option(help: ArgumentHelp("Nodes to consider: name globs, groups, label=value; `!` excludes.", valueName: "selection"))
+    var limit: String?
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: ArgumentHelp("Plan from this recorded run instead of scanning now.", valueName: "id"))
+    var fromRun: Int64?
+
+    @Option(help: ArgumentHelp("Two all-failed observations at least this far apart are required (0s allowed).",
+                               valueName: "duration"))
+    var confirmAfter: CleanDuration = CleanDuration(argument: "5m")!
+
+    @Flag(help: "Wait for maps still waiting for confirmation, re-scan them, then act (at most --max-wait).")
+    var wait = false
+
+    @Option(help: ArgumentHelp("Longest --wait.", valueName: "duration"))
+    var maxWait: CleanDuration = CleanDuration(argument: "1h")!
+
+    @Flag(help: "Act. Without it, print the plan and the exact commands (dry run).")
+    var execute = false
+
+    @Option(help: ArgumentHelp("Batch ramp: counts or percentages of the nodes left; the last repeats.", valueName: "ramp"))
+    var batch: String = "1,5,25%"
+
+    @Option(help: "Nodes cleaned at the same time.")
+    var maxInFlight: Int = 8
+
+    @Option(help: ArgumentHelp("Node cleanups started per unit of time, e.g. 30/min.", valueName: "n/unit"))
+    var rate: String?
+
+    @Option(help: ArgumentHelp("Wait between batches.", valueName: "duration"))
+    var pause: CleanDuration = CleanDuration(argument: "0s")!
+
+    @Option(help: ArgumentHelp("Stop starting nodes once failures exceed N or P% of the nodes.", valueName: "n|p%"))
+    var maxFailures: String?
+
+    @Option(help: "Output: table or json.")
+    var format: Format = .table
+
+    @Option(help: "Nodes scanned at once.")
+    var forks: Int = 64
+
+    @Option(help: ArgumentHelp("TCP connect limit per node.", valueName: "duration"))
+    var connectTimeout: CleanDuration = CleanDuration(argument: "10s")!
+
+    @Option(help: ArgumentHelp("Limit for each remote script or command.", valueName: "duration"))
+    var commandTimeout: CleanDuration = CleanDuration(argument: "60s")!
+
+    @Option(help: ArgumentHelp("Limit for each readability probe during the scan.", valueName: "duration"))
+    var probeTimeout: CleanDuration = CleanDuration(argument: "15s")!
+
+    func validate() throws {
+        guard BatchSize.parseList(batch) != nil else { throw ValidationError("--batch: expected e.g. 1,5,25% (positive counts, percentages 1-100)") }
+        guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+        if let rate, RateLimit(rate) == nil { throw ValidationError("--rate: expected N/s, N/min or N/h, e.g. 30/min") }
+        if let maxFailures, FailureThreshold(maxFailures) == nil { throw ValidationError("--max-failures: expected N or P%") }
+        guard forks >= 1, forks <= 4096 else { throw ValidationError("--forks must be between 1 and 4096") }
+        for (name, d) in [("--connect-timeout", connectTimeout), ("--command-timeout", commandTimeout),
+                          ("--probe-timeout", probeTimeout)] where d.duration <= .zero {
+            throw ValidationError("\(name) must be positive")
+        }
+    }
+
+    func run() async throws { try await run(.live()) }
+
+    struct RecordedOptions: Encodable, Sendable {
+        var limit: String?
+        var fromRun: Int64?
+        var confirmAfter: String
+        var wait: Bool
+        var execute: Bool
+        var batch: String
+        var maxInFlight: Int
+        var rate: String?
+        var pause: String
+        var maxFailures: String?
+    }
+
+    var options: CleanOptions {
+        let policy = RolloutPolicy(batches: BatchSize.parseList(batch) ?? [], maxInFlight: maxInFlight,
+                                   rate: rate.flatMap(RateLimit.init), pause: pause.duration,
+                                   maxFailures: maxFailures.flatMap(FailureThreshold.init))
+        let scan = ScanOptions(forks: forks, connectTimeout: connectTimeout.duration,
+                               discovery: DiscoveryOptions(commandTimeout: commandTimeout.duration,
+                                                           probeTimeout: probeTimeout.duration))
+        return CleanOptions(confirmAfter: confirmAfter.duration, wait: wait, maxWait: maxWait.duration, execute: execute,
+                            policy: policy, fromRun: fromRun, scan: scan,
+                            cleaner: NodeCleaner.Options(commandTimeout: commandTimeout.duration))
+    }
+
+    func run(_ ctx: FleetContext, stop: RolloutStopSignal? = nil) async throws {
+        let out = ctx.output
+        let nodes: [InventoryNode]
+        do {
+            nodes = try Inventory.load(path: inventory).select(limit)
+        } catch {
+            out.err("fleet clean: \(error)\n")
+            throw ExitCode(65)
+        }
+        let db: FleetDatabase
+        let run: Int64
+        do {
+            db = try database.open()
+            run = try db.beginRun(kind: .clean, inventory: inventory, options: RecordedOptions(
+                limit: limit, fromRun: fromRun, confirmAfter: confirmAfter.text, wait: wait, execute: execute,
+                batch: batch, maxInFlight: maxInFlight, rate: rate, pause: pause.text, maxFailures: maxFailures),
+                version: FleetVersion.current, startedAt: ctx.now())
+        } catch {
+            out.err("fleet clean: \(error)\n")
+            throw ExitCode(74)
+        }
+        let stop = stop ?? {
+            let s = RolloutStopSignal()
+            s.installSignalHandlers { sig in
+                out.err("fleet clean: signal \(sig): starting no new node; waiting for in-flight nodes to finish\n")
+            }
+            return s
+        }()
+        var ssh = SSHOptions(connectTimeout: connectTimeout.duration, handshakeTimeout: connectTimeout.duration * 2)
+        ssh.maxConcurrentSessions = max(forks, maxInFlight)
+        let log = out
+        let cleaner = CleanRun(executor: ctx.makeExecutor(ssh), database: db, options: options, now: ctx.now, stop: stop,
+                               events: { e in Self.log(e, execute: execute, out: log) })
+        let report: CleanRunReport
+        do {
+            report = try await cleaner.run(nodes: nodes, run: run)
+        } catch {
+            out.err("fleet clean: \(error)\n")
+            try? db.finishRun(run, status: .failed, exitCode: 74, endedAt: ctx.now())
+            throw ExitCode(74)
+        }
+        let status: RunStatus = report.end == .interrupted ? .interrupted
+            : report.exitCode == 0 ? .ok : report.mapsCleaned > 0 ? .partial : .failed
+        do { try db.finishRun(run, status: status, exitCode: report.exitCode, endedAt: ctx.now()) } catch {
+            out.err("fleet clean: \(error)\n")
+        }
+        switch format {
+        case .table: out.out(report.table())
+        case .json: out.out(report.json() + "\n")
+        }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// One line per event on stderr: the run's progress as it happens (stdout gets the report).
+    static func log(_ e: CleanEvent, execute: Bool, out: FleetOutput) {
+        switch e {
+        case .scanning(let n): out.err("fleet clean: scanning \(n) node(s)\n")
+        case .scanned: break
+        case .waiting(let until, let maps):
+            out.err("fleet clean: \(maps) map(s) waiting for confirmation; waiting until \(ISOTime.format(until)) to re-scan\n")
+        case .nodeStarted(let node, let batch): out.err("fleet clean: batch \(batch): \(node): cleaning\n")
+        case .nodeFinished(let r):
+            let c = r.maps.filter { $0.outcome == .cleaned }.count, f = r.maps.filter { $0.outcome == .failed }.count
+            let a = r.maps.filter { $0.outcome == .aborted }.count
+            out.err("fleet clean: \(r.node): \(c) cleaned, \(f) failed, \(a) aborted\(r.error.map { " (\($0))" } ?? "")\n")
+        case .stopping(let end): out.err("fleet clean: stopping (\(end.rawValue))\n")
+        }
+    }
+}
+
+/// A duration option that, unlike history's, also accepts zero (`--confirm-after 0s`).
+struct CleanDuration: ExpressibleByArgument, Sendable, CustomStringConvertible {
+    var duration: Duration
+    var text: String
+    init?(argument: String) {
+        let t = argument.trimmingCharacters(in: .whitespaces)
+        if t == "0" || (t.hasSuffix("s") || t.hasSuffix("m") || t.hasSuffix("h") || t.hasSuffix("d") || t.hasSuffix("w"))
+            && t.dropLast().allSatisfy({ $0 == "0" }) && t.count > 1 {
+            duration = .zero; text = argument; return
+        }
+        guard let d = try? DurationParser.parse(t) else { return nil }
+        duration = d; text = argument
+    }
+    var description: String { text }
+}
