@@ -1,0 +1,248 @@
+import ArgumentParser
+import Foundation
+import FleetInventory
+import FleetModel
+import FleetRollout
+import FleetSSH
+import FleetStore
+import Logging
+
+struct Sweep: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Unattended scan (and, with --clean, clean) for cron and systemd timers.",
+        discussion: """
+        Takes a lock first (flock on <db>.lock, or --lock), so two sweeps never overlap on one
+        history: a sweep that finds the lock held exits at once with status 75 and names the
+        holder's pid. Then scans every selected node and records it, like `fleet scan`.
+        Never prompts. Writes one line per event on stderr (--log-format text or json) and
+        nothing on stdout; with --metrics-file, a Prometheus textfile for node_exporter.
+
+          $ fleet sweep --inventory /etc/fleet/nodes.yaml --metrics-file /var/lib/prometheus/node-exporter/fleet.prom
+          $ fleet sweep --inventory nodes.yaml --log-format json 2>&1 | jq -c 'select(.event=="map.found")'
+
+        Exit status: 0 every node scanned, nothing residual; 1 residual maps found (and not
+        cleaned); 2 some nodes could not be scanned (wins over 1); 65 inventory error; 74 the
+        history database cannot be opened or written; 75 another sweep holds the lock;
+        64 other usage errors.
+        """
+    )
+
+    @Option(help: ArgumentHelp("Inventory file (fleet's YAML or an Ansible YAML inventory).", valueName: "file"))
+    var inventory: String
+
+    @Option(help: ArgumentHelp("Nodes to sweep: name globs, groups, label=value; `!` excludes (e.g. 'rack-a,!node-7').",
+                               valueName: "selection"))
+    var limit: String?
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: ArgumentHelp("Run lock file. Default: the database path + `.lock`.", valueName: "path"))
+    var lock: String?
+
+    @Option(help: "Event lines on stderr: text or json.")
+    var logFormat: LogFormatArgument = .text
+
+    @Option(help: ArgumentHelp("Write Prometheus metrics here (atomically) for node_exporter's textfile collector.",
+                               valueName: "path"))
+    var metricsFile: String?
+
+    @Flag(help: "Clean the residual maps the scan found (same safety checks and pacing as `fleet clean`).")
+    var clean = false
+
+    @Option(help: "Nodes scanned at once.")
+    var forks: Int = 64
+
+    @Option(help: ArgumentHelp("TCP connect limit per node (the SSH handshake gets twice that).", valueName: "duration"))
+    var connectTimeout: DurationArgument = DurationArgument(argument: "10s")!
+
+    @Option(help: ArgumentHelp("Limit for each remote script (the discovery, the ps/kill steps).", valueName: "duration"))
+    var commandTimeout: DurationArgument = DurationArgument(argument: "60s")!
+
+    @Option(help: ArgumentHelp("Limit for each readability probe (`timeout -s KILL` on the node).", valueName: "duration"))
+    var probeTimeout: DurationArgument = DurationArgument(argument: "15s")!
+
+    enum LogFormatArgument: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+        var format: LogFormat { self == .json ? .json : .text }
+    }
+
+    func validate() throws {
+        guard forks >= 1, forks <= 4096 else { throw ValidationError("--forks must be between 1 and 4096") }
+        for (name, d) in [("--connect-timeout", connectTimeout), ("--command-timeout", commandTimeout),
+                          ("--probe-timeout", probeTimeout)] where d.duration <= .zero {
+            throw ValidationError("\(name) must be positive")
+        }
+    }
+
+    func run() async throws { try await run(.live()) }
+
+    struct RecordedOptions: Encodable, Sendable {
+        var limit: String?
+        var clean: Bool
+        var forks: Int
+        var connectTimeout: String
+        var commandTimeout: String
+        var probeTimeout: String
+        var lock: String
+        var metricsFile: String?
+    }
+
+    /// Exit statuses of a sweep (documented in the discussion above and the README).
+    enum Status {
+        static let clean: Int32 = 0
+        static let residual: Int32 = 1
+        static let nodesFailed: Int32 = 2
+        static let inventory: Int32 = 65
+        static let database: Int32 = 74
+        static let locked: Int32 = SweepLock.busyExitCode
+    }
+
+    func run(_ ctx: FleetContext) async throws {
+        let log = EventLog.logger(format: logFormat.format, now: ctx.now, write: ctx.output.err)
+        let dbPath = database.path ?? FleetDatabase.defaultPath(environment: ctx.environment)
+        let lockPath = lock ?? SweepLock.defaultPath(forDatabase: dbPath)
+        let clock = ContinuousClock()
+        let started = clock.now
+        var metrics = SweepMetrics(startedAt: ctx.now())
+
+        // 1. The lock, before anything else: an overlapping sweep must not even read the inventory.
+        let held: SweepLock
+        do {
+            held = try SweepLock.acquire(path: lockPath, now: ctx.now())
+        } catch {
+            var fields: Logger.Metadata = ["lock": .string(lockPath), "message": .string(error.description)]
+            if case .held(_, let pid?, _) = error { fields["holder_pid"] = .stringConvertible(pid) }
+            log.error("sweep.locked", metadata: fields)
+            throw ExitCode(Status.locked)
+        }
+        defer { held.release() }
+
+        /// Ends the run: metrics (carrying the last success over a failed run), final event.
+        func finish(_ code: Int32, success: Bool) -> ExitCode {
+            metrics.duration = clock.now - started
+            metrics.exitCode = code
+            metrics.success = success
+            if success {
+                metrics.lastSuccess = ctx.now()
+            } else if let metricsFile {
+                metrics.lastSuccess = SweepMetrics.previousLastSuccess(path: metricsFile)
+            }
+            if let metricsFile {
+                do {
+                    try metrics.write(to: metricsFile)
+                } catch {
+                    log.error("metrics.failed", metadata: ["path": .string(metricsFile), "error": .string("\(error)")])
+                }
+            }
+            let nodes = metrics.nodesByStatus.values.reduce(0, +)
+            let failed = nodes - (metrics.nodesByStatus[.ok] ?? 0)
+            var maps: [Verdict: Int] = [:]
+            for counts in metrics.mapsByNode.values { for (v, n) in counts { maps[v, default: 0] += n } }
+            log.log(level: code == Status.clean ? .info : code == Status.residual ? .notice : .error,
+                    "sweep.finished",
+                    metadata: ["exit_code": .stringConvertible(code), "nodes": .stringConvertible(nodes),
+                               "not_scanned": .stringConvertible(failed),
+                               "residual_maps": .stringConvertible((maps[.residual] ?? 0) + (maps[.residualHung] ?? 0)),
+                               "cleaned": .stringConvertible(metrics.mapsCleaned),
+                               "clean_failed": .stringConvertible(metrics.mapsCleanFailed),
+                               "duration_s": .stringConvertible(metrics.duration)])
+            return ExitCode(code)
+        }
+
+        // 2. Inventory.
+        let nodes: [InventoryNode]
+        do {
+            nodes = try Inventory.load(path: inventory).select(limit)
+        } catch {
+            log.error("inventory.invalid", metadata: ["inventory": .string(inventory), "error": .string(error.description)])
+            throw finish(Status.inventory, success: false)
+        }
+
+        // 3. History.
+        let db: FleetDatabase
+        let run: Int64
+        do {
+            db = try FleetDatabase(path: dbPath)
+            // Under the lock no other sweep is running: a `running` row is one that died.
+            let interrupted = try db.markInterruptedRuns(now: ctx.now())
+            if !interrupted.isEmpty {
+                log.warning("history.interrupted-runs", metadata: ["runs": .array(interrupted.map { .stringConvertible($0) })])
+            }
+            run = try db.beginRun(
+                kind: .sweep, inventory: inventory,
+                options: RecordedOptions(limit: limit, clean: clean, forks: forks, connectTimeout: connectTimeout.text,
+                                         commandTimeout: commandTimeout.text, probeTimeout: probeTimeout.text,
+                                         lock: lockPath, metricsFile: metricsFile),
+                version: FleetVersion.current, startedAt: ctx.now())
+        } catch {
+            log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
+            throw finish(Status.database, success: false)
+        }
+        log.info("sweep.started", metadata: ["run": .stringConvertible(run), "inventory": .string(inventory),
+                                             "nodes": .stringConvertible(nodes.count), "db": .string(dbPath),
+                                             "clean": .stringConvertible(clean), "pid": .stringConvertible(getpid())])
+
+        // 4. Scan.
+        let options = ScanOptions(forks: forks, connectTimeout: connectTimeout.duration,
+                                  discovery: DiscoveryOptions(commandTimeout: commandTimeout.duration,
+                                                              probeTimeout: probeTimeout.duration))
+        var ssh = SSHOptions(connectTimeout: connectTimeout.duration, handshakeTimeout: connectTimeout.duration * 2)
+        ssh.maxConcurrentSessions = forks
+        let executor = ctx.makeExecutor(ssh)
+        let writer = StoreWriter(db: db, run: run)
+        let scan = ScanRun(executor: executor, options: options,
+                           record: { try await writer.record($0) },
+                           events: { Self.logScanEvent($0, log) }, now: ctx.now)
+        let result = await scan.run(nodes.map(\.target))
+        for n in result.nodes { metrics.add(n) }
+        let cleanable = result.nodes.reduce(0) { $0 + $1.findings.filter { $0.verdict.isCleanable }.count }
+
+        // 5. Clean: not wired yet (see docs/readme/sweep.md); say so instead of pretending.
+        if clean, cleanable > 0 {
+            log.error("clean.unavailable", metadata: [
+                "message": "fleet sweep --clean is not wired to the cleaner in this build; nothing was cleaned",
+                "cleanable_maps": .stringConvertible(cleanable)])
+        }
+        metrics.mapsSkipped = cleanable
+
+        let code: Int32 = !result.storeErrors.isEmpty ? Status.database
+            : !result.failedNodes.isEmpty ? Status.nodesFailed
+            : cleanable > 0 ? Status.residual : Status.clean
+        let status: RunStatus = !result.storeErrors.isEmpty ? .failed : result.failedNodes.isEmpty ? .ok : .partial
+        do {
+            try db.finishRun(run, status: status, exitCode: code, endedAt: ctx.now())
+        } catch {
+            log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
+        }
+        let success = result.storeErrors.isEmpty && result.failedNodes.isEmpty && metrics.mapsCleanFailed == 0
+        let exit = finish(code, success: success)
+        if code != 0 { throw exit }
+    }
+
+    /// One line per finished node, plus one per map that is not healthy, with the reasons.
+    static func logScanEvent(_ event: ScanEvent, _ log: Logger) {
+        switch event {
+        case .started, .finished:
+            break
+        case .storeFailed(let node, let message):
+            log.error("history.failed", metadata: ["node": .string(node), "error": .string(message)])
+        case .nodeFinished(let n, _):
+            var fields: Logger.Metadata = [
+                "node": .string(n.node), "address": .string(n.address), "status": .string(n.status.rawValue),
+                "maps": .stringConvertible(n.findings.count),
+                "residual": .stringConvertible(n.findings.filter { $0.verdict.isCleanable }.count),
+                "duration_s": .stringConvertible(n.duration),
+            ]
+            if let e = n.error { fields["error"] = .string(e) }
+            log.log(level: n.status == .ok ? .info : .warning, "node.scanned", metadata: fields)
+            for f in n.findings where f.verdict != .healthy {
+                var m: Logger.Metadata = ["node": .string(n.node), "verdict": .string(f.verdict.rawValue),
+                                          "reasons": .array(f.reasons.map { .string($0) })]
+                if let v = f.map.name { m["map"] = .string(v) }
+                if let v = f.map.wwid { m["wwid"] = .string(v) }
+                if let v = f.map.dm { m["dm"] = .string(v) }
+                log.log(level: f.verdict.isCleanable ? .notice : .info, "map.found", metadata: m)
+            }
+        }
+    }
+}

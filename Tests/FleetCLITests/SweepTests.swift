@@ -1,0 +1,228 @@
+import ArgumentParser
+import FleetModel
+import FleetRollout
+import FleetStore
+import FleetTestSupport
+import Foundation
+import Testing
+@testable import FleetCLI
+
+/// `fleet sweep` run in-process through its injectable context: real inventory file, real
+/// SQLite history, real lock file, real metrics file; nodes answered by a ScriptedExecutor
+/// with the real captures of ../shared/fixtures/real.
+@Suite(.serialized) struct SweepTests {
+    let dir: String
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "fleet-sweep-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let path = dir + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Runs `fleet sweep args` with `executor`; returns the exit status and what it wrote.
+    func sweep(_ args: [String], executor: any RemoteExecutor) async throws -> (Int32, OutputCapture) {
+        let (output, capture) = FleetOutput.capture()
+        let ctx = FleetContext(makeExecutor: { _ in executor }, output: output, environment: [:])
+        var cmd = try Sweep.parse(args)
+        do {
+            try await cmd.run(ctx)
+            return (0, capture)
+        } catch let e as ExitCode {
+            return (e.rawValue, capture)
+        }
+    }
+
+    /// The discovery frames a node in `state` sends (every discovery capture with its exit
+    /// code from meta.tsv). Same reading of the captures as DiscoveryTests.
+    static func discovery(_ state: String) throws -> ScriptedExecutor.Reply {
+        let root = Fixtures.realRoot.appendingPathComponent(state)
+        let meta = try String(contentsOf: root.appendingPathComponent("meta.tsv"), encoding: .utf8)
+        var codes: [String: Int32] = [:]
+        for line in meta.split(separator: "\n") {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            if f.count >= 2, let c = Int32(f[1]) { codes[String(f[0])] = c }
+        }
+        var frames: [ScriptedExecutor.FrameSpec] = []
+        for file in try FileManager.default.contentsOfDirectory(atPath: root.path).sorted()
+        where file.hasSuffix(".txt") && !file.hasSuffix(".stderr.txt") && !file.hasPrefix("_") {
+            let name = String(file.dropLast(4))
+            guard let c = NodeCommand(captureName: name), c != .stuckProbes else { continue }
+            if case .probe = c { continue }
+            let err = (try? Fixtures.real(state, name + ".stderr.txt")) ?? ""
+            frames.append(.init(name: name, exitCode: codes[name] ?? 0, stdout: try Fixtures.real(state, file), stderr: err))
+        }
+        let all = frames
+        return .framing("discovery of \(state)", matches: { String(decoding: $0.stdin, as: UTF8.self).contains("r multipath-ll ") }) { _ in all }
+    }
+
+    static func residualProbe() throws -> ScriptedExecutor.Reply {
+        let ddErr = try Fixtures.real("residual", "dd-dm-0.stderr.txt")
+        return .framed(stdinContaining: "p dd-dm-0 ", [("dd-dm-0", 1, "", ddErr)])
+    }
+
+    static let inventory = """
+    nodes:
+      - {name: node-1, address: 127.0.9.1}
+      - {name: node-2, address: 127.0.9.2}
+      - {name: node-3, address: 127.0.9.3}
+    """
+
+    @Test func scansRecordsLogsAndWritesMetrics() async throws {
+        let inv = try write("nodes.yaml", Self.inventory)
+        let ex = ScriptedExecutor([
+            // _lab-luns.txt of `residual`: mpatha (dm-0) unmapped, the other three healthy.
+            "node-1": .replies([try Self.discovery("residual"), try Self.residualProbe()]),
+            "node-2": .replies([try Self.discovery("healthy")]),
+            "node-3": .fails(NodeFailure(.refused, "node-3: 127.0.9.3:22: connection refused")),
+        ])
+        let metrics = dir + "/fleet.prom"
+        let (code, out) = try await sweep(["--inventory", inv, "--db", dir + "/h.sqlite", "--log-format", "json",
+                                           "--metrics-file", metrics], executor: ex)
+        #expect(ex.unconsumed.isEmpty)
+        #expect(code == 2)  // node-3 not scanned wins over node-1's residual map
+        #expect(out.stdout == "")
+
+        let events = try out.stderr.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        #expect(events.allSatisfy { $0["timestamp"] is String && $0["level"] is String && $0["fields"] is [String: Any] })
+        let scanned = events.filter { $0["event"] as? String == "node.scanned" }
+        #expect(Set(scanned.compactMap { $0["node"] as? String }) == ["node-1", "node-2", "node-3"])
+        let n3 = try #require(scanned.first { $0["node"] as? String == "node-3" })
+        #expect(n3["level"] as? String == "warning")
+        #expect((n3["fields"] as? [String: Any])?["status"] as? String == "refused")
+        let found = events.filter { $0["event"] as? String == "map.found" }
+        #expect(found.count == 1)
+        let f = try #require(found.first?["fields"] as? [String: Any])
+        #expect(found.first?["node"] as? String == "node-1")
+        #expect(f["map"] as? String == "mpatha")
+        #expect(f["wwid"] as? String == "36001405ae3a4a2b307ccf2a518e52df9")
+        #expect(f["verdict"] as? String == "residual")
+        let finished = try #require(events.last)
+        #expect(finished["event"] as? String == "sweep.finished")
+        #expect((finished["fields"] as? [String: Any])?["exit_code"] as? Int == 2)
+
+        let (samples, _) = try promParse(metrics)
+        #expect(samples["fleet_sweep_maps{node=node-1,verdict=residual}"] == 1)
+        #expect(samples.keys.filter { $0.hasPrefix("fleet_sweep_maps{") }.count == 1)
+        #expect(samples["fleet_sweep_nodes{status=ok}"] == 2)
+        #expect(samples["fleet_sweep_nodes{status=refused}"] == 1)
+        #expect(samples["fleet_sweep_maps_skipped{}"] == 1)
+        #expect(samples["fleet_sweep_maps_cleaned{}"] == 0)
+        #expect(samples["fleet_sweep_success{}"] == 0)
+        #expect(samples["fleet_sweep_exit_code{}"] == 2)
+        #expect(samples["fleet_sweep_last_success_timestamp_seconds{}"] == nil)
+
+        // The history holds the sweep run and its three nodes.
+        let db = try FleetDatabase(path: dir + "/h.sqlite")
+        let runs = try db.runs(limit: 10)
+        #expect(runs.count == 1)
+        #expect(runs.first?.kind == .sweep)
+        #expect(runs.first?.exitCode == 2)
+    }
+
+    @Test func successSetsLastSuccessAndAFailedRunKeepsIt() async throws {
+        let inv = try write("nodes.yaml", "nodes:\n  - {name: node-2, address: 127.0.9.2}\n")
+        let metrics = dir + "/fleet.prom"
+        let args = ["--inventory", inv, "--db", dir + "/h.sqlite", "--metrics-file", metrics]
+        let (code, _) = try await sweep(args, executor: ScriptedExecutor(["node-2": .replies([try Self.discovery("healthy")])]))
+        #expect(code == 0)
+        let (first, _) = try promParse(metrics)
+        #expect(first["fleet_sweep_success{}"] == 1)
+        let lastSuccess = try #require(first["fleet_sweep_last_success_timestamp_seconds{}"])
+        #expect(abs(lastSuccess - Date().timeIntervalSince1970) < 3600)
+
+        // A broken inventory: exit 65, success 0, and the earlier success time survives.
+        _ = try write("nodes.yaml", "nodes:\n  - {name: node-2, adress: 127.0.9.2}\n")
+        let (code2, out2) = try await sweep(args, executor: ScriptedExecutor([:]))
+        #expect(code2 == 65)
+        #expect(out2.stderr.contains("inventory.invalid"))
+        #expect(out2.stderr.contains("nodes.yaml:2:20: node node-2: unknown key 'adress'; did you mean 'address'?"))
+        let (second, _) = try promParse(metrics)
+        #expect(second["fleet_sweep_success{}"] == 0)
+        #expect(second["fleet_sweep_exit_code{}"] == 65)
+        #expect(second["fleet_sweep_last_success_timestamp_seconds{}"] == lastSuccess)
+    }
+
+    /// An executor whose sessions wait until `open()`, then fail as refused: holds a sweep
+    /// in the middle of its scan for as long as the test needs.
+    final class GateExecutor: RemoteExecutor, @unchecked Sendable {
+        // @unchecked: `isOpen` only touched under `lock`.
+        let lock = NSLock()
+        var isOpen = false
+        func open() { lock.withLock { isOpen = true } }
+        func withSession<T: Sendable>(to target: NodeTarget, _ body: @Sendable (any RemoteSession) async throws -> T) async throws -> T {
+            while !lock.withLock({ isOpen }) { try await Task.sleep(for: .milliseconds(5)) }
+            throw NodeFailure(.refused, "\(target.name): refused")
+        }
+    }
+
+    @Test func twoSweepsAtOnceOneRunsTheOtherExits75() async throws {
+        let inv = try write("nodes.yaml", "nodes:\n  - {name: node-1, address: 127.0.9.1}\n")
+        let lockPath = dir + "/custom.lock"
+        let metrics = dir + "/fleet.prom"
+        let args = ["--inventory", inv, "--db", dir + "/h.sqlite", "--lock", lockPath, "--metrics-file", metrics]
+        let gate = GateExecutor()
+        let first = Task { try await sweep(args, executor: gate) }
+        // Wait until the first sweep holds the lock (it writes its pid into the file).
+        while ((try? String(contentsOfFile: lockPath, encoding: .utf8)) ?? "").isEmpty {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let (code, out) = try await sweep(args, executor: ScriptedExecutor([:]))
+        #expect(code == 75)
+        #expect(out.stderr.contains("sweep.locked"))
+        #expect(out.stderr.contains("locked by pid \(getpid())"))
+        #expect(!FileManager.default.fileExists(atPath: metrics))  // the busy sweep touched nothing
+
+        gate.open()
+        let (firstCode, firstOut) = try await first.value
+        #expect(firstCode == 2)
+        #expect(firstOut.stderr.contains("sweep.finished"))
+        #expect(FileManager.default.fileExists(atPath: metrics))
+        // Released: the next sweep runs.
+        let (third, _) = try await sweep(args, executor: GateExecutor.opened())
+        #expect(third == 2)
+    }
+}
+
+extension SweepTests.GateExecutor {
+    static func opened() -> SweepTests.GateExecutor { let g = SweepTests.GateExecutor(); g.open(); return g }
+}
+
+/// Parses a Prometheus textfile with prometheus_client's parser (python3-prometheus-client,
+/// installed by `make deps`): "name{k=v,…}" → value, and family → type.
+func promParse(_ path: String) throws -> ([String: Double], [String: String]) {
+    let script = """
+    import json, sys
+    from prometheus_client.parser import text_string_to_metric_families
+    out = {"samples": {}, "types": {}}
+    for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+        out["types"][fam.name] = fam.type
+        for s in fam.samples:
+            out["samples"]["%s{%s}" % (s.name, ",".join("%s=%s" % kv for kv in sorted(s.labels.items())))] = s.value
+    print(json.dumps(out))
+    """
+    var lastError = ""
+    for python in ["/usr/bin/python3", "python3"] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [python, "-c", script, path]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { lastError = String(decoding: errData, as: UTF8.self); continue }
+        let obj = try JSONSerialization.jsonObject(with: data) as! [String: [String: Any]]
+        return (obj["samples"]!.mapValues { ($0 as! NSNumber).doubleValue }, obj["types"] as! [String: String])
+    }
+    struct Failure: Error, CustomStringConvertible { var description: String }
+    throw Failure(description: "prometheus_client could not parse \(path) (apt-get install python3-prometheus-client): \(lastError)")
+}
