@@ -43,7 +43,9 @@ protocol HistoryRendering: AsyncParsableCommand {
 }
 
 extension HistoryRendering {
-    func run() async throws {
+    /// Each command's `run()` calls this. (A default `run()` here would lose to
+    /// ParsableCommand's own default, which prints help.)
+    func renderToStandardOutput() throws {
         let db = try listing.database.open()
         let text = try render(db, now: Date())
         FileHandle.standardOutput.write(Data(text.utf8))
@@ -62,9 +64,9 @@ struct HistoryTable {
         func line(_ cells: [String]) -> String {
             var out = ""
             for (i, c) in cells.enumerated() {
-                if i == cells.count - 1 { out += c; break }  // no trailing blanks
-                out += c + String(repeating: " ", count: widths[i] - c.count + 2)
+                out += i == cells.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count + 2)
             }
+            while out.last == " " { out.removeLast() }  // no trailing blanks when the last cells are empty
             return out + "\n"
         }
         return line(columns) + rows.map(line).joined()

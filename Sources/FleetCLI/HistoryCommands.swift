@@ -22,6 +22,8 @@ struct HistoryRuns: HistoryRendering {
     @Option(help: "At most this many runs (0: all).")
     var limit: Int = 20
 
+    func run() async throws { try renderToStandardOutput() }
+
     func render(_ db: FleetDatabase, now: Date) throws -> String {
         let runs = try db.runs(limit: limit, kind: kind, since: start(of: since, now: now))
         var t = T(columns: ["ID", "KIND", "STARTED", "ENDED", "STATUS", "EXIT", "NODES", "NODES_OK", "RESIDUAL", "ACTIONS", "INVENTORY"])
@@ -50,6 +52,8 @@ struct HistoryRun: HistoryRendering {
         var actionOutcomes: [String: Int]
         var nodes: [NodeRunRecord]
     }
+
+    func run() async throws { try renderToStandardOutput() }
 
     func render(_ db: FleetDatabase, now: Date) throws -> String {
         guard let d = try db.runDetail(id: id) else {
@@ -102,6 +106,8 @@ struct HistoryNode: HistoryRendering {
     @Option(help: "At most this many scans (0: all).")
     var limit: Int = 30
 
+    func run() async throws { try renderToStandardOutput() }
+
     func render(_ db: FleetDatabase, now: Date) throws -> String {
         let entries = try db.nodeTimeline(node: name, since: start(of: since, now: now), limit: limit)
         var t = T(columns: ["RUN", "KIND", "TIME", "STATUS", "MAP", "WWID", "DM", "VERDICT", "REASON"])
@@ -135,6 +141,8 @@ struct HistoryResiduals: HistoryRendering {
     @Option(help: "At most this many rows (0: all).")
     var limit: Int = 0
 
+    func run() async throws { try renderToStandardOutput() }
+
     func render(_ db: FleetDatabase, now: Date) throws -> String {
         let rows = try db.residuals(since: start(of: since, now: now), limit: limit)
         var t = T(columns: ["NODE", "WWID", "NAME", "DM", "VERDICT", "FIRST_SEEN", "LAST_SEEN", "RUNS", "NOW"])
@@ -158,6 +166,8 @@ struct HistoryActions: HistoryRendering {
     var node: String?
     @Option(help: "At most this many actions (0: all).")
     var limit: Int = 50
+
+    func run() async throws { try renderToStandardOutput() }
 
     func render(_ db: FleetDatabase, now: Date) throws -> String {
         let rows = try db.actions(since: start(of: since, now: now), node: node, limit: limit)
@@ -183,6 +193,8 @@ struct HistoryPrune: HistoryRendering {
     @OptionGroup var listing: HistoryListingOptions
     @Option(name: .customLong("older-than"), help: "Delete runs started before now minus this (e.g. 90d).")
     var olderThan: DurationArgument
+
+    func run() async throws { try renderToStandardOutput() }
 
     func render(_ db: FleetDatabase, now: Date) throws -> String {
         let cutoff = now.addingTimeInterval(-Double(olderThan.duration.components.seconds))

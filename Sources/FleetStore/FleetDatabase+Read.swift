@@ -231,6 +231,15 @@ extension FleetDatabase {
         }
     }
 
+    /// SQLite's integrity_check and foreign_key_check; empty when the file is consistent.
+    public func consistencyProblems() throws -> [String] {
+        try pool.read { db in
+            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
+            let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").map { "foreign key: \($0)" }
+            return integrity + fk
+        }
+    }
+
     static let runSelect = """
         SELECT r.*,
                (SELECT COUNT(*) FROM node_runs n WHERE n.run_id = r.id) AS nodes,

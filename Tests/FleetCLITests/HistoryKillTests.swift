@@ -1,0 +1,80 @@
+import Foundation
+import FleetModel
+import FleetStore
+import Testing
+@testable import FleetCLI
+
+/// A real `fleet` process writes node results one transaction at a time and is SIGKILLed
+/// midway: the database must open, hold every node the child reported committed (with its
+/// maps, paths and raw output), and show the run as interrupted.
+@Suite struct HistoryKillTests {
+    /// The `fleet` binary next to the test bundle (`swift build --build-tests` builds both),
+    /// or $FLEET_BIN.
+    static func fleetBinary() -> String? {
+        if let b = ProcessInfo.processInfo.environment["FLEET_BIN"] { return b }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("fleet").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }
+
+    @Test func sigkillMidRunKeepsEveryCommittedNode() throws {
+        let bin = try #require(Self.fleetBinary(), "fleet binary not found next to \(CommandLine.arguments[0]); set FLEET_BIN")
+        let dir = NSTemporaryDirectory() + "fleet-kill-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/history.sqlite"
+
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: bin)
+        child.arguments = ["history", "synthetic-writer", "--db", path]
+        let out = Pipe()
+        child.standardOutput = out
+        try child.run()
+
+        // Read until the child has reported 40 committed nodes (or died on its own).
+        var text = ""
+        var committed: Set<String> = []
+        while committed.count < 40 {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }  // EOF: the child exited early; checked below
+            text += String(decoding: chunk, as: UTF8.self)
+            committed = Self.committedNodes(text)
+        }
+        #expect(child.isRunning, "the writer stopped by itself: \(text.suffix(500))")
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        #expect(child.terminationReason == .uncaughtSignal && child.terminationStatus == SIGKILL)
+        // Lines written before the kill count too.
+        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        committed = Self.committedNodes(text)
+        #expect(committed.count >= 40)
+
+        let db = try FleetDatabase(path: path)
+        #expect(try db.consistencyProblems() == [])
+        let runs = try db.runs(limit: 0)
+        #expect(runs.count == 1)
+        let run = try #require(runs.first)
+        #expect(run.status == .interrupted)
+        #expect(run.endedAt != nil)
+        let scans = try db.nodeScans(run: run.id)
+        let stored = Set(scans.map(\.node))
+        #expect(committed.isSubset(of: stored), "missing: \(committed.subtracting(stored).sorted())")
+        // At most the one node committed between its commit and its line.
+        #expect(stored.count <= committed.count + 1)
+        for s in scans {
+            #expect(s.findings.count == 1 && s.findings[0].map.paths.count == 2 && s.outputs.count == 1, "\(s.node) is incomplete")
+        }
+    }
+
+    static func committedNodes(_ text: String) -> Set<String> {
+        // Only whole lines: a line cut by the kill says nothing.
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        lines.removeLast()
+        return Set(lines.compactMap { line in
+            line.hasPrefix("committed ") ? String(line.dropFirst("committed ".count)) : nil
+        })
+    }
+}

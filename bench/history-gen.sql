@@ -1,0 +1,56 @@
+-- Bulk history for bench/history.sh: DAYS daily sweeps over NODES nodes, 4 maps of 2 paths
+-- per reachable node. bench/history.sh substitutes @DAYS@ and @NODES@ and runs this with
+-- sqlite3 on a database that fleet already migrated (so the schema and indexes are the
+-- real ones). About 1% of node-days are unreachable; map 0 of a node is residual on 3
+-- consecutive days out of every 100 (staggered per node), as an unmapped LUN that a sweep
+-- cleans a few days later would be.
+PRAGMA synchronous = OFF;
+PRAGMA foreign_keys = ON;
+BEGIN;
+
+WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < @DAYS@ - 1)
+INSERT INTO runs (id, kind, started_at, ended_at, inventory, options, status, fleet_version, exit_code, host)
+SELECT i + 1, 'sweep',
+       strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') - (@DAYS@ - 1 - i) - 0.1),
+       strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') - (@DAYS@ - 1 - i) - 0.09),
+       'bench.yaml', '{"clean":false}', 'ok', 'bench', 1, 'bench'
+FROM d;
+
+WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < @DAYS@ - 1),
+               n(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM n WHERE j < @NODES@ - 1)
+INSERT INTO node_runs (id, run_id, node, address, status, started_at, duration_ms, error, warnings)
+SELECT d.i * @NODES@ + n.j + 1, d.i + 1, printf('node-%04d', n.j),
+       printf('10.%d.%d.%d', n.j / 65536, (n.j / 256) % 256, n.j % 256),
+       CASE WHEN (n.j * 31 + d.i) % 97 = 0 THEN 'connect-timeout' ELSE 'ok' END,
+       strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') - (@DAYS@ - 1 - d.i) - 0.1 + (n.j % 600) / 86400.0),
+       1200 + n.j % 300,
+       CASE WHEN (n.j * 31 + d.i) % 97 = 0 THEN 'connect timed out after 10s' END,
+       '[]'
+FROM d CROSS JOIN n;
+
+WITH RECURSIVE mk(p) AS (SELECT 0 UNION ALL SELECT p + 1 FROM mk WHERE p < 3)
+INSERT INTO maps (node_run_id, node, seen_at, position, line, wwid, name, dm, vendor, product, size,
+                  features, hwhandler, wp, all_failed, verdict, reasons, evidence)
+SELECT id, node, started_at, p, 1 + 5 * p,
+       printf('3600a0980383030523424457a%05x%02x', n, p),
+       'mpath' || char(97 + p), 'dm-' || p, 'NETAPP', 'LUN C-Mode', '10G', '0', '1 alua', 'rw',
+       res, CASE WHEN res THEN 'residual' ELSE 'healthy' END,
+       CASE WHEN res THEN '["all 2 paths failed faulty","probe: Input/output error"]' ELSE '["all 2 paths active ready"]' END,
+       CASE WHEN res THEN '{"holders":[],"mountpoints":[],"openCount":0,"probe":{"outcome":"io-error"},"queueing":"off","slaves":["sdb","sdc"],"sysfsStates":{"sdb":"running","sdc":"running"}}'
+            ELSE '{"holders":[],"mountpoints":[],"slaves":[],"sysfsStates":{}}' END
+FROM (SELECT nr.id, nr.node, nr.started_at, mk.p, (nr.id - 1) % @NODES@ AS n,
+             (mk.p = 0 AND ((((nr.id - 1) % @NODES@) * 37 + (nr.id - 1) / @NODES@) % 100) < 3) AS res
+      FROM node_runs nr CROSS JOIN mk WHERE nr.status = 'ok')
+ORDER BY id, p;
+
+INSERT INTO paths (map_id, group_index, position, policy, prio, group_status, hctl, dev, major_minor,
+                   dm_state, checker_state, device_state, sysfs_state)
+SELECT m.id, 0, q.p, 'service-time 0', CASE WHEN m.all_failed THEN 0 ELSE 50 END, 'active',
+       printf('%d:0:0:%d', 2 + q.p, m.position), 'sd' || char(98 + m.position * 2 + q.p),
+       printf('8:%d', 16 * (1 + m.position * 2 + q.p)),
+       CASE WHEN m.all_failed THEN 'failed' ELSE 'active' END,
+       CASE WHEN m.all_failed THEN 'faulty' ELSE 'ready' END, 'running', 'running'
+FROM maps m CROSS JOIN (SELECT 0 AS p UNION ALL SELECT 1) AS q
+ORDER BY m.id, q.p;
+
+COMMIT;

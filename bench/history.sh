@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Benchmark (not a test) of the history queries over a long history:
+# NODES nodes × DAYS daily sweeps (default 1,000 × 365: 365k node_runs, ~1.45M maps,
+# ~2.9M paths), generated straight into a database that fleet itself created and migrated
+# (bench/history-gen.sql, sqlite3), then times the release binary answering
+#   fleet history residuals --since 30d
+#   fleet history node NAME
+# and a few more listings. Target: < 1 s each.
+#
+#   bench/history.sh                 # builds the release binary, generates, times
+#   NODES=100 DAYS=30 bench/history.sh
+#   FLEET_BIN=/path/to/fleet DB=/tmp/h.sqlite KEEP=1 bench/history.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NODES=${NODES:-1000}
+DAYS=${DAYS:-365}
+RUNS=${RUNS:-5}
+DB=${DB:-/tmp/fleet-bench-history.sqlite}
+SCRATCH=${SCRATCH:-.build-release}
+
+command -v sqlite3 >/dev/null || { echo "bench/history.sh: needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
+if [ -z "${FLEET_BIN:-}" ]; then
+    swift build -c release --scratch-path "$SCRATCH" --product fleet >&2
+    FLEET_BIN="$SCRATCH/release/fleet"
+fi
+
+if [ -z "${KEEP:-}" ] || [ ! -s "$DB" ]; then
+    rm -f "$DB" "$DB-wal" "$DB-shm"
+    "$FLEET_BIN" history runs --db "$DB" >/dev/null   # creates and migrates: the real schema and indexes
+    echo "generating $NODES nodes x $DAYS days into $DB ..."
+    t0=$(date +%s.%N)
+    sed -e "s/@DAYS@/$DAYS/g" -e "s/@NODES@/$NODES/g" bench/history-gen.sql | sqlite3 "$DB"
+    sqlite3 "$DB" "PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;" >/dev/null
+    t1=$(date +%s.%N)
+    printf 'generated in %.1f s\n' "$(echo "$t1 - $t0" | bc)"
+fi
+sqlite3 "$DB" "SELECT 'rows: runs ' || (SELECT COUNT(*) FROM runs) || ', node_runs ' || (SELECT COUNT(*) FROM node_runs)
+               || ', maps ' || (SELECT COUNT(*) FROM maps) || ', paths ' || (SELECT COUNT(*) FROM paths);"
+echo "file: $(du -h "$DB" | cut -f1)"
+
+# Best and median of RUNS runs, wall clock, output to /dev/null (rows counted once).
+bench() {
+    local label=$1; shift
+    local rows
+    rows=$("$FLEET_BIN" "$@" --db "$DB" --format csv | tail -n +2 | wc -l)
+    local times=()
+    for _ in $(seq "$RUNS"); do
+        local s e
+        s=$(date +%s%N)
+        "$FLEET_BIN" "$@" --db "$DB" --format csv >/dev/null
+        e=$(date +%s%N)
+        times+=($(( (e - s) / 1000000 )))
+    done
+    local sorted
+    sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+    printf '%-48s rows %6d   best %5d ms   median %5d ms\n' "$label" "$rows" \
+        "$(echo "$sorted" | head -1)" "$(echo "$sorted" | sed -n "$(( (RUNS + 1) / 2 ))p")"
+}
+
+NODE=$(printf 'node-%04d' $(( NODES / 2 )))
+bench "history residuals --since 30d" history residuals --since 30d
+bench "history residuals (now)" history residuals
+bench "history node $NODE (default: 30 scans)" history node "$NODE"
+bench "history node $NODE --limit 0 (all scans)" history node "$NODE" --limit 0
+bench "history runs" history runs
+bench "history run $DAYS (1 run, $NODES nodes)" history run "$DAYS"
+bench "history actions --since 30d" history actions --since 30d
+
+[ -n "${KEEP:-}" ] || rm -f "$DB" "$DB-wal" "$DB-shm"
