@@ -70,6 +70,8 @@ public enum Classifier {
         if let dm, let hs = s.holders(of: dm), !hs.isEmpty { users.append("holders: " + hs.joined(separator: ", ")) }
         if let ms = s.mounts(of: m), !ms.isEmpty {
             users.append("mounted on " + ms.map { "\($0.mountpoint) (\($0.source))" }.joined(separator: ", "))
+        } else if let ms = s.lsblkMountpoints(of: m), !ms.isEmpty {
+            users.append("mounted on " + ms.joined(separator: ", ") + " (lsblk)")
         }
         if let open = s.openCount(of: m), open > 0 {
             // Our own earlier probe, stuck in D state, keeps the map open: not a user.
@@ -128,7 +130,7 @@ public enum Classifier {
                 review.append("\(dm) now belongs to WWID \(w)")
             }
         }
-        if s.mounts == nil { review.append("/proc/mounts not captured") }
+        if !s.mountsKnown { review.append("mounts unknown (neither /proc/mounts nor lsblk captured)") }
         if s.openCount(of: m) == nil { review.append("open count unknown (dmsetup info)") }
         if let mpd, let mdm = mpd.dm, let d = m.dm, mdm != d { review.append("multipathd says \(mdm), multipath says \(d)") }
         if let st = s.dmStatus(for: m), let sp = st.paths, sp.contains(where: { $0.active }) {

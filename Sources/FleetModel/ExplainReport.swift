@@ -1,5 +1,3 @@
-import Foundation
-
 /// The `fleet explain` report, also the per-map shape of the scan JSON. Encodes exactly
 /// `{"maps":[{"name","wwid","dm","vendor","product","size","features","hwhandler","wp",
 /// "pathGroups":[{"policy","prio","status","paths":[{"hctl","dev","majorMinor","dmState",
@@ -33,12 +31,17 @@ public struct ExplainReport: Codable, Sendable, Hashable {
         try c.encode(warnings, forKey: .warnings)
     }
 
-    /// The JSON text (keys in the documented order; UTF-8; no trailing newline).
+    /// The JSON text, keys in the documented order (Foundation's JSONEncoder does not keep
+    /// key order on Linux), a missing field as `null`; no trailing newline.
     public func json(pretty: Bool = false) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = pretty ? [.prettyPrinted, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
-        guard let data = try? e.encode(self) else { return "{\"maps\":[],\"warnings\":[]}" }
-        return String(decoding: data, as: UTF8.self)
+        var out = ""
+        jsonValue.write(to: &out, pretty: pretty, indent: 0)
+        return out
+    }
+
+    var jsonValue: JSONValue {
+        .object([("maps", .array(maps.map(\.jsonValue))),
+                 ("warnings", .array(warnings.map { .object([("line", .int($0.line)), ("text", .string($0.text))]) }))])
     }
 
     /// A plain-text table: one row per map, then per map its paths and reasons.
@@ -121,6 +124,21 @@ public struct ExplainMap: Codable, Sendable, Hashable {
 
     public init(finding f: MapFinding) { self.init(map: f.map, verdict: f.verdict, reasons: f.reasons) }
 
+    /// This map as ordered JSON (also used per map by the scan JSON).
+    public var json: String {
+        var out = ""
+        jsonValue.write(to: &out, pretty: false, indent: 0)
+        return out
+    }
+
+    var jsonValue: JSONValue {
+        .object([("name", .init(name)), ("wwid", .init(wwid)), ("dm", .init(dm)), ("vendor", .init(vendor)),
+                 ("product", .init(product)), ("size", .init(size)), ("features", .init(features)),
+                 ("hwhandler", .init(hwhandler)), ("wp", .init(wp)),
+                 ("pathGroups", .array(pathGroups.map(\.jsonValue))),
+                 ("verdict", .init(verdict?.rawValue)), ("reasons", .array(reasons.map(JSONValue.string)))])
+    }
+
     /// Back to the model type (line is unknown: 0).
     public var multipathMap: MultipathMap {
         MultipathMap(name: name, wwid: wwid, dm: dm, vendor: vendor, product: product, size: size, features: features,
@@ -159,6 +177,11 @@ public struct ExplainPathGroup: Codable, Sendable, Hashable {
         policy = g.policy; prio = g.prio; status = g.status; paths = g.paths.map(ExplainPath.init(path:))
     }
 
+    var jsonValue: JSONValue {
+        .object([("policy", .init(policy)), ("prio", prio.map(JSONValue.int) ?? .null), ("status", .init(status)),
+                 ("paths", .array(paths.map(\.jsonValue)))])
+    }
+
     public var pathGroup: PathGroup {
         PathGroup(policy: policy, prio: prio, status: status, paths: paths.map(\.path))
     }
@@ -187,6 +210,11 @@ public struct ExplainPath: Codable, Sendable, Hashable {
         dmState = p.dmState; checkerState = p.checkerState; deviceState = p.deviceState
     }
 
+    var jsonValue: JSONValue {
+        .object([("hctl", .init(hctl)), ("dev", .init(dev)), ("majorMinor", .init(majorMinor)),
+                 ("dmState", .init(dmState)), ("checkerState", .init(checkerState)), ("deviceState", .init(deviceState))])
+    }
+
     public var path: Path {
         Path(hctl: hctl, dev: dev, majorMinor: majorMinor, dmState: dmState, checkerState: checkerState, deviceState: deviceState)
     }
@@ -201,5 +229,64 @@ public struct ExplainPath: Codable, Sendable, Hashable {
         try c.encode(dmState, forKey: .dmState)
         try c.encode(checkerState, forKey: .checkerState)
         try c.encode(deviceState, forKey: .deviceState)
+    }
+}
+
+/// Minimal ordered JSON for the explain/scan output.
+enum JSONValue {
+    case null
+    case int(Int)
+    case string(String)
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    init(_ s: String?) { self = s.map(JSONValue.string) ?? .null }
+
+    func write(to out: inout String, pretty: Bool, indent: Int) {
+        switch self {
+        case .null: out += "null"
+        case .int(let i): out += String(i)
+        case .string(let s): Self.quote(s, into: &out)
+        case .array(let a):
+            if a.isEmpty { out += "[]"; return }
+            out += "["
+            for (i, v) in a.enumerated() {
+                if i > 0 { out += "," }
+                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                v.write(to: &out, pretty: pretty, indent: indent + 1)
+            }
+            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "]"
+        case .object(let o):
+            if o.isEmpty { out += "{}"; return }
+            out += "{"
+            for (i, (k, v)) in o.enumerated() {
+                if i > 0 { out += "," }
+                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                Self.quote(k, into: &out)
+                out += pretty ? ": " : ":"
+                v.write(to: &out, pretty: pretty, indent: indent + 1)
+            }
+            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "}"
+        }
+    }
+
+    static func quote(_ s: String, into out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20 || u.value == 0x7F:
+                let h = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        out += "\""
     }
 }

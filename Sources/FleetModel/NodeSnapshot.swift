@@ -182,6 +182,26 @@ public struct NodeSnapshot: Sendable {
         }
     }
 
+    /// Mount points lsblk shows for a map's dm device and everything below it (partitions,
+    /// LVs), wherever it appears in the tree. nil when lsblk was not captured.
+    public func lsblkMountpoints(of map: MultipathMap) -> [String]? {
+        guard let roots = lsblk else { return nil }
+        guard let dm = map.dm else { return [] }
+        var out: [String] = []
+        var stack = roots
+        while let n = stack.popLast() {
+            if n.kname == dm || (n.kname == nil && n.name == map.name) {
+                for d in n.flattened { for m in d.mountpoints where !out.contains(m) { out.append(m) } }
+            } else {
+                stack.append(contentsOf: n.children)
+            }
+        }
+        return out
+    }
+
+    /// Whether mounts can be ruled out: /proc/mounts or lsblk was captured.
+    public var mountsKnown: Bool { mounts != nil || lsblk != nil }
+
     /// `/dev/mapper/mpatha` → `mpatha`, `/dev/dm-0` → `dm-0`, `/dev/sdg1` → `sdg1`.
     static func deviceBase(_ source: String) -> String {
         guard source.hasPrefix("/") else { return source }
@@ -191,6 +211,13 @@ public struct NodeSnapshot: Sendable {
     /// dd processes reading this dm device (left over from an earlier probe, or anyone's).
     public func stuckDD(reading dm: DMDeviceName) -> [ProcessRow]? {
         processes.map { PsParser.ddProcesses(reading: dm, in: $0) }
+    }
+
+    /// Mount points from /proc/mounts (bind mounts included) and lsblk, without duplicates.
+    public func allMountpoints(of map: MultipathMap) -> [String] {
+        var out = (mounts(of: map) ?? []).map(\.mountpoint)
+        for m in lsblkMountpoints(of: map) ?? [] where !out.contains(m) { out.append(m) }
+        return out
     }
 
     /// The evidence record stored with a finding.
@@ -208,7 +235,7 @@ public struct NodeSnapshot: Sendable {
         return MapEvidence(
             queueing: queueing(of: map), openCount: openCount(of: map),
             holders: dm.flatMap { holders(of: $0) } ?? [], slaves: dm.flatMap { slaves(of: $0) } ?? [],
-            mountpoints: (mounts(of: map) ?? []).map(\.mountpoint), sysfsStates: states, probe: probe)
+            mountpoints: allMountpoints(of: map), sysfsStates: states, probe: probe)
     }
 }
 

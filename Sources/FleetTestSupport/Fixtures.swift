@@ -18,3 +18,36 @@ public enum Fixtures {
         try String(contentsOf: realRoot.appendingPathComponent(state).appendingPathComponent(name), encoding: .utf8)
     }
 }
+
+extension Fixtures {
+    /// The state folders under ``realRoot`` (`healthy`, `residual`, …), sorted.
+    public static func realStates() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: realRoot.path).filter { name in
+            var dir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: realRoot.appendingPathComponent(name).path, isDirectory: &dir) && dir.boolValue
+        }.sorted()
+    }
+
+    /// Every file of one state folder: file name → contents.
+    public static func realFiles(_ state: String) throws -> [String: String] {
+        let dir = realRoot.appendingPathComponent(state)
+        var out: [String: String] = [:]
+        for n in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
+            out[n] = try String(contentsOf: dir.appendingPathComponent(n), encoding: .utf8)
+        }
+        return out
+    }
+
+    /// One state folder as the command outputs a scan would have collected.
+    public static func realOutputs(_ state: String) throws -> [CommandOutput] {
+        NodeSnapshot.outputs(fromCaptureFiles: try realFiles(state))
+    }
+}
+
+extension Fixtures {
+    /// The vendor procedure, `../shared/reference/residual-drive-letters.txt` (next to the fixtures).
+    public static func vendorDoc() throws -> String {
+        try String(contentsOf: realRoot.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("reference/residual-drive-letters.txt"), encoding: .utf8)
+    }
+}
