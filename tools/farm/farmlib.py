@@ -279,9 +279,11 @@ def render_maps_json(st):
         for k, v in [("name", m["name"]), ("uuid", m["wwid"]), ("sysfs", "dm-%d" % m["dm"]), ("failback", "immediate"),
                      ("queueing", m["queueing"]), ("paths", sum(p["dm_st"] == "active" for p in ps)),
                      ("write_prot", m["wp"]), ("dm_st", "active"), ("features", features(m)),
-                     ("hwhandler", m["hwhandler"]), ("action", ""), ("path_faults", m["events"]),
-                     ("vend", m["vendor"].strip()), ("prod", m["product"].strip()), ("rev", m["rev"]), ("switch_grp", 0),
-                     ("map_loads", 0), ("total_q_time", 0), ("q_timeouts", 0)]:
+                     ("hwhandler", m["hwhandler"]), ("action", m.get("action", "")),
+                     ("path_faults", m.get("path_faults", m["events"])),
+                     ("vend", m["vendor"].strip()), ("prod", m["product"].strip()), ("rev", m["rev"]),
+                     ("switch_grp", m.get("switch_grp", 0)), ("map_loads", m.get("map_loads", 0)),
+                     ("total_q_time", m.get("total_q_time", 0)), ("q_timeouts", m.get("q_timeouts", 0))]:
             t += kv(6, k, v)
         t += "      \"path_groups\": ["
         gparts = []
@@ -296,7 +298,7 @@ def render_maps_json(st):
                 host = [x for x in HOSTS if x[0] == p["host"]][0]
                 w = "{\n"
                 for k, v in [("dev", p["dev"]), ("dev_t", "%d:%d" % (p["major"], p["minor"])), ("dm_st", p["dm_st"]),
-                             ("dev_st", p["dev_st"]), ("chk_st", p["chk_st"]), ("checker", "tur"), ("pri", 50),
+                             ("dev_st", p["dev_st"]), ("chk_st", p["chk_st"]), ("checker", "tur"), ("pri", p.get("pri", 50)),
                              ("host_wwnn", "[undef]"), ("target_wwnn", TARGET_IQN), ("host_wwpn", "[undef]"),
                              ("target_wwpn", "[undef]"), ("host_adapter", host[2]),
                              ("lun_hex", "0x%04x000000000000" % p["lun"])]:
@@ -331,7 +333,7 @@ def render_dmsetup_status(st):
             s += "%s 0 %d 2 " % ("A" if g["status"] == "active" else "E", len(g["paths"]))
             for p in g["paths"]:
                 ok = p["dm_st"] == "active"
-                s += "%d:%d %s %d 0 1 " % (p["major"], p["minor"], "A" if ok else "F", 0 if ok else 1)
+                s += "%d:%d %s %d 0 1 " % (p["major"], p["minor"], "A" if ok else "F", p.get("fail_count", 0 if ok else 1))
         lines.append(s)
     return "".join(l + "\n" for l in lines) if lines else "No devices found\n"
 
@@ -520,7 +522,8 @@ def render_node(ndir, st):
     if st["faults"].get("garbage"):
         write(os.path.join(tmp, "garbage"), garbage_text(st["name"]), "w")
     if st["faults"].get("huge"):
-        write(os.path.join(tmp, "huge-unit"), ll * 8 or "mpath (x) dm-0 x,y\n")
+        unit = ll or "mpatha (36001405000000000000000000000000) dm-0 LIO-ORG,lun0\n"
+        write(os.path.join(tmp, "huge-unit"), unit * ((1 << 20) // len(unit) + 1))  # the shim repeats it past 20 MiB
     for f in ("slow", "hung", "garbage", "huge", "drop"):
         fp = os.path.join(ndir, "fault-" + f)
         if st["faults"].get(f):
