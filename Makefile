@@ -17,7 +17,11 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# The simulator's own tests (pytest, real sshd on 127.0.9.x) run first; then every Swift
+# test target (unit, store on real SQLite files, SSH against sshd on loopback, scan and
+# clean end to end against the simulated farm).
 test: deps
+	/usr/bin/python3 -m pytest -q Tests/FarmTests
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
