@@ -20,10 +20,19 @@ struct Sweep: AsyncParsableCommand {
           $ fleet sweep --inventory /etc/fleet/nodes.yaml --metrics-file /var/lib/prometheus/node-exporter/fleet.prom
           $ fleet sweep --inventory nodes.yaml --log-format json 2>&1 | jq -c 'select(.event=="map.found")'
 
-        Exit status: 0 every node scanned, nothing residual; 1 residual maps found (and not
-        cleaned); 2 some nodes could not be scanned (wins over 1); 65 inventory error; 74 the
-        history database cannot be opened or written; 75 another sweep holds the lock;
-        64 other usage errors.
+        With --clean, the maps the scan found residual are then cleaned as by `fleet clean
+        --execute --from-run <this run>`: same checks (a map must have been seen all-failed
+        twice, --confirm-after apart: an hourly sweep cleans a map the run after it first
+        saw it), same pacing options, everything recorded under this sweep's run.
+
+          $ fleet sweep --inventory nodes.yaml --clean --confirm-after 30m --max-failures 2
+
+        Exit status: 0 every node scanned, nothing residual left; 1 residual maps left in
+        place (no --clean, waiting for confirmation, protected); 2 some nodes could not be
+        scanned (wins over 1); with --clean, 3/4/5 as `fleet clean` (cleanups failed /
+        stopped by --max-failures / interrupted), winning over 1 and 2; 65 inventory error;
+        74 the history database cannot be opened or written; 75 another sweep holds the
+        lock (nothing was done); 64 other usage errors.
         """
     )
 
@@ -46,8 +55,27 @@ struct Sweep: AsyncParsableCommand {
                                valueName: "path"))
     var metricsFile: String?
 
-    @Flag(help: "Clean the residual maps the scan found (same safety checks and pacing as `fleet clean`).")
+    @Flag(help: "Clean the residual maps the scan found (same safety checks and pacing as `fleet clean --execute`).")
     var clean = false
+
+    @Option(help: ArgumentHelp("With --clean: two all-failed observations at least this far apart are required; an earlier sweep's scan counts as one.",
+                               valueName: "duration"))
+    var confirmAfter: CleanDuration = CleanDuration(argument: "5m")!
+
+    @Option(help: ArgumentHelp("With --clean: batch ramp, counts or percentages of the nodes left; the last repeats.", valueName: "ramp"))
+    var batch: String = "1,5,25%"
+
+    @Option(help: "With --clean: nodes cleaned at the same time.")
+    var maxInFlight: Int = 8
+
+    @Option(help: ArgumentHelp("With --clean: node cleanups started per unit of time, e.g. 30/min.", valueName: "n/unit"))
+    var rate: String?
+
+    @Option(help: ArgumentHelp("With --clean: wait between batches.", valueName: "duration"))
+    var pause: CleanDuration = CleanDuration(argument: "0s")!
+
+    @Option(help: ArgumentHelp("With --clean: stop starting nodes once failures exceed N or P% of the nodes.", valueName: "n|p%"))
+    var maxFailures: String?
 
     @Option(help: "Nodes scanned at once.")
     var forks: Int = 64
@@ -67,6 +95,10 @@ struct Sweep: AsyncParsableCommand {
     }
 
     func validate() throws {
+        guard BatchSize.parseList(batch) != nil else { throw ValidationError("--batch: expected e.g. 1,5,25% (positive counts, percentages 1-100)") }
+        guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+        if let rate, RateLimit(rate) == nil { throw ValidationError("--rate: expected N/s, N/min or N/h, e.g. 30/min") }
+        if let maxFailures, FailureThreshold(maxFailures) == nil { throw ValidationError("--max-failures: expected N or P%") }
         guard forks >= 1, forks <= 4096 else { throw ValidationError("--forks must be between 1 and 4096") }
         for (name, d) in [("--connect-timeout", connectTimeout), ("--command-timeout", commandTimeout),
                           ("--probe-timeout", probeTimeout)] where d.duration <= .zero {
@@ -75,6 +107,19 @@ struct Sweep: AsyncParsableCommand {
     }
 
     func run() async throws { try await run(.live()) }
+
+    /// `fleet clean --execute --from-run <this sweep>`: plans from the scans this sweep just
+    /// recorded (plus the history's earlier observations for --confirm-after).
+    func cleanOptions(fromRun run: Int64) -> CleanOptions {
+        let policy = RolloutPolicy(batches: BatchSize.parseList(batch) ?? [], maxInFlight: maxInFlight,
+                                   rate: rate.flatMap(RateLimit.init), pause: pause.duration,
+                                   maxFailures: maxFailures.flatMap(FailureThreshold.init))
+        let scan = ScanOptions(forks: forks, connectTimeout: connectTimeout.duration,
+                               discovery: DiscoveryOptions(commandTimeout: commandTimeout.duration,
+                                                           probeTimeout: probeTimeout.duration))
+        return CleanOptions(confirmAfter: confirmAfter.duration, wait: false, execute: true, policy: policy,
+                            fromRun: run, scan: scan, cleaner: NodeCleaner.Options(commandTimeout: commandTimeout.duration))
+    }
 
     struct RecordedOptions: Encodable, Sendable {
         var limit: String?
@@ -85,6 +130,12 @@ struct Sweep: AsyncParsableCommand {
         var probeTimeout: String
         var lock: String
         var metricsFile: String?
+        var confirmAfter: String
+        var batch: String
+        var maxInFlight: Int
+        var rate: String?
+        var pause: String
+        var maxFailures: String?
     }
 
     /// Exit statuses of a sweep (documented in the discussion above and the README).
@@ -97,7 +148,7 @@ struct Sweep: AsyncParsableCommand {
         static let locked: Int32 = SweepLock.busyExitCode
     }
 
-    func run(_ ctx: FleetContext) async throws {
+    func run(_ ctx: FleetContext, stop: RolloutStopSignal? = nil) async throws {
         let log = EventLog.logger(format: logFormat.format, now: ctx.now, write: ctx.output.err)
         let dbPath = database.path ?? FleetDatabase.defaultPath(environment: ctx.environment)
         let lockPath = lock ?? SweepLock.defaultPath(forDatabase: dbPath)
@@ -172,7 +223,9 @@ struct Sweep: AsyncParsableCommand {
                 kind: .sweep, inventory: inventory,
                 options: RecordedOptions(limit: limit, clean: clean, forks: forks, connectTimeout: connectTimeout.text,
                                          commandTimeout: commandTimeout.text, probeTimeout: probeTimeout.text,
-                                         lock: lockPath, metricsFile: metricsFile),
+                                         lock: lockPath, metricsFile: metricsFile, confirmAfter: confirmAfter.text,
+                                         batch: batch, maxInFlight: maxInFlight, rate: rate, pause: pause.text,
+                                         maxFailures: maxFailures),
                 version: FleetVersion.current, startedAt: ctx.now())
         } catch {
             log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
@@ -197,26 +250,97 @@ struct Sweep: AsyncParsableCommand {
         for n in result.nodes { metrics.add(n) }
         let cleanable = result.nodes.reduce(0) { $0 + $1.findings.filter { $0.verdict.isCleanable }.count }
 
-        // 5. Clean: not wired yet (see docs/readme/sweep.md); say so instead of pretending.
-        if clean, cleanable > 0 {
-            log.error("clean.unavailable", metadata: [
-                "message": "fleet sweep --clean is not wired to the cleaner in this build; nothing was cleaned",
-                "cleanable_maps": .stringConvertible(cleanable)])
+        // 5. Clean, from the scans just recorded under this run.
+        var report: CleanRunReport?
+        var cleanFailed = false
+        if clean, cleanable > 0, result.storeErrors.isEmpty {
+            let stop = stop ?? {
+                let s = RolloutStopSignal()
+                s.installSignalHandlers { sig in
+                    log.warning("sweep.signal", metadata: ["signal": .stringConvertible(sig),
+                                                           "message": "starting no new node; waiting for in-flight nodes to finish"])
+                }
+                return s
+            }()
+            var cleanSSH = ssh
+            cleanSSH.maxConcurrentSessions = max(forks, maxInFlight)
+            let cleaner = CleanRun(executor: ctx.makeExecutor(cleanSSH), database: db, options: cleanOptions(fromRun: run),
+                                   now: ctx.now, stop: stop, events: { Self.logCleanEvent($0, log) })
+            do {
+                report = try await cleaner.run(nodes: nodes, run: run)
+            } catch {
+                log.error("clean.failed", metadata: ["error": .string("\(error)")])
+                cleanFailed = true
+            }
         }
-        metrics.mapsSkipped = cleanable
+        if let report {
+            metrics.mapsCleaned = report.mapsCleaned
+            metrics.mapsCleanFailed = report.mapsFailed
+        }
+        metrics.mapsSkipped = max(0, cleanable - metrics.mapsCleaned - metrics.mapsCleanFailed)
 
-        let code: Int32 = !result.storeErrors.isEmpty ? Status.database
+        // Exit status: the clean's own failure codes (3, 4, 5) first, then the scan's.
+        let code: Int32 = !result.storeErrors.isEmpty || cleanFailed ? Status.database
+            : (report?.exitCode ?? 0) != 0 ? report!.exitCode
             : !result.failedNodes.isEmpty ? Status.nodesFailed
-            : cleanable > 0 ? Status.residual : Status.clean
-        let status: RunStatus = !result.storeErrors.isEmpty ? .failed : result.failedNodes.isEmpty ? .ok : .partial
+            : metrics.mapsSkipped > 0 ? Status.residual : Status.clean
+        let status: RunStatus = !result.storeErrors.isEmpty || cleanFailed ? .failed
+            : report?.end == .interrupted ? .interrupted
+            : code == Status.clean || code == Status.residual ? .ok : .partial
         do {
             try db.finishRun(run, status: status, exitCode: code, endedAt: ctx.now())
         } catch {
             log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
         }
-        let success = result.storeErrors.isEmpty && result.failedNodes.isEmpty && metrics.mapsCleanFailed == 0
+        let success = result.storeErrors.isEmpty && !cleanFailed && result.failedNodes.isEmpty
+            && metrics.mapsCleanFailed == 0 && (report.map { $0.exitCode == 0 } ?? true)
         let exit = finish(code, success: success)
         if code != 0 { throw exit }
+    }
+
+    /// One line per cleaned node, one per map acted on, one per map it left alone (and why).
+    static func logCleanEvent(_ event: CleanEvent, _ log: Logger) {
+        switch event {
+        case .scanning, .scanned:
+            break
+        case .waiting(let until, let maps):
+            log.info("clean.waiting", metadata: ["until": .string(ISOTime.format(until)), "maps": .stringConvertible(maps)])
+        case .nodeStarted(let node, let batch):
+            log.info("node.cleaning", metadata: ["node": .string(node), "batch": .stringConvertible(batch)])
+        case .nodeFinished(let r):
+            var fields: Logger.Metadata = [
+                "node": .string(r.node), "status": .string(r.status.rawValue), "batch": .stringConvertible(r.batch),
+                "cleaned": .stringConvertible(r.maps.filter { $0.outcome == .cleaned }.count),
+                "failed": .stringConvertible(r.maps.filter { $0.outcome == .failed }.count),
+                "aborted": .stringConvertible(r.maps.filter { $0.outcome == .aborted }.count),
+                "duration_ms": .stringConvertible(r.durationMS),
+            ]
+            if let e = r.error { fields["error"] = .string(e) }
+            log.log(level: r.failed ? .error : .info, "node.cleaned", metadata: fields)
+            for m in r.maps {
+                var f: Logger.Metadata = ["node": .string(r.node), "map": .string(m.cleanup.name.rawValue),
+                                          "wwid": .string(m.cleanup.wwid.rawValue), "dm": .string(m.cleanup.dm.rawValue),
+                                          "disks": .array(m.cleanup.disks.map { .string($0.rawValue) }),
+                                          "commands": .array(m.steps.map { .string("\($0.command): \($0.outcome)") })]
+                if let reason = m.reason { f["reason"] = .string(reason) }
+                let (level, event): (Logger.Level, String) = switch m.outcome {
+                case .cleaned: (.notice, "map.cleaned")
+                case .failed: (.error, "map.clean-failed")
+                case .aborted: (.warning, "map.aborted")
+                case .planned: (.info, "map.planned")
+                }
+                log.log(level: level, "\(event)", metadata: f)
+            }
+            for l in r.left where l.verdict != .healthy && l.verdict != .degraded {
+                var f: Logger.Metadata = ["node": .string(r.node), "verdict": .string(l.verdict.rawValue),
+                                          "reasons": .array(l.reasons.map { .string($0.description) })]
+                if let v = l.name { f["map"] = .string(v) }
+                if let v = l.wwid { f["wwid"] = .string(v) }
+                log.info("map.left", metadata: f)
+            }
+        case .stopping(let end):
+            log.warning("clean.stopping", metadata: ["reason": .string(end.rawValue)])
+        }
     }
 
     /// One line per finished node, plus one per map that is not healthy, with the reasons.
