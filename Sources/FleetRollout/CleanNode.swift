@@ -262,13 +262,27 @@ public struct NodeCleaner: Sendable {
         }
         // 3. Run the steps in order; the first failure skips everything after it.
         var queue = planned[...]
-        func skipRest(_ why: String) {
-            for (cmd, id) in queue {
-                try? audit.finished(id, outcome: .skipped, exitCode: nil, stdout: nil, stderr: nil, duration: nil, reason: why)
-                result.steps.append(CleanStep(command: cmd.display, outcome: "skipped", note: why))
-            }
-            queue = []
+        do {
+            try await runSteps(&queue, cleanup: cleanup, plan: plan, session: session, result: &result)
+        } catch let lost as SessionLost {
+            skip(&queue, &result, "session lost: \(lost.failure.message)")
+            throw lost
         }
+        return result
+    }
+
+    /// Closes every remaining planned step of a map as skipped, in the audit and the result.
+    func skip(_ queue: inout ArraySlice<(NodeCommand, Int64)>, _ result: inout MapCleanResult, _ why: String) {
+        for (cmd, id) in queue {
+            try? audit.finished(id, outcome: .skipped, exitCode: nil, stdout: nil, stderr: nil, duration: nil, reason: why)
+            result.steps.append(CleanStep(command: cmd.display, outcome: "skipped", note: why))
+        }
+        queue = []
+    }
+
+    /// The steps of one map in order; returns the result once a step fails or all succeeded.
+    func runSteps(_ queue: inout ArraySlice<(NodeCommand, Int64)>, cleanup: MapCleanup, plan: NodeCleanPlan,
+                  session: any RemoteSession, result: inout MapCleanResult) async throws {
         while let (cmd, id) = queue.first {
             queue = queue.dropFirst()
             switch cmd {
@@ -277,8 +291,8 @@ public struct NodeCleaner: Sendable {
                 result.steps.append(step)
                 if step.outcome != "ok" {
                     result.reason = "\(cmd.display) failed: \(step.brief)"
-                    skipRest("\(cmd.display) failed")
-                    return result
+                    skip(&queue, &result, "\(cmd.display) failed")
+                    return
                 }
                 // Procedure step 1.3: a dd still reading the map is killed before the flush.
                 try await killStuckProbes(cleanup, plan: plan, session: session, into: &result)
@@ -292,16 +306,16 @@ public struct NodeCleaner: Sendable {
                     let retryID: Int64
                     do { retryID = try audit.planned(node: plan.node, cleanup: cleanup, command: cmd) } catch {
                         result.reason = "could not write the audit for retry \(attempt): \(error)"
-                        skipRest("audit write failed")
-                        return result
+                        skip(&queue, &result, "audit write failed")
+                        return
                     }
                     step = try await act(cmd, id: retryID, session: session, note: "attempt \(attempt) of \(options.flushAttempts)")
                     result.steps.append(step)
                 }
                 if step.outcome != "ok" {
                     result.reason = "\(cmd.display) failed after \(attempt) attempt\(attempt == 1 ? "" : "s"): \(step.brief)"
-                    skipRest("\(cmd.display) failed: no disk of this map is deleted")
-                    return result
+                    skip(&queue, &result, "\(cmd.display) failed: no disk of this map is deleted")
+                    return
                 }
             case .flushBuffers:
                 // All flushes first; one failure and no disk of this map is deleted.
@@ -317,30 +331,29 @@ public struct NodeCleaner: Sendable {
                 }
                 if !failures.isEmpty {
                     result.reason = "flushbufs failed: " + failures.joined(separator: "; ")
-                    skipRest("flushbufs failed: no disk of this map is deleted")
-                    return result
+                    skip(&queue, &result, "flushbufs failed: no disk of this map is deleted")
+                    return
                 }
             case .deleteSCSIDevice:
                 let step = try await act(cmd, id: id, session: session)
                 result.steps.append(step)
                 if step.outcome != "ok" {
                     result.reason = "\(cmd.display) failed: \(step.brief)"
-                    skipRest("an earlier delete failed")
-                    return result
+                    skip(&queue, &result, "an earlier delete failed")
+                    return
                 }
             default:
                 let step = try await act(cmd, id: id, session: session)
                 result.steps.append(step)
                 if step.outcome != "ok" {
                     result.reason = "\(cmd.display) failed: \(step.brief)"
-                    skipRest("\(cmd.display) failed")
-                    return result
+                    skip(&queue, &result, "\(cmd.display) failed")
+                    return
                 }
             }
         }
         // Steps all succeeded; `verify` decides between cleaned and failed.
         result.outcome = .cleaned
-        return result
     }
 
     /// Finds dd processes still reading the map's dm device and kills each (audited).

@@ -125,10 +125,9 @@ public enum CleanPlanner {
         if ev.openCount != 0 { reasons.append(.openCount(ev.openCount)) }
 
         // Confirmation comes last: it is the only reason that goes away by waiting.
-        var seen = observations.sorted()
-        if !seen.contains(where: { abs($0.timeIntervalSince(scannedAt)) < sameObservation }) {
-            seen.append(scannedAt); seen.sort()
-        }
+        // The current scan is one observation, whether or not the history holds it already.
+        var seen = observations.filter { abs($0.timeIntervalSince(scannedAt)) >= sameObservation } + [scannedAt]
+        seen.sort()
         var confirmation: String?
         if reasons.isEmpty {
             let first = seen.first!, last = seen.last!

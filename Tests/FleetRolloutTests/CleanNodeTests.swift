@@ -1,0 +1,229 @@
+import Foundation
+import Testing
+import FleetModel
+import FleetStore
+import FleetTestSupport
+@testable import FleetRollout
+
+/// NodeCleaner against the scripted executor: the node answers with the lab's real captures
+/// (residual → after-cleanup, hung → after-cleanup-hung). Any exec not scripted stops the
+/// test process, so "no delete was sent" is checked by not scripting one.
+@Suite struct CleanNodeTests {
+    typealias Frame = (name: String, exitCode: Int32, stdout: String, stderr: String)
+    static let t = Date(timeIntervalSince1970: 1_800_000_000)
+    static let mpatha = "36001405ae3a4a2b307ccf2a518e52df9"
+    static let mpathc = "360014058be0b4a9a2035d5c98c88bafe"
+
+    static func frames(_ specs: [ScriptedExecutor.FrameSpec]) -> [Frame] {
+        specs.map { ($0.name, $0.exitCode, $0.stdout, $0.stderr) }
+    }
+    static func reread(_ state: String, ps: String = CleanFixtures.psEmpty,
+                       edit: @escaping (String, String) -> String = { _, s in s }) throws -> [ScriptedExecutor.Reply] {
+        [.framed(stdinContaining: "r multipath-ll ", frames(try CleanFixtures.discoveryFrames(state, edit: edit))),
+         .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, ps, "")])]
+    }
+    static func action(_ capture: String, exit: Int32 = 0, stderr: String = "") -> ScriptedExecutor.Reply {
+        .framed(stdinContaining: "r \(capture) ", [(capture, exit, "", stderr)])
+    }
+
+    /// The plan a scan of the `residual` captures gives, confirmed by an observation 10 minutes earlier.
+    static func residualPlan() throws -> NodeCleanPlan {
+        let scan = try CleanFixtures.scan("residual", probes: ["dm-0"], at: t)
+        return CleanPlanner.plan(scan: scan, target: NodeTarget(name: "node-1", host: "127.0.4.1"), protect: [],
+                                 observations: [mpatha: [t.addingTimeInterval(-600)]], confirmAfter: .seconds(300))
+    }
+
+    struct Harness {
+        let history: TempHistory
+        let run: Int64
+        let cleaner: NodeCleaner
+        let executor: ScriptedExecutor
+        init(_ replies: [ScriptedExecutor.Reply]) throws {
+            history = try TempHistory()
+            run = try history.db.beginRun(kind: .clean, inventory: nil, options: ["test": "clean"], version: "test")
+            executor = ScriptedExecutor(["node-1": .replies(replies)])
+            cleaner = NodeCleaner(executor: executor, audit: DatabaseCleanAudit(database: history.db, run: run),
+                                  options: .init(flushRetryDelay: .zero, verifyAttempts: 1, verifyDelay: .zero),
+                                  sleep: { _ in })
+        }
+        func actions() throws -> [ActionRecord] { try history.db.actions(node: "node-1", limit: 0).sorted { $0.id < $1.id } }
+    }
+
+    @Test func planFromRealResidualCaptures() throws {
+        let p = try Self.residualPlan()
+        let c = try #require(p.cleanups.first)
+        #expect(p.cleanups.count == 1)
+        #expect(c.wwid.rawValue == Self.mpatha && c.name.rawValue == "mpatha" && c.dm.rawValue == "dm-0")
+        #expect(c.disks.map(\.rawValue) == ["sdg", "sdh"])
+        #expect(Set(p.left.compactMap(\.name)) == ["mpathb", "mpathc", "mpathd"])
+    }
+
+    @Test func residualMapIsCleanedAndVerifiedWithEveryStepAudited() async throws {
+        let h = try Harness(try Self.reread("residual") + [
+            Self.action("multipath-f-mpatha"),
+            Self.action("blockdev-flushbufs-sdg"), Self.action("blockdev-flushbufs-sdh"),
+            Self.action("delete-sdg"), Self.action("delete-sdh"),
+        ] + (try Self.reread("after-cleanup")))
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(try Self.residualPlan())
+        #expect(h.executor.unconsumed.isEmpty)
+        #expect(h.executor.sessions == ["node-1"], "one session per node")
+        #expect(r.status == .ok)
+        let m = try #require(r.maps.first)
+        #expect(m.outcome == .cleaned)
+        #expect(m.reason?.hasPrefix("verified gone") == true)
+        let rows = try h.actions()
+        #expect(rows.map(\.kind) == ["flush-map", "flush-buffers", "flush-buffers", "delete-device", "delete-device"])
+        #expect(rows.map(\.command) == ["multipath -f mpatha", "blockdev --flushbufs /dev/sdg", "blockdev --flushbufs /dev/sdh",
+                                        "echo 1 > /sys/block/sdg/device/delete", "echo 1 > /sys/block/sdh/device/delete"])
+        #expect(rows.allSatisfy { $0.outcome == .ok && $0.exitCode == 0 && $0.startedAt != nil && $0.endedAt != nil })
+        #expect(rows.allSatisfy { $0.wwid == Self.mpatha && $0.runID == h.run })
+    }
+
+    @Test func failedFlushbufsDeletesNoDiskOfThatMap() async throws {
+        // No delete is scripted: sending one would stop the test process.
+        let h = try Harness(try Self.reread("residual") + [
+            Self.action("multipath-f-mpatha"),
+            Self.action("blockdev-flushbufs-sdg"),
+            Self.action("blockdev-flushbufs-sdh", exit: 1, stderr: "blockdev: BLKFLSBUF: Input/output error\n"),
+        ])
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(try Self.residualPlan())
+        #expect(h.executor.unconsumed.isEmpty)
+        let m = try #require(r.maps.first)
+        #expect(m.outcome == .failed)
+        #expect(r.failed)
+        #expect(m.reason?.contains("flushbufs failed") == true)
+        #expect(m.reason?.contains("BLKFLSBUF") == true)
+        let rows = try h.actions()
+        #expect(rows.map(\.outcome) == [.ok, .ok, .failed, .skipped, .skipped])
+        #expect(rows.filter { $0.kind == "delete-device" }.allSatisfy { $0.startedAt == nil })
+    }
+
+    @Test func busyMapIsRetriedBoundedTimes() async throws {
+        let busy = "Nov 29 17:14:02 | mpatha: map in use\n"
+        let h = try Harness(try Self.reread("residual") + [
+            Self.action("multipath-f-mpatha", exit: 1, stderr: busy),
+            Self.action("multipath-f-mpatha", exit: 1, stderr: busy),
+            Self.action("multipath-f-mpatha"),
+            Self.action("blockdev-flushbufs-sdg"), Self.action("blockdev-flushbufs-sdh"),
+            Self.action("delete-sdg"), Self.action("delete-sdh"),
+        ] + (try Self.reread("after-cleanup")))
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(try Self.residualPlan())
+        #expect(h.executor.unconsumed.isEmpty)
+        #expect(r.maps.first?.outcome == .cleaned)
+        let flushes = try h.actions().filter { $0.kind == "flush-map" }
+        #expect(flushes.map(\.outcome) == [.failed, .failed, .ok])
+        #expect(flushes.first?.stderr == busy)
+    }
+
+    @Test func flushThatKeepsFailingStopsBeforeAnyDisk() async throws {
+        let h = try Harness(try Self.reread("residual") + [
+            Self.action("multipath-f-mpatha", exit: 1, stderr: "map in use\n"),
+            Self.action("multipath-f-mpatha", exit: 1, stderr: "map in use\n"),
+            Self.action("multipath-f-mpatha", exit: 1, stderr: "map in use\n"),
+        ])
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(try Self.residualPlan())
+        #expect(h.executor.unconsumed.isEmpty)
+        #expect(r.maps.first?.outcome == .failed)
+        #expect(r.maps.first?.reason?.contains("after 3 attempts") == true)
+        let rows = try h.actions()
+        #expect(rows.filter { $0.kind == "flush-map" }.map(\.outcome) == [.failed, .failed, .failed])
+        #expect(rows.filter { $0.kind != "flush-map" }.allSatisfy { $0.outcome == .skipped })
+    }
+
+    @Test func pathsBackSinceThePlanAbortsWithoutSendingAnything() async throws {
+        // The re-read shows the `healthy` captures: mpatha's paths are active again.
+        let h = try Harness(try Self.reread("healthy"))
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(try Self.residualPlan())
+        #expect(h.executor.unconsumed.isEmpty)
+        let m = try #require(r.maps.first)
+        #expect(m.outcome == .aborted)
+        #expect(m.reason?.contains("paths recovering") == true)
+        #expect(!r.failed, "refusing to act on a changed map is not a failure")
+        let rows = try h.actions()
+        #expect(rows.count == 5)
+        #expect(rows.allSatisfy { $0.outcome == .aborted && $0.startedAt == nil && $0.reason?.contains("paths recovering") == true })
+    }
+
+    @Test func mapNameTakenByAnotherWWIDAborts() async throws {
+        // Between scan and clean, mpatha/dm-0 were removed and reused for another LUN.
+        let other = "36001405ffffffffffffffffffffffff0"
+        let h = try Harness(try Self.reread("residual") { _, text in text.replacingOccurrences(of: Self.mpatha, with: other) })
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(try Self.residualPlan())
+        #expect(h.executor.unconsumed.isEmpty)
+        #expect(r.maps.first?.outcome == .aborted)
+        #expect(r.maps.first?.reason?.contains("no longer in multipath -ll") == true)
+    }
+
+    @Test func hungMapGetsQueueingDisabledAndItsStuckProbeKilled() async throws {
+        let scan = try CleanFixtures.scan("hung", probes: ["dm-2"], at: Self.t)
+        let plan = CleanPlanner.plan(scan: scan, target: NodeTarget(name: "node-1", host: "127.0.4.1"), protect: [],
+                                     observations: [Self.mpathc: [Self.t.addingTimeInterval(-600)]], confirmAfter: .seconds(300))
+        let c = try #require(plan.cleanups.first)
+        #expect(c.name.rawValue == "mpathc" && c.verdict == .residualHung && c.queueing)
+        let stuck = try Fixtures.real("hung", "ps-dd-wchan.txt")  // pid 8410, D state, dd if=/dev/dm-2
+        let h = try Harness(try Self.reread("hung", ps: stuck) + [
+            Self.action("dmsetup-message-mpathc"),
+            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, stuck, "")]),
+            Self.action("kill-8410"),
+            Self.action("multipath-f-mpathc"),
+            Self.action("blockdev-flushbufs-sdf"), Self.action("blockdev-flushbufs-sdd"),
+            Self.action("delete-sdf"), Self.action("delete-sdd"),
+        ] + (try Self.reread("after-cleanup-hung")))
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(plan)
+        #expect(h.executor.unconsumed.isEmpty)
+        #expect(r.maps.first?.outcome == .cleaned)
+        #expect(try h.actions().map(\.command) == [
+            "dmsetup message mpathc 0 fail_if_no_path", "multipath -f mpathc",
+            "blockdev --flushbufs /dev/sdf", "blockdev --flushbufs /dev/sdd",
+            "echo 1 > /sys/block/sdf/device/delete", "echo 1 > /sys/block/sdd/device/delete",
+            "kill -9 8410",
+        ])
+    }
+
+    @Test func stepsOkButMapStillThereIsAFailure() async throws {
+        // The node says every command worked but the re-read still shows the map: not cleaned.
+        let h = try Harness(try Self.reread("residual") + [
+            Self.action("multipath-f-mpatha"),
+            Self.action("blockdev-flushbufs-sdg"), Self.action("blockdev-flushbufs-sdh"),
+            Self.action("delete-sdg"), Self.action("delete-sdh"),
+        ] + (try Self.reread("residual")))
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(try Self.residualPlan())
+        #expect(h.executor.unconsumed.isEmpty)
+        #expect(r.maps.first?.outcome == .failed)
+        #expect(r.maps.first?.reason?.contains("map still in multipath -ll") == true)
+    }
+
+    @Test func sessionLostMidCleanupLeavesNoPlannedRowOpen() async throws {
+        let h = try Harness(try Self.reread("residual") + [
+            Self.action("multipath-f-mpatha"),
+            .failure(containing: "sh -s", NodeFailure(.disconnected, "node-1: connection reset")),
+        ])
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(try Self.residualPlan())
+        #expect(r.status == .disconnected)
+        #expect(r.maps.first?.outcome == .failed)
+        let rows = try h.actions()
+        #expect(rows.map(\.outcome) == [.ok, .failed, .skipped, .skipped, .skipped])
+        #expect(rows[1].reason?.contains("result unknown") == true)
+        #expect(try h.history.db.unfinishedActions(node: "node-1").isEmpty)
+    }
+
+    @Test func unreachableNodeFailsWithoutAnyAuditRow() async throws {
+        let history = try TempHistory()
+        defer { history.cleanup() }
+        let run = try history.db.beginRun(kind: .clean, inventory: nil, options: ["test": "clean"], version: "test")
+        let ex = ScriptedExecutor(["node-1": .fails(NodeFailure(.refused, "node-1: connection refused"))])
+        let cleaner = NodeCleaner(executor: ex, audit: DatabaseCleanAudit(database: history.db, run: run))
+        let r = await cleaner.clean(try Self.residualPlan())
+        #expect(r.status == .refused && r.failed)
+        #expect(try history.db.actions(node: "node-1", limit: 0).isEmpty)
+    }
+}
