@@ -1,14 +1,112 @@
 import ArgumentParser
+import Foundation
 import FleetModel
 
 struct Explain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Analyse captured node outputs offline (no SSH)."
+        abstract: "Analyse captured node outputs offline (no SSH).",
+        discussion: """
+        Each PATH is either a file holding `multipath -ll` output (pasted from a customer, say),
+        or a folder of captures named after the commands, as fleet's scans and the lab captures
+        store them: multipath-ll.txt, multipathd-show-maps-json.txt, dmsetup-info-c.txt,
+        dmsetup-status.txt, proc-mounts.txt, sys-block-sdX-device-state.txt,
+        sys-block-dm-N-slaves-holders.txt, dd-dm-N.txt (+ dd-dm-N.stderr.txt), ps-dd-wchan.txt …
+        `<name>.stderr.txt` is that command's stderr; `meta.tsv` (name, exit code, …) gives exit
+        codes where present.
+
+        A lone `multipath -ll` file cannot prove a map residual (no probe, no sysfs state, no
+        holders): its all-failed maps come out `needs-review` with the missing facts listed.
+
+          $ fleet explain customer-multipath-ll.txt
+          $ fleet explain --format json ../shared/fixtures/real/residual
+
+        Exit status: 0 nothing residual, 1 residual maps found, 64 usage error.
+        With several PATHs, `--format json` prints one JSON object per PATH, one per line.
+        """
     )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+    @Option(help: "Output format: table or json.")
+    var format: Format = .table
+
     @Argument(help: "A file of `multipath -ll` output, or a folder of captures named after the commands.")
     var paths: [String]
 
+    func validate() throws {
+        if paths.isEmpty { throw ValidationError("give at least one PATH (a multipath -ll file or a capture folder)") }
+    }
+
     func run() async throws {
-        throw ValidationError("not implemented yet")
+        let code = execute(out: { print($0, terminator: "") },
+                           err: { FileHandle.standardError.write(Data($0.utf8)) })
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    /// Does the work and returns the exit status: 0 nothing residual, 1 residual found,
+    /// 64 unreadable input. Output goes through `out`/`err` so tests can capture it.
+    func execute(out: (String) -> Void, err: (String) -> Void) -> Int32 {
+        var reports: [(String, ExplainReport)] = []
+        for p in paths {
+            do {
+                reports.append((p, try Self.report(for: p)))
+            } catch let e as ExplainInputError {
+                err("fleet explain: \(e.message)\n")
+                return 64
+            } catch {
+                err("fleet explain: \(p): \(error)\n")
+                return 64
+            }
+        }
+        for (i, (p, r)) in reports.enumerated() {
+            switch format {
+            case .json:
+                out(r.json(pretty: reports.count == 1) + "\n")
+            case .table:
+                if reports.count > 1 { out("\(i == 0 ? "" : "\n")== \(p) ==\n") }
+                out(r.table())
+            }
+        }
+        return reports.contains(where: { $0.1.hasResidual }) ? 1 : 0
+    }
+
+    struct ExplainInputError: Error { var message: String }
+
+    /// Builds the report for one PATH: a file is `multipath -ll` output, a folder a capture set.
+    static func report(for path: String) throws -> ExplainReport {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw ExplainInputError(message: "\(path): no such file or directory")
+        }
+        if !isDir.boolValue {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ExplainInputError(message: "\(path): cannot read")
+            }
+            let out = CommandOutput(command: .multipathList, stdout: String(decoding: data, as: UTF8.self))
+            return ExplainReport(snapshot: NodeSnapshot(outputs: [out]))
+        }
+        let outputs = try captureOutputs(folder: path)
+        guard outputs.contains(where: { $0.command == .multipathList }) else {
+            throw ExplainInputError(message: "\(path): no multipath-ll.txt in this folder")
+        }
+        return ExplainReport(snapshot: NodeSnapshot(outputs: outputs))
+    }
+
+    /// Reads `<name>.txt` (+ `<name>.stderr.txt`, exit code from `meta.tsv`) for every name
+    /// that maps to a read-only `NodeCommand`; other files are ignored.
+    static func captureOutputs(folder: String) throws -> [CommandOutput] {
+        let url = URL(fileURLWithPath: folder)
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
+            throw ExplainInputError(message: "\(folder): cannot list: \(error.localizedDescription)")
+        }
+        var files: [String: String] = [:]
+        for n in names where n.hasSuffix(".txt") || n == "meta.tsv" {
+            if let d = FileManager.default.contents(atPath: url.appendingPathComponent(n).path) {
+                files[n] = String(decoding: d, as: UTF8.self)
+            }
+        }
+        let outs = NodeSnapshot.outputs(fromCaptureFiles: files)
+        return outs
     }
 }
