@@ -3,6 +3,9 @@
 #include <libssh2.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 // libssh2's convenience API is C macros, which Swift cannot call: re-export the ones
 // FleetSSH uses as static inline functions here.
 
@@ -51,6 +54,18 @@ static inline int fleet_hostkey_type_to_knownhost(int t) {
 static inline int fleet_knownhost_plain_raw(void) {
     return LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW;
 }
+static inline int fleet_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 static inline int fleet_block_inbound(void) { return LIBSSH2_SESSION_BLOCK_INBOUND; }
 static inline int fleet_block_outbound(void) { return LIBSSH2_SESSION_BLOCK_OUTBOUND; }
+// known_hosts `|1|salt|hash` entries are HMAC-SHA1(salt, hostname); fingerprints are SHA-256.
+// libssh2 links libcrypto already, so these add no dependency.
+static inline int fleet_hmac_sha1(const unsigned char *key, int keylen, const unsigned char *data, size_t len,
+                                  unsigned char out[20]) {
+    unsigned int outlen = 20;
+    return HMAC(EVP_sha1(), key, keylen, data, len, out, &outlen) != NULL;
+}
+static inline int fleet_sha256(const unsigned char *data, size_t len, unsigned char out[32]) {
+    unsigned int outlen = 32;
+    return EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL);
+}
 #endif

@@ -1,5 +1,6 @@
 import CLibSSH2
 import FleetModel
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,22 +10,131 @@ func getenvString(_ name: String) -> String? {
     return String(cString: p)
 }
 
+/// libssh2_init must run once, before any thread uses libssh2. Swift runs a global's
+/// initializer exactly once, thread-safely.
+private let libssh2Ready: Bool = {
+    signal(SIGPIPE, SIG_IGN)  // a node that drops the connection must not kill fleet
+    return libssh2_init(0) == 0
+}()
+
 /// Runs commands on nodes over SSH (libssh2), many sessions at once on a few event-loop threads.
 ///
 /// Every failure to reach, verify, authenticate or run on a node is a ``NodeFailure``
 /// naming `host:port` and the cause; nothing here crashes or hangs on a bad node.
+/// Sessions are non-blocking libssh2 sessions owned by one of `options.eventLoopThreads`
+/// loop threads that poll their sockets; async callers wait on continuations, so no
+/// libssh2 call ever runs on Swift's cooperative pool.
 public final class SSHExecutor: RemoteExecutor {
     public let options: SSHOptions
+    private let shared: Shared
+    private let loops: [EventLoop]
+    private let nextLoop = Atomic<Int>(0)
+    private let limiter: AsyncLimiter
+
+    /// What every connection of this executor reads: immutable after init, or internally locked.
+    final class Shared: Sendable {
+        let knownHosts = KnownHostsStore()
+        let passphrase: String?
+        let agentSocket: String?
+        let supported: [Int32: Set<String>]
+
+        init(options: SSHOptions) {
+            passphrase = options.passphraseEnvironmentVariable.flatMap(getenvString)
+            let sock = options.agentSocket ?? getenvString("SSH_AUTH_SOCK")
+            agentSocket = (sock?.isEmpty ?? true) ? nil : sock
+            var sup: [Int32: Set<String>] = [:]
+            if let s = fleet_session_init() {
+                for m in [LIBSSH2_METHOD_KEX, LIBSSH2_METHOD_HOSTKEY, LIBSSH2_METHOD_CRYPT_CS, LIBSSH2_METHOD_MAC_CS] {
+                    var algs: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+                    let n = libssh2_session_supported_algs(s, m, &algs)
+                    if n > 0, let algs {
+                        sup[m] = Set((0..<Int(n)).compactMap { algs[$0].map { String(cString: $0) } })
+                        libssh2_free(s, algs)
+                    }
+                }
+                libssh2_session_free(s)
+            }
+            supported = sup
+        }
+
+        /// Fast, safe algorithms first (curve25519 kex, AES-CTR, SHA-2 ETM MACs), limited to
+        /// what this libssh2 supports; host key types already in known_hosts come first.
+        func methodPreferences(knownHostKeyTypes: [String]) -> [(Int32, String)] {
+            func pick(_ m: Int32, _ wanted: [String]) -> String? {
+                guard let have = supported[m] else { return nil }
+                let list = wanted.filter(have.contains)
+                return list.isEmpty ? nil : list.joined(separator: ",")
+            }
+            let kex = ["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+                       "ecdh-sha2-nistp521", "diffie-hellman-group16-sha512", "diffie-hellman-group14-sha256",
+                       "diffie-hellman-group-exchange-sha256"]
+            let crypt = ["aes128-ctr", "aes256-ctr", "aes192-ctr"]
+            let mac = ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512"]
+            let hostDefault = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+                               "rsa-sha2-512", "rsa-sha2-256"]
+            var hostKeys: [String] = []
+            for t in knownHostKeyTypes {
+                let algs = t == "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t]
+                for a in algs where !hostKeys.contains(a) { hostKeys.append(a) }
+            }
+            for a in hostDefault where !hostKeys.contains(a) { hostKeys.append(a) }
+            var out: [(Int32, String)] = []
+            if let v = pick(LIBSSH2_METHOD_KEX, kex) { out.append((LIBSSH2_METHOD_KEX, v)) }
+            if let v = pick(LIBSSH2_METHOD_HOSTKEY, hostKeys) { out.append((LIBSSH2_METHOD_HOSTKEY, v)) }
+            if let v = pick(LIBSSH2_METHOD_CRYPT_CS, crypt) {
+                out.append((LIBSSH2_METHOD_CRYPT_CS, v)); out.append((LIBSSH2_METHOD_CRYPT_SC, v))
+            }
+            if let v = pick(LIBSSH2_METHOD_MAC_CS, mac) {
+                out.append((LIBSSH2_METHOD_MAC_CS, v)); out.append((LIBSSH2_METHOD_MAC_SC, v))
+            }
+            return out
+        }
+    }
 
     public init(options: SSHOptions = SSHOptions()) {
+        precondition(libssh2Ready, "libssh2_init failed")
         self.options = options
+        shared = Shared(options: options)
+        loops = (0..<max(1, options.eventLoopThreads)).map { EventLoop(name: "fleet-ssh-\($0)") }
+        limiter = AsyncLimiter(max(1, options.maxConcurrentSessions))
+    }
+
+    deinit {
+        for l in loops { l.stop() }
     }
 
     public func withSession<T: Sendable>(
         to target: NodeTarget,
         _ body: @Sendable (any RemoteSession) async throws -> T
     ) async throws -> T {
-        throw NodeFailure(.protocolError, "\(target.host):\(target.port): not implemented")
+        await limiter.acquire()
+        defer { limiter.release() }
+        let conn = try await open(target)
+        let session = SSHRemoteSession(conn)
+        do {
+            let value = try await body(session)
+            await session.close()
+            return value
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+
+    private func open(_ target: NodeTarget) async throws(NodeFailure) -> SSHConnection {
+        let label = "\(target.host):\(target.port)"
+        let addresses: [SocketAddress]
+        switch await SocketAddress.resolve(target.host, port: target.port) {
+        case .success(let a): addresses = a
+        case .failure(let why): throw NodeFailure(.unreachable, "\(label): cannot resolve \(target.host): \(why)")
+        }
+        let loop = loops[nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
+        let conn = SSHConnection(loop: loop, target: target, options: options, config: shared)
+        let result: Result<Void, NodeFailure> = await withCheckedContinuation { cont in
+            loop.submit { conn.start(addresses: addresses, cont) }
+        }
+        try result.get()
+        return conn
     }
 
     /// The command line sent to the node: the caller's command under the node's own
@@ -33,5 +143,77 @@ public final class SSHExecutor: RemoteExecutor {
         let secs = Int((Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18).rounded(.up)) + 2
         let wrapped = "timeout -s KILL \(secs) sh -c \(q(command))"
         return sudo ? "sudo -n " + wrapped : wrapped
+    }
+}
+
+/// The ``RemoteSession`` handed to `withSession`'s body. Execs queue on the connection,
+/// one at a time.
+final class SSHRemoteSession: RemoteSession {
+    private let conn: SSHConnection
+
+    init(_ conn: SSHConnection) { self.conn = conn }
+
+    func exec(_ request: ExecRequest) async throws(NodeFailure) -> ExecResult {
+        let conn = self.conn
+        let line = SSHExecutor.remoteCommandLine(request.command, timeout: request.timeout, sudo: conn.target.sudo)
+        let result: Result<ExecResult, NodeFailure> = await withCheckedContinuation { cont in
+            conn.loop.submit { conn.enqueue(request, line: line, cont) }
+        }
+        let r = try result.get()
+        if conn.target.sudo, r.exitStatus == 1,
+           r.stderrText.contains("sudo: a password is required") || r.stderrText.contains("sudo: a terminal is required") {
+            throw NodeFailure(.sudoNeedsPassword,
+                              "\(conn.label): sudo -n needs a password for \(conn.target.user); give it a NOPASSWD sudoers rule for fleet's commands or log in as root")
+        }
+        return r
+    }
+
+    func close() async {
+        let conn = self.conn
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            conn.loop.submit { conn.close(cont) }
+        }
+    }
+}
+
+/// A counting semaphore for async callers (FIFO).
+final class AsyncLimiter: Sendable {
+    private struct State {
+        var available: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var head = 0
+    }
+    private let state: Mutex<State>
+
+    init(_ n: Int) { state = Mutex(State(available: n)) }
+
+    func acquire() async {
+        let granted = state.withLock { s -> Bool in
+            if s.available > 0 { s.available -= 1; return true }
+            return false
+        }
+        if granted { return }
+        await withCheckedContinuation { (cont: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.available > 0 { s.available -= 1; return true }
+                s.waiters.append(cont)
+                return false
+            }
+            if now { cont.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.head < s.waiters.count {
+                let c = s.waiters[s.head]
+                s.head += 1
+                if s.head > 1024 && s.head * 2 > s.waiters.count { s.waiters.removeFirst(s.head); s.head = 0 }
+                return c
+            }
+            s.available += 1
+            return nil
+        }
+        next?.resume()
     }
 }
