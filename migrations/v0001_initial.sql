@@ -53,6 +53,22 @@ CREATE TABLE node_runs (
 -- Timeline of a node, and "latest scan of each node".
 CREATE INDEX node_runs_node_time ON node_runs (node, started_at);
 
+-- Each node's latest successful (status ok) node_run, kept by the trigger below, so
+-- "what is residual now" is one row per node instead of a scan over the whole history.
+-- Deleting that node_run (prune) deletes the row; prune then re-derives it from what is left.
+CREATE TABLE node_latest (
+    node        TEXT    PRIMARY KEY,
+    node_run_id INTEGER NOT NULL REFERENCES node_runs (id) ON DELETE CASCADE,
+    started_at  TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX node_latest_run ON node_latest (node_run_id);
+CREATE TRIGGER node_runs_latest AFTER INSERT ON node_runs WHEN NEW.status = 'ok'
+BEGIN
+    INSERT INTO node_latest (node, node_run_id, started_at) VALUES (NEW.node, NEW.id, NEW.started_at)
+    ON CONFLICT (node) DO UPDATE SET node_run_id = excluded.node_run_id, started_at = excluded.started_at
+    WHERE excluded.started_at >= node_latest.started_at;
+END;
+
 -- One multipath map as seen in one node_run, with the classifier's verdict.
 -- node and seen_at repeat node_runs.node / node_runs.started_at so that the history
 -- queries (by WWID, by verdict, over a time window) are one index range each.

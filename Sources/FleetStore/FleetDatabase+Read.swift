@@ -150,35 +150,35 @@ extension FleetDatabase {
     /// the window, and whether it is still residual now. Sorted by node, then WWID.
     public func residuals(since: Date? = nil, limit: Int = 0) throws -> [ResidualRecord] {
         try pool.read { db in
-            // Bare columns next to MAX() come from the row holding the maximum (SQLite rule):
-            // here, each node's latest successful node_run.
-            let latest = """
-                latest AS (SELECT id, node, MAX(started_at) AS at FROM node_runs WHERE status = 'ok' GROUP BY node),
-                current AS (SELECT m.node, m.wwid FROM maps m JOIN latest l ON m.node_run_id = l.id
-                            WHERE m.verdict IN \(residualVerdictsSQL) AND m.wwid IS NOT NULL)
+            // node_latest: each node's latest successful node_run (kept by a trigger).
+            let residualNow = """
+                EXISTS (SELECT 1 FROM node_latest l JOIN maps c ON c.node_run_id = l.node_run_id
+                        WHERE l.node = w.node AND c.wwid = w.wwid AND c.verdict IN \(residualVerdictsSQL))
                 """
             let sql: String
             let args: StatementArguments
             if let since {
+                // INDEXED BY: the window is a range of the (verdict, seen_at) index; with some
+                // statistics the planner would rather skip-scan the WWID index.
                 sql = """
-                    WITH \(latest),
-                    win AS (SELECT node, wwid, name, dm, verdict, MAX(seen_at) AS last_seen, COUNT(*) AS runs
-                            FROM maps WHERE verdict IN \(residualVerdictsSQL) AND seen_at >= ?1 AND wwid IS NOT NULL
-                            GROUP BY node, wwid)
+                    WITH win AS (SELECT node, wwid, name, dm, verdict, MAX(seen_at) AS last_seen, COUNT(*) AS runs
+                                 FROM maps INDEXED BY maps_verdict_time
+                                 WHERE verdict IN \(residualVerdictsSQL) AND seen_at >= ?1 AND wwid IS NOT NULL
+                                 GROUP BY node, wwid)
                     SELECT w.*,
                            (SELECT h.seen_at FROM maps h WHERE h.wwid = w.wwid AND h.node = w.node AND h.seen_at >= ?1
                               AND h.verdict IN \(residualVerdictsSQL) ORDER BY h.seen_at LIMIT 1) AS first_seen,
-                           EXISTS (SELECT 1 FROM current c WHERE c.node = w.node AND c.wwid = w.wwid) AS residual_now
+                           \(residualNow) AS residual_now
                     FROM win w ORDER BY w.node, w.wwid LIMIT ?2
                     """
                 args = [ISOTime.format(since), limit > 0 ? limit : -1]
             } else {
+                // Name, dm and verdict come from the latest scan (c), one row per group.
                 sql = """
-                    WITH \(latest)
-                    SELECT c.node, c.wwid, h.name, h.dm, h.verdict, MAX(h.seen_at) AS last_seen, COUNT(*) AS runs,
-                           (SELECT f.seen_at FROM maps f WHERE f.wwid = c.wwid AND f.node = c.node
-                              AND f.verdict IN \(residualVerdictsSQL) ORDER BY f.seen_at LIMIT 1) AS first_seen,
-                           1 AS residual_now
+                    WITH current AS (SELECT m.node, m.wwid, m.name, m.dm, m.verdict FROM node_latest l JOIN maps m ON m.node_run_id = l.node_run_id
+                                     WHERE m.verdict IN \(residualVerdictsSQL) AND m.wwid IS NOT NULL)
+                    SELECT c.node, c.wwid, c.name, c.dm, c.verdict, MAX(h.seen_at) AS last_seen, COUNT(*) AS runs,
+                           MIN(h.seen_at) AS first_seen, 1 AS residual_now
                     FROM current c JOIN maps h ON h.wwid = c.wwid AND h.node = c.node AND h.verdict IN \(residualVerdictsSQL)
                     GROUP BY c.node, c.wwid ORDER BY c.node, c.wwid LIMIT ?1
                     """
@@ -224,9 +224,13 @@ extension FleetDatabase {
                 rawOutputs: try count("SELECT COUNT(*) FROM raw_outputs WHERE node_run_id IN (\(nr))"),
                 actions: try count("SELECT COUNT(*) FROM actions WHERE run_id IN (\(old))"))
             try db.execute(sql: "DELETE FROM runs WHERE started_at < ?1 AND status <> 'running'", arguments: [c])
-            if db.changesCount != report.runs {  // cannot happen inside one transaction; say so if it does
-                report.runs = db.changesCount
-            }
+            report.runs = db.changesCount
+            // A node whose latest successful scan was pruned: fall back to the newest one left.
+            try db.execute(sql: """
+                INSERT INTO node_latest (node, node_run_id, started_at)
+                SELECT node, id, MAX(started_at) FROM node_runs
+                WHERE status = 'ok' AND node NOT IN (SELECT node FROM node_latest) GROUP BY node
+                """)
             return report
         }
     }

@@ -125,3 +125,27 @@ struct SmallHistory {
         #expect(again.runs == 0 && again.maps == 0)
     }
 }
+
+@Suite struct LatestScanTests {
+    @Test func anOlderScanRecordedLaterDoesNotBecomeNow() throws {
+        let h = try SmallHistory()
+        let late = try h.f.db.beginRun(kind: .scan, inventory: nil, options: [String: String](), version: "t", startedAt: SmallHistory.at(-1))
+        try h.f.db.recordNode(run: late, Samples.healthyScan(node: "worker-1", at: SmallHistory.at(-1)))
+        #expect(try h.f.db.residuals().map(\.node) == ["worker-1"])
+        #expect(try h.f.strings("SELECT started_at FROM node_latest WHERE node = 'worker-1'") == [ISOTime.format(SmallHistory.at(3))])
+    }
+
+    @Test func pruneFallsBackToTheNewestSuccessfulScanLeft() throws {
+        let h = try SmallHistory()
+        // A run still marked running (never pruned) holds an old successful scan of worker-3.
+        let old = try h.f.db.beginRun(kind: .scan, inventory: nil, options: [String: String](), version: "t", startedAt: SmallHistory.at(-10))
+        try h.f.db.recordNode(run: old, try Samples.residualScan(node: "worker-3", at: SmallHistory.at(-10)))
+        #expect(try h.f.strings("SELECT started_at FROM node_latest WHERE node = 'worker-3'") == [ISOTime.format(SmallHistory.at(2))])
+        _ = try h.f.db.prune(olderThan: SmallHistory.at(3))
+        // worker-3's day-2 scan went; day 3 was a timeout; the old running run's scan is what is left.
+        #expect(try h.f.strings("SELECT started_at FROM node_latest WHERE node = 'worker-3'") == [ISOTime.format(SmallHistory.at(-10))])
+        #expect(try h.f.strings("SELECT node FROM node_latest ORDER BY node") == ["worker-1", "worker-2", "worker-3"])
+        #expect(try h.f.db.residuals().map(\.node) == ["worker-1", "worker-3"])
+        #expect(try h.f.db.consistencyProblems() == [])
+    }
+}
