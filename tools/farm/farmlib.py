@@ -538,7 +538,27 @@ def render_node(ndir, st):
     swap(rtmp, root)
 
 
+_libc = None
+
+
+def exchange(a, b):
+    """renameat2(RENAME_EXCHANGE): swaps two paths atomically, so a concurrent reader never
+    finds the node's tree missing. False where the kernel or libc lacks it."""
+    global _libc
+    try:
+        if _libc is None:
+            import ctypes
+            _libc = ctypes.CDLL(None, use_errno=True)
+        f = _libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    return f(-100, a.encode(), -100, b.encode(), 2) == 0  # AT_FDCWD, RENAME_EXCHANGE
+
+
 def swap(new, cur):
+    if os.path.exists(cur) and exchange(new, cur):
+        shutil.rmtree(new, ignore_errors=True)  # now holds the previous tree
+        return
     old = cur + ".old"
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(cur):
