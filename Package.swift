@@ -54,6 +54,8 @@ let package = Package(
         ),
         .executableTarget(name: "fleet", dependencies: ["FleetCLI"]),
         .target(name: "FleetTestSupport", dependencies: ["FleetModel"]),
+        // bench/ssh.sh: N sessions + one command each, in-process (no CLI, no store).
+        .executableTarget(name: "fleet-ssh-bench", dependencies: ["FleetSSH", "FleetModel"], path: "bench/ssh-bench"),
 
         .testTarget(name: "FleetModelTests", dependencies: ["FleetModel", "FleetTestSupport"]),
         .testTarget(name: "FleetInventoryTests", dependencies: ["FleetInventory", "FleetTestSupport"]),

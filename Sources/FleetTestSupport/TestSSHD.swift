@@ -216,8 +216,19 @@ final class SpawnedProcess: @unchecked Sendable {
         }
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
+        // Spawned from a Dispatch/cooperative thread, which blocks signals: give the child an
+        // empty mask and default handlers, or it ignores our SIGTERM.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var p: pid_t = 0
-        let rc = posix_spawn(&p, path, &fa, nil, argv, environ)
+        let rc = posix_spawn(&p, path, &fa, &attr, argv, environ)
         guard rc == 0 else { throw TestSSHDError("posix_spawn \(path): \(rc)") }
         pid = p
     }

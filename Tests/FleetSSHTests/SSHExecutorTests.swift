@@ -40,6 +40,22 @@ import FleetTestSupport
         return nil
     }
 
+    /// A non-root user with /bin/sh as login shell, no sudo rule and no rc files: root's rc
+    /// files on a dev box (pyenv init, …) make every login slow and serialised.
+    static let userLock = NSLock()
+
+    static func throwawayUser() throws -> String {
+        userLock.lock()
+        defer { userLock.unlock() }
+        let user = "fleetsshtest"
+        if (try? TestSSHD.run("/usr/bin/id", [user])) == nil {
+            _ = try? TestSSHD.run("/usr/sbin/useradd", ["-m", "-s", "/bin/sh", user])
+        }
+        // UsePAM no refuses locked accounts ("!" in shadow); "*" is "no password" but unlocked.
+        try TestSSHD.run("/usr/sbin/usermod", ["-p", "*", user])
+        return user
+    }
+
     @Test func stdoutStderrExitCodeAndStdin() async throws {
         let d = try TestSSHD(address: "127.0.6.10")
         defer { d.stop() }
@@ -221,12 +237,7 @@ import FleetTestSupport
     }
 
     @Test func sudoWithoutPasswordRuleIsReported() async throws {
-        let user = "fleetsshtest"
-        if (try? TestSSHD.run("/usr/bin/id", [user])) == nil {
-            try TestSSHD.run("/usr/sbin/useradd", ["-m", "-s", "/bin/sh", user])
-        }
-        // UsePAM no refuses locked accounts ("!" in shadow); "*" is "no password" but unlocked.
-        try TestSSHD.run("/usr/sbin/usermod", ["-p", "*", user])
+        let user = try Self.throwawayUser()
         let d = try TestSSHD(address: "127.0.6.24")
         defer { d.stop() }
         let ex = SSHExecutor(options: Self.options())
@@ -241,7 +252,7 @@ import FleetTestSupport
         let d = try TestSSHD(address: "127.0.6.25")
         defer { d.stop() }
         let ex = SSHExecutor(options: Self.options { $0.maxConcurrentSessions = 200; $0.handshakeTimeout = .seconds(60) })
-        let t = Self.target(d)
+        let t = Self.target(d, user: try Self.throwawayUser())
         let results = await withTaskGroup(of: (Int, Result<ExecResult, NodeFailure>).self) { g in
             for i in 0..<500 {
                 g.addTask { (i, await Self.run(ex, t, "echo \(i)")) }
@@ -252,7 +263,7 @@ import FleetTestSupport
         }
         #expect(results.count == 500)
         let failures = results.values.compactMap(Self.failure)
-        #expect(failures.isEmpty, "\(failures.count) failed, first: \(failures.first.map(\.description) ?? "")")
+        #expect(failures.count == 0, "first failure: \(failures.first.map(\.description) ?? "")")
         for (i, r) in results {
             if case .success(let e) = r { #expect(e.stdoutText == "\(i)\n") }
         }
