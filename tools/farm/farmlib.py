@@ -803,7 +803,7 @@ def kill_ghost(ndir, pid):
                 g["signalled"] = True
                 node.changed = True
                 return 0
-    sys.stderr.write("bash: kill: (%d) - No such process\n" % pid)
+    sys.stderr.write("kill: (%d) - No such process\n" % pid)
     return 1
 
 
