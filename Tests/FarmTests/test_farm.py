@@ -376,17 +376,31 @@ def test_drop_loses_the_reply_not_the_change(farm):
 
 # ---------------------------------------------------------------- down stops only what up started
 
-def test_down_stops_its_daemons(tmp_path):
+def test_generated_farm_on_another_port_then_down_stops_its_daemons(tmp_path):
     d = str(tmp_path)
-    run_farm("up", "3", "--seed", "1", "--mix", "residual=1", "--dir", d, "--base", "127.0.9.101")
-    pids = [int(open(os.path.join(d, "run", f)).read()) for f in os.listdir(os.path.join(d, "run"))]
-    assert pids and all(os.path.exists("/proc/%d" % p) for p in pids)
-    st = run_farm("status", "--dir", d)
-    assert "3 nodes" in st.stdout and "(up)" in st.stdout
-    run_farm("down", "--dir", d)
+    run_farm("up", "3", "--seed", "1", "--mix", "residual=1", "--dir", d, "--base", "127.0.9.101", "--port", "2222")
+    try:
+        info = json.load(open(os.path.join(d, "farm.json")))
+        assert [n["address"] for n in info["nodes"]] == ["127.0.9.101", "127.0.9.102", "127.0.9.103"]
+        assert all(n["port"] == 2222 and "residual" in n["expected"].values() for n in info["nodes"])
+        kh = open(os.path.join(d, "known_hosts")).read().splitlines()
+        assert [l.split()[0] for l in kh] == ["[127.0.9.101]:2222", "[127.0.9.102]:2222", "[127.0.9.103]:2222"]
+        assert "  port: 2222\n" in open(os.path.join(d, "inventory.yaml")).read()
+        f = Farm(d, info)
+        p = f.ssh("node-0002", "multipath -ll", extra=("-p", "2222"))
+        assert p.returncode == 0 and b"failed faulty running" in p.stdout
+        for n in info["nodes"]:
+            assert f.state(n["name"])["expected"] == n["expected"]
+        pids = [int(open(os.path.join(d, "run", x)).read()) for x in os.listdir(os.path.join(d, "run"))]
+        assert pids and all(os.path.exists("/proc/%d" % p) for p in pids)
+        st = run_farm("status", "--dir", d)
+        assert "3 nodes" in st.stdout and "(up)" in st.stdout
+    finally:
+        run_farm("down", "--dir", d)
     assert not any(os.path.exists("/proc/%d" % p) and b"sshd" in open("/proc/%d/cmdline" % p, "rb").read() for p in pids)
     with pytest.raises(OSError):
-        socket.create_connection(("127.0.9.101", 22), timeout=2)
+        socket.create_connection(("127.0.9.101", 2222), timeout=2)
+    assert not os.path.exists(os.path.join(d, "nodes"))  # the tmpfs trees went with it
 
 
 # ---------------------------------------------------------------- renderings vs the real captures
