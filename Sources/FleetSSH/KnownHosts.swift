@@ -45,6 +45,29 @@ struct KnownHostsFile: Sendable {
     var path: String
     var signature: [Int]
     var entries: [KnownHostEntry]
+    /// Entries by literal host name, so a 5,000-line file costs a dictionary lookup per
+    /// session; hashed and wildcard entries still need a scan (HMAC / fnmatch each).
+    var byName: [String: [Int]] = [:]
+    var scanned: [Int] = []
+
+    init(path: String, signature: [Int], entries: [KnownHostEntry]) {
+        self.path = path; self.signature = signature; self.entries = entries
+        for (i, e) in entries.enumerated() {
+            if case .patterns(let ps) = e.names,
+               ps.allSatisfy({ !$0.hasPrefix("!") && !$0.contains("*") && !$0.contains("?") }) {
+                for p in Set(ps) { byName[p, default: []].append(i) }
+            } else {
+                scanned.append(i)
+            }
+        }
+    }
+
+    /// Entries that apply to `name`, in file order.
+    func matching(_ name: String) -> [KnownHostEntry] {
+        var idx = byName[name] ?? []
+        idx += scanned.filter { entries[$0].applies(to: name) }
+        return idx.sorted().map { entries[$0] }
+    }
 
     static func signature(of path: String) -> [Int]? {
         var st = stat()
@@ -113,7 +136,7 @@ final class KnownHostsStore: Sendable {
         var out: [KnownHostEntry] = []
         for path in files {
             guard let f = file(path) else { continue }
-            out.append(contentsOf: f.entries.lazy.filter { $0.applies(to: name) })
+            out.append(contentsOf: f.matching(name))
         }
         return out
     }

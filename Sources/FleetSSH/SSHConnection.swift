@@ -228,7 +228,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         }
         if let failure = verifyHostKey(s) { fail(failure); return }
         phase = .authenticating
-        authSteps = target.identityFiles.map { .file(path: $0, info: PrivateKeyInfo.read(path: $0)) }
+        authSteps = target.identityFiles.map { .file(path: $0, info: config.keyInfo(path: $0)) }
         if config.agentSocket != nil { authSteps.append(.agent) }
         stepAuth()
     }

@@ -37,6 +37,16 @@ public final class SSHExecutor: RemoteExecutor {
         let passphrase: String?
         let agentSocket: String?
         let supported: [Int32: Set<String>]
+        private let keyInfos = Mutex<[String: (signature: [Int], info: PrivateKeyInfo)]>([:])
+
+        /// A key file's type and encryption, re-read only when the file changes.
+        func keyInfo(path: String) -> PrivateKeyInfo? {
+            guard let sig = KnownHostsFile.signature(of: path) else { return nil }
+            if let c = keyInfos.withLock({ $0[path] }), c.signature == sig { return c.info }
+            guard let info = PrivateKeyInfo.read(path: path) else { return nil }
+            keyInfos.withLock { $0[path] = (sig, info) }
+            return info
+        }
 
         init(options: SSHOptions) {
             passphrase = options.passphraseEnvironmentVariable.flatMap(getenvString)
