@@ -214,7 +214,7 @@ struct Sweep: AsyncParsableCommand {
         let run: Int64
         do {
             db = try FleetDatabase(path: dbPath)
-            // Under the lock no other sweep is running: a `running` row is one that died.
+            // Runs left `running` by a writer that is gone (a killed sweep) become `interrupted`.
             let interrupted = try db.markInterruptedRuns(now: ctx.now())
             if !interrupted.isEmpty {
                 log.warning("history.interrupted-runs", metadata: ["runs": .array(interrupted.map { .stringConvertible($0) })])

@@ -103,10 +103,18 @@ public enum EventLog {
     static func plain(_ v: Logger.MetadataValue) -> String {
         switch v {
         case .string(let s): s
-        case .stringConvertible(let c): c.description
-        case .array(let a): a.map(plain).joined(separator: ",")
-        case .dictionary(let d): d.keys.sorted().map { "\($0):\(plain(d[$0]!))" }.joined(separator: ",")
+        case .stringConvertible(let c):
+            if let d = c as? Duration { seconds(d) } else { c.description }
+        // "; " because items (reasons) often contain commas themselves.
+        case .array(let a): a.map(plain).joined(separator: "; ")
+        case .dictionary(let d): d.keys.sorted().map { "\($0):\(plain(d[$0]!))" }.joined(separator: "; ")
         }
+    }
+
+    /// Seconds with millisecond precision (`18.742`): what people and jq compare.
+    static func seconds(_ d: Duration) -> String {
+        let (s, a) = d.components
+        return String(format: "%.3f", Double(s) + Double(a) / 1e18)
     }
 
     static func textValue(_ v: Logger.MetadataValue) -> String {
@@ -129,10 +137,7 @@ public enum EventLog {
             if let b = c as? Bool { return b ? "true" : "false" }
             if c is any BinaryInteger { return c.description }
             if let d = c as? Double, d.isFinite { return c.description }
-            if let d = c as? Duration {
-                let (s, a) = d.components
-                return String(Double(s) + Double(a) / 1e18)
-            }
+            if let d = c as? Duration { return seconds(d) }
             return jsonString(c.description)
         case .array(let a): return "[" + a.map(jsonValue).joined(separator: ",") + "]"
         case .dictionary(let d): return jsonObject(d)

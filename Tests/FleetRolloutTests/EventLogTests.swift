@@ -18,6 +18,7 @@ final class Lines: @unchecked Sendable {
         let lines = Lines()
         let log = EventLog.logger(format: .json, now: { [fixed] in fixed }, write: lines.append)
         log.info("node.scanned", metadata: ["node": "worker-1", "status": "ok", "residual": .stringConvertible(2),
+                                            "duration_s": .stringConvertible(Duration.milliseconds(2250)),
                                             "ok": .stringConvertible(true), "maps": ["mpatha", "mpathb"]])
         #expect(lines.all.count == 1)
         let line = try #require(lines.all.first)
@@ -33,6 +34,7 @@ final class Lines: @unchecked Sendable {
         #expect(fields["residual"] as? Int == 2)
         #expect(fields["ok"] as? Bool == true)
         #expect(fields["maps"] as? [String] == ["mpatha", "mpathb"])
+        #expect(fields["duration_s"] as? Double == 2.25)
         #expect(fields["node"] == nil)
     }
 
@@ -52,10 +54,13 @@ final class Lines: @unchecked Sendable {
     @Test func textLine() {
         let lines = Lines()
         let log = EventLog.logger(format: .text, now: { [fixed] in fixed }, write: lines.append)
-        log.error("map.clean-failed", metadata: ["node": "worker-7", "map": "mpatha", "error": "map in use"])
+        log.error("map.clean-failed", metadata: ["node": "worker-7", "map": "mpatha", "error": "map in use",
+                                                 "took": .stringConvertible(Duration.milliseconds(1500)),
+                                                 "reasons": ["all 2 paths failed: sda, sdb", "probe: Input/output error"]])
         log.info("sweep.started")
         #expect(lines.all == [
-            "2025-11-29T18:13:20.250Z error   worker-7 map.clean-failed error=\"map in use\" map=mpatha\n",
+            "2025-11-29T18:13:20.250Z error   worker-7 map.clean-failed error=\"map in use\" map=mpatha "
+                + "reasons=\"all 2 paths failed: sda, sdb; probe: Input/output error\" took=1.500\n",
             "2025-11-29T18:13:20.250Z info    - sweep.started\n",
         ])
     }
