@@ -2,7 +2,7 @@ import ArgumentParser
 import FleetModel
 
 /// Hidden benchmark: parses a generated `multipath -ll` of N maps and prints throughput.
-struct BenchParse: AsyncParsableCommand {
+struct BenchParse: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-parse",
         abstract: "Benchmark the multipath -ll parser on generated output.",
@@ -24,7 +24,7 @@ struct BenchParse: AsyncParsableCommand {
         guard runs > 0, runs <= 100 else { throw ValidationError("--runs must be 1...100") }
     }
 
-    func run() async throws {
+    func run() throws {
         let text = Self.generate(maps: maps)
         let bytes = text.utf8.count
         var times: [Double] = []

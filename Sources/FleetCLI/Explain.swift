@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import FleetModel
 
-struct Explain: AsyncParsableCommand {
+struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Analyse captured node outputs offline (no SSH).",
         discussion: """
@@ -37,7 +37,7 @@ struct Explain: AsyncParsableCommand {
         if paths.isEmpty { throw ValidationError("give at least one PATH (a multipath -ll file or a capture folder)") }
     }
 
-    func run() async throws {
+    func run() throws {
         let code = execute(out: { print($0, terminator: "") },
                            err: { FileHandle.standardError.write(Data($0.utf8)) })
         if code != 0 { throw ExitCode(code) }

@@ -30,6 +30,12 @@ public enum Classifier {
         guard !paths.isEmpty else {
             return (.needsReview, ["map has no paths: not the vendor procedure's case"])
         }
+        // Native NVMe multipath (multipath-tools' foreign library): no dm table, nothing to clean.
+        if m.dm == nil, paths.allSatisfy({ $0.dmState == "n/a" }) {
+            let notLive = paths.filter { $0.deviceState != "live" }
+            if notLive.isEmpty { return (.healthy, ["native NVMe multipath: all \(paths.count) paths live"]) }
+            return (.needsReview, ["native NVMe multipath, not dm-multipath: " + notLive.map(describe).joined(separator: ", ")])
+        }
         let failed = paths.filter { $0.dmState == "failed" }
         let active = paths.filter { $0.dmState == "active" }
         let unknownDM = paths.filter { $0.dmState != "failed" && $0.dmState != "active" }

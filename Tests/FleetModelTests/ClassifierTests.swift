@@ -255,6 +255,19 @@ func verdicts(_ findings: [MapFinding]) -> [String: Verdict] {
         #expect(Classifier.classify(NodeSnapshot(outputs: [out])).map(\.verdict) == [.needsReview])
     }
 
+    @Test func nativeNVMeIsNeverCleanable() {
+        let text = """
+        uuid.3b3f7f3c [nvme]:nvme0n1 NVMe,Linux,5.15.0
+        size=2097152 features='n/a' hwhandler='ANA' wp=rw
+        `-+- policy='n/a' prio=50 status=optimized
+          |- 0:1:1 nvme0c0n1 0:0 n/a optimized live
+          `- 0:2:1 nvme0c2n1 0:0 n/a inaccessible connecting
+        """
+        let f = Classifier.classify(NodeSnapshot(outputs: [CommandOutput(command: .multipathList, stdout: text)]))
+        #expect(f.map(\.verdict) == [.needsReview])
+        #expect(NodeSnapshot(outputs: [CommandOutput(command: .multipathList, stdout: text)]).allFailedMaps.isEmpty)
+    }
+
     @Test func missingCommandIsReported() {
         let s = NodeSnapshot(outputs: [CommandOutput(command: .multipathList, stdout: "", stderr: "sh: multipath: not found", exitCode: 127)])
         #expect(s.missingCommands == [.multipathList])
