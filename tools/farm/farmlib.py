@@ -120,7 +120,14 @@ def make_map(node, idx, kind, seed, disk_index, opts=None):
         m["holders"] = ["dm-%d" % (100 + idx)]
     if kind == "in-use-open":
         m["open"] = 1
-    m["groups"] = [{"policy": opts.pop("policy", "service-time 0"), "status": "active", "paths": paths}]
+    policy = opts.pop("policy", "service-time 0")
+    ngroups = max(1, min(int(opts.pop("groups", 1)), len(paths)))
+    if ngroups == 1:
+        m["groups"] = [{"policy": policy, "status": "active", "paths": paths}]
+    else:
+        # ALUA: the first group optimized (prio 50, active), the others non-optimized (10, enabled)
+        m["groups"] = [{"policy": policy, "status": "active" if gi == 0 else "enabled", "prio": 50 if gi == 0 else 10,
+                        "paths": paths[gi::ngroups]} for gi in range(ngroups)]
     if "queueing" in opts:
         m["queueing"] = opts.pop("queueing")
     for k, v in opts.items():
@@ -236,7 +243,7 @@ def size_str(gib):
 
 
 def group_prio(g):
-    return 50 if any(p["dm_st"] == "active" for p in g["paths"]) else 0
+    return g.get("prio", 50) if any(p["dm_st"] == "active" for p in g["paths"]) else 0
 
 
 def render_multipath(st, maps, checker=True):
