@@ -135,6 +135,32 @@ def make_map(node, idx, kind, seed, disk_index, opts=None):
     return m, npaths
 
 
+NODE_KEYS = {"name", "maps", "faults", "slow_seconds"}
+MAP_KEYS = {"kind", "paths", "groups", "wwid", "name", "dm", "vendor", "product", "rev", "size_gib", "hwhandler", "wp",
+            "lun", "policy", "queueing", "open", "holders", "readable_when_failed", "events", "path_faults"}
+
+
+def validate_spec(spec):
+    """Raises ValueError naming the first unknown key, kind or fault of a node spec."""
+    name = spec.get("name", "?")
+    bad = set(spec) - NODE_KEYS
+    if bad:
+        raise ValueError("node %s: unknown key(s) %s (known: %s)" % (name, ", ".join(sorted(bad)), ", ".join(sorted(NODE_KEYS))))
+    for ms in spec.get("maps", []) or []:
+        ms = {"kind": ms} if isinstance(ms, str) else ms
+        if not isinstance(ms, dict):
+            raise ValueError("node %s: a map is a kind or a mapping, not %r" % (name, ms))
+        bad = set(ms) - MAP_KEYS
+        if bad:
+            raise ValueError("node %s: unknown map key(s) %s (known: %s)" % (name, ", ".join(sorted(bad)), ", ".join(sorted(MAP_KEYS))))
+        if ms.get("kind", "healthy") not in MAP_KINDS:
+            raise ValueError("node %s: unknown map kind %r (known: %s)" % (name, ms.get("kind"), ", ".join(MAP_KINDS)))
+    faults = spec.get("faults", []) or []
+    for f in [faults] if isinstance(faults, str) else faults:
+        if f not in FAULTS:
+            raise ValueError("node %s: unknown fault %r (known: %s)" % (name, f, ", ".join(FAULTS)))
+
+
 def kind_verdict(kind):
     return {"in-use-holder": "in-use", "in-use-open": "in-use", "path-loss-window": "path-loss"}.get(kind, kind)
 
