@@ -81,8 +81,11 @@ struct FleetInventoryParser {
                 continue
             }
             let firstAt = existing.first.nameNode.mark.map { "line \($0.line), column \($0.column)" } ?? "earlier"
-            guard existing.first.own == e.own else {
-                throw y.error(e.nameNode, "duplicate node '\(e.name)' (first defined at \(firstAt)); a node listed in several groups must be written identically each time")
+            guard existing.first.own == e.own, e.group != nil, existing.first.group != nil, e.group != existing.first.group else {
+                let why = e.group != nil && existing.first.group != nil && e.group != existing.first.group
+                    ? "a node listed in several groups must be written identically each time"
+                    : "node names must be unique"
+                throw y.error(e.nameNode, "duplicate node '\(e.name)' (first defined at \(firstAt)); \(why)")
             }
             if let conflict = existing.settings.conflict(with: e.groupSettings) {
                 let here = e.group.map { "group '\($0)'" } ?? "the top-level nodes"

@@ -52,6 +52,9 @@ public final class SweepLock: @unchecked Sendable {
     public func release() {
         lock.withLock {
             guard fd >= 0 else { return }
+            // Empty the file first, so a later holder that writes nothing (flock(1), a
+            // script) is never reported with our stale pid.
+            _ = ftruncate(fd, 0)
             _ = flock(fd, LOCK_UN)
             close(fd)
             fd = -1

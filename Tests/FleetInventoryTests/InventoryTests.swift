@@ -134,7 +134,12 @@ private func failure(_ text: String, sourceLocation: SourceLocation = #_sourceLo
         let e = failure("nodes:\n  - name: a\n    address: h1\n  - name: a\n    address: h2\n")
         #expect(e?.line == 4)
         #expect(e?.column == 11)
-        #expect(e?.message.hasPrefix("duplicate node 'a' (first defined at line 2, column 11)") == true)
+        #expect(e?.message == "duplicate node 'a' (first defined at line 2, column 11); node names must be unique")
+        // Top-level and in a group, even written identically: still two definitions.
+        let mixed = failure("groups:\n  g:\n    nodes: [{name: a, address: h}]\nnodes:\n  - {name: a, address: h}\n")
+        #expect(mixed?.line == 5)
+        #expect(mixed?.column == 12)
+        #expect(mixed?.message.hasSuffix("node names must be unique") == true)
     }
 
     @Test func sameNodeInTwoGroupsMustBeIdentical() {
@@ -147,7 +152,7 @@ private func failure(_ text: String, sourceLocation: SourceLocation = #_sourceLo
         """)
         #expect(e?.line == 5)
         #expect(e?.column == 20)
-        #expect(e?.message.contains("duplicate node 'a'") == true)
+        #expect(e?.message == "duplicate node 'a' (first defined at line 3, column 20); a node listed in several groups must be written identically each time")
         // Identical entries, but the groups give the node different users: also refused.
         let e2 = failure("""
         groups:

@@ -42,6 +42,8 @@ func scratchDir(_ name: String) throws -> String {
             #expect(error.description.contains("locked by pid \(getpid())"))
         }
         first.release()
+        // Released: the file no longer names us.
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "")
         let again = try SweepLock.acquire(path: path)
         again.release()
     }
