@@ -881,7 +881,10 @@ def set_actions(ndir, actions):
                 i += 2
             elif a == "queueing":
                 m = themap(arg())
-                m["queueing"] = arg(2)
+                if arg(2) == "off":
+                    disable_queueing(st, m)  # queued I/O fails: stuck dds exit
+                else:
+                    m["queueing"] = arg(2)
                 i += 3
             elif a == "reuse-dm":
                 # The map is gone and a different LUN took its dm number and name: what was planned
