@@ -214,11 +214,7 @@ struct Sweep: AsyncParsableCommand {
         let run: Int64
         do {
             db = try FleetDatabase(path: dbPath)
-            // Runs left `running` by a writer that is gone (a killed sweep) become `interrupted`.
-            let interrupted = try db.markInterruptedRuns(now: ctx.now())
-            if !interrupted.isEmpty {
-                log.warning("history.interrupted-runs", metadata: ["runs": .array(interrupted.map { .stringConvertible($0) })])
-            }
+            // (Opening marks runs left `running` by a dead writer, e.g. a killed sweep, `interrupted`.)
             run = try db.beginRun(
                 kind: .sweep, inventory: inventory,
                 options: RecordedOptions(limit: limit, clean: clean, forks: forks, connectTimeout: connectTimeout.text,
