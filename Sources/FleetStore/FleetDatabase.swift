@@ -275,7 +275,10 @@ struct ProcessIdentity {
 
     static let current: ProcessIdentity = {
         let pid = getpid()
-        return ProcessIdentity(host: ProcessInfo.processInfo.hostName, pid: pid, start: start(of: pid))
+        // gethostname, not ProcessInfo.hostName: no resolver lookup when DNS is broken.
+        var buf = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&buf, buf.count) == 0 ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        return ProcessIdentity(host: host, pid: pid, start: start(of: pid))
     }()
 
     static func start(of pid: Int32) -> String? {

@@ -127,6 +127,9 @@ enum CSV {
         #expect(json.map { $0["actions"] as? Int } == [0, 2, 0])
         #expect(json.last?["started_at"] as? String == "2026-11-18T11:06:40.000Z")
         #expect(json.last?["nodes_ok"] as? Int == 1)
+        // Options are printed as the JSON object they were stored as.
+        #expect((json.last?["options"] as? [String: Any])?["forks"] as? Int == 64)
+        #expect((json[1]["options"] as? [String: Any])?["batch"] as? Int == 1)
 
         let csv = try h.csv(["runs"])
         #expect(csv.map { $0["ID"] } == h.runs.reversed().map { String($0) })
@@ -146,6 +149,7 @@ enum CSV {
         let h = try HistoryFixture()
         let json = try #require(try h.json(["run", "\(h.runs[0])"]) as? [String: Any])
         #expect((json["run"] as? [String: Any])?["status"] as? String == "partial")
+        #expect(((json["run"] as? [String: Any])?["options"] as? [String: Any])?["forks"] as? Int == 64)
         #expect(json["verdicts"] as? [String: Int] == ["residual": 1, "healthy": 1])
         let nodes = try #require(json["nodes"] as? [[String: Any]])
         #expect(nodes.map { $0["node"] as? String } == ["worker-1", "worker-2"])
