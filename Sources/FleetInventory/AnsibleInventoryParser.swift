@@ -88,7 +88,7 @@ struct AnsibleInventoryParser {
                     for r in try y.protectRules(v, "\(w): \(k)") where !protect.contains(r) { protect.insert(r, at: 0) }
                 default:
                     if k.hasPrefix("fleet_") {
-                        throw y.unknownKey(st.hostNode[host]!, k, in: w,
+                        throw y.unknownKey(v, k, in: w,
                                            known: ["fleet_known_hosts", "fleet_labels", "fleet_protect"])
                     }
                 }

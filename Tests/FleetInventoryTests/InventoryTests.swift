@@ -297,6 +297,8 @@ private func failure(_ text: String, sourceLocation: SourceLocation = #_sourceLo
         let range = failure("all:\n  hosts:\n    web[3:1]:\n")
         #expect(range?.line == 3)
         #expect(range?.column == 5)
+        let fleetTypo = failure("all:\n  hosts:\n    a:\n      fleet_label: {rack: a}\n")
+        #expect(fleetTypo?.description == "/etc/fleet/nodes.yaml:4:20: host a: unknown key 'fleet_label'; did you mean 'fleet_labels'?")
         let template = failure("all:\n  hosts:\n    a:\n      ansible_host: \"{{ lookup('x') }}\"\n")
         #expect(template?.line == 4)
         #expect(template?.message.contains("Jinja") == true)
@@ -326,6 +328,13 @@ private func failure(_ text: String, sourceLocation: SourceLocation = #_sourceLo
         #expect(try names("gpu=true") == ["worker-2"])
         #expect(try names("role=w*") == ["worker-1", "worker-2", "worker-7"])
         #expect(try names("rack-a,!role=worker,db-1") == ["db-1"])
+    }
+
+    @Test func ansibleParentGroupsSelectTheirChildrensHosts() throws {
+        let ansible = try Inventory.load(path: examples + "/ansible.example.yaml")
+        #expect(try ansible.select("k8s_workers,!rack=b").map(\.name) == ["worker-01", "worker-02", "worker-03"])
+        #expect(try ansible.select("gpu").map(\.name) == ["worker-02"])
+        #expect(try ansible.select("!k8s_workers").map(\.name) == ["bastion-1"])
     }
 
     @Test func termMatchingNothingIsAnError() {
