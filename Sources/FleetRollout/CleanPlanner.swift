@@ -11,9 +11,9 @@ import FleetModel
 /// not mounted, no holders, open count 0; no protect rule matches; and seen all-failed in
 /// at least two observations at least `confirmAfter` apart.
 public enum CleanPlanner {
-    /// Observations closer together than this are the same observation (the current scan
-    /// is usually in the history already).
-    static let sameObservation: TimeInterval = 1
+    /// An observation this close to the scan's time is the scan itself, read back from the
+    /// history (which keeps milliseconds). Two real scans are never this close.
+    static let sameObservation: TimeInterval = 0.002
 
     public static func plan(
         scan: NodeScan, target: NodeTarget, protect: [ProtectRule],

@@ -93,9 +93,11 @@ private func onlyReason(_ p: NodeCleanPlan) -> LeaveReason? {
     }
 
     @Test func currentScanCountsOnceEvenWhenAlsoInHistory() {
-        // The history holds this scan (same time): still one observation.
-        let r = onlyReason(plan([residualFinding()], seen: [t0.addingTimeInterval(0.2)], confirmAfter: .zero))
+        // The history holds this scan (same time, to the millisecond): still one observation.
+        let r = onlyReason(plan([residualFinding()], seen: [t0.addingTimeInterval(0.0004)], confirmAfter: .zero))
         #expect(r == .waitingForConfirmation(until: t0, observations: 1))
+        // Two scans 0.6 s apart are two observations.
+        #expect(plan([residualFinding()], seen: [t0.addingTimeInterval(-0.6), t0], confirmAfter: .zero).cleanups.count == 1)
     }
 
     @Test func confirmAfterZeroNeedsTwoScans() {
