@@ -11,28 +11,32 @@ struct Sweep: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Unattended scan (and, with --clean, clean) for cron and systemd timers.",
         discussion: """
-        Takes a lock first (flock on <db>.lock, or --lock), so two sweeps never overlap on one
-        history: a sweep that finds the lock held exits at once with status 75 and names the
-        holder's pid. Then scans every selected node and records it, like `fleet scan`.
-        Never prompts. Writes one line per event on stderr (--log-format text or json) and
-        nothing on stdout; with --metrics-file, a Prometheus textfile for node_exporter.
+        Takes a lock first (flock on <db>.lock, or --lock), so two sweeps never overlap \
+        on one history: a sweep that finds the lock held exits at once with status 75 \
+        and names the holder's pid. Then scans every selected node and records it, like \
+        `fleet scan`. Never prompts. Writes one line per event on stderr (--log-format \
+        text or json) and nothing on stdout; with --metrics-file, a Prometheus textfile \
+        for node_exporter.
 
-          $ fleet sweep --inventory /etc/fleet/nodes.yaml --metrics-file /var/lib/prometheus/node-exporter/fleet.prom
-          $ fleet sweep --inventory nodes.yaml --log-format json 2>&1 | jq -c 'select(.event=="map.found")'
+          $ fleet sweep --inventory /etc/fleet/nodes.yaml \\
+              --metrics-file /var/lib/prometheus/node-exporter/fleet.prom
+          $ fleet sweep --inventory nodes.yaml --log-format json 2>&1 \\
+              | jq -c 'select(.event=="map.found")'
 
-        With --clean, the maps the scan found residual are then cleaned as by `fleet clean
-        --execute --from-run <this run>`: same checks (a map must have been seen all-failed
-        twice, --confirm-after apart: an hourly sweep cleans a map the run after it first
-        saw it), same pacing options, everything recorded under this sweep's run.
+        With --clean, the maps the scan found residual are then cleaned as by `fleet \
+        clean --execute --from-run <this run>`: same checks (a map must have been seen \
+        all-failed twice, --confirm-after apart, so an hourly sweep cleans a map on the \
+        run after the one that first saw it), same pacing options, everything recorded \
+        under this sweep's run.
 
-          $ fleet sweep --inventory nodes.yaml --clean --confirm-after 30m --max-failures 2
+          $ fleet sweep --inventory nodes.yaml --clean --max-failures 2
 
-        Exit status: 0 every node scanned, nothing residual left; 1 residual maps left in
-        place (no --clean, waiting for confirmation, protected); 2 some nodes could not be
-        scanned (wins over 1); with --clean, 3/4/5 as `fleet clean` (cleanups failed /
-        stopped by --max-failures / interrupted), winning over 1 and 2; 65 inventory error;
-        74 the history database cannot be opened or written; 75 another sweep holds the
-        lock (nothing was done); 64 other usage errors.
+        Exit status: 0 every node scanned, nothing residual left; 1 residual maps left \
+        in place (no --clean, waiting for confirmation, protected); 2 some nodes could \
+        not be scanned (wins over 1); with --clean, 3/4/5 as `fleet clean` (cleanups \
+        failed / stopped by --max-failures / interrupted), winning over 1 and 2; \
+        65 inventory error; 74 the history database cannot be opened or written; \
+        75 another sweep holds the lock (nothing was done); 64 other usage errors.
         """
     )
 
