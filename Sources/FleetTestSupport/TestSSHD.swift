@@ -186,7 +186,24 @@ public final class TestSSHAgent: @unchecked Sendable {
     public init(dir: URL) throws {
         socketPath = dir.appendingPathComponent("agent.sock").path
         daemon = try SpawnedProcess("/usr/bin/ssh-agent", ["-D", "-a", socketPath])
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socketPath) { usleep(25_000) }
+        // The socket file appears at bind(), before listen(): wait until a connect works.
+        for _ in 0..<200 where !Self.accepts(socketPath) { usleep(25_000) }
+    }
+
+    static func accepts(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var a = sockaddr_un()
+        a.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: a.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &a.sun_path) { p in
+            for (i, b) in bytes.enumerated() { p[i] = b }
+            p[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } } == 0
     }
 
     public func add(keyFile: String) throws {

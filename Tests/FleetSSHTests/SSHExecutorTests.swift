@@ -268,4 +268,23 @@ import FleetTestSupport
             if case .success(let e) = r { #expect(e.stdoutText == "\(i)\n") }
         }
     }
+
+    @Test func hostNameIsResolved() async throws {
+        // localhost resolves to 127.0.0.1 here; the sshd has a random free port there.
+        let d = try TestSSHD(address: "127.0.0.1")
+        defer { d.stop() }
+        let hostPub = try String(contentsOfFile: d.hostKeyPath + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        let kh = d.dir.appendingPathComponent("name_known_hosts").path
+        try "[localhost]:\(d.port) \(hostPub)\n".write(toFile: kh, atomically: true, encoding: .utf8)
+        let t = NodeTarget(name: "n", host: "localhost", port: d.port, identityFiles: [d.clientKeyPath], knownHostsFiles: [kh])
+        let r = try await Self.run(SSHExecutor(options: Self.options()), t, "echo by-name").get()
+        #expect(r.stdoutText == "by-name\n")
+    }
+
+    @Test func unresolvableNameIsUnreachable() async throws {
+        let t = NodeTarget(name: "n", host: "fleet-no-such-node.invalid", port: 22, identityFiles: [], knownHostsFiles: [])
+        let f = Self.failure(await Self.run(SSHExecutor(options: Self.options()), t, "true"))
+        #expect(f?.status == .unreachable)
+        #expect(f?.message.contains("fleet-no-such-node.invalid") == true)
+    }
 }
