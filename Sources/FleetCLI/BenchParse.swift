@@ -25,7 +25,7 @@ struct BenchParse: ParsableCommand {
     }
 
     func run() throws {
-        let text = Self.generate(maps: maps)
+        let text = MultipathSample.generate(maps: maps)
         let bytes = text.utf8.count
         var times: [Double] = []
         var parsed = 0
@@ -52,39 +52,5 @@ struct BenchParse: ParsableCommand {
     private func format3(_ v: Double) -> String {
         let r = (v * 10).rounded() / 10
         return String(r)
-    }
-
-    /// A realistic mix: 0.9.x tree format, alias names, two paths per map, one map in ten
-    /// residual (`failed faulty running`), one in ten with two path groups.
-    static func generate(maps: Int) -> String {
-        var s = ""
-        s.reserveCapacity(maps * 330)
-        var disk = 0
-        func sd(_ n: Int) -> String {
-            var n = n, name = ""
-            repeat { name = String(UnicodeScalar(UInt8(97 + n % 26))) + name; n = n / 26 - 1 } while n >= 0
-            return "sd" + name
-        }
-        for i in 0..<maps {
-            let wwid = "36001405" + String(String(i, radix: 16).reversed()).padding(toLength: 25, withPad: "0", startingAt: 0)
-            let dead = i % 10 == 3
-            s += "mpath\(i) (\(wwid)) dm-\(i) LIO-ORG,lun\(i % 256)\n"
-            s += "size=1.0G features='\(dead ? "0" : "1 queue_if_no_path")' hwhandler='1 alua' wp=rw\n"
-            let st = dead ? "failed faulty running" : "active ready running"
-            let a = sd(disk), b = sd(disk + 1)
-            disk += 2
-            let mm1 = "\(8 + (disk / 16) % 200):\((disk * 16) % 256)", mm2 = "\(8 + (disk / 16) % 200):\((disk * 16 + 16) % 256)"
-            if i % 10 == 7 {
-                s += "|-+- policy='service-time 0' prio=50 status=active\n"
-                s += "| `- 6:0:0:\(i % 256) \(a) \(mm1) \(st)\n"
-                s += "`-+- policy='service-time 0' prio=10 status=enabled\n"
-                s += "  `- 7:0:0:\(i % 256) \(b) \(mm2) \(st)\n"
-            } else {
-                s += "`-+- policy='service-time 0' prio=\(dead ? 0 : 50) status=active\n"
-                s += "  |- 6:0:0:\(i % 256) \(a) \(mm1) \(st)\n"
-                s += "  `- 7:0:0:\(i % 256) \(b) \(mm2) \(st)\n"
-            }
-        }
-        return s
     }
 }

@@ -88,11 +88,15 @@ public enum MultipathParser {
 
     /// `Jul 16 10:00:00 | sdd: alua not supported`, `2327.197855 | sdg: prio = const …`.
     static func isLogLine(_ line: Substring) -> Bool {
-        let u = Array(line.utf8.prefix(48))
-        guard u.count >= 4 else { return false }
+        line.utf8.withContiguousStorageIfAvailable { isLogLine(bytes: $0) } ?? Array(line.utf8).withUnsafeBufferPointer { isLogLine(bytes: $0) }
+    }
+
+    private static func isLogLine(bytes u: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = min(u.count, 48)
+        guard n >= 4 else { return false }
         var sawDigit = false
         var i = 0
-        while i + 2 < u.count {
+        while i + 2 < n {
             let c = u[i]
             if c == UInt8(ascii: " "), u[i + 1] == UInt8(ascii: "|"), u[i + 2] == UInt8(ascii: " ") {
                 return sawDigit && i > 0
@@ -100,8 +104,7 @@ public enum MultipathParser {
             switch c {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): sawDigit = true
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: " "), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "-"), UInt8(ascii: "T"),
-                 UInt8(ascii: "+"):
+                 UInt8(ascii: " "), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "-"), UInt8(ascii: "+"):
                 break
             default: return false
             }
