@@ -18,6 +18,9 @@ struct History: AsyncParsableCommand {
               $ fleet history residuals --since 7d --format csv
               $ fleet history actions --node worker-17
               $ fleet history prune --older-than 90d
+
+            Exit status: 0 ok; 74 the history database is missing or cannot be opened;
+            64 usage errors (e.g. an unknown run id or a malformed duration).
             """,
         subcommands: [HistoryRuns.self, HistoryRun.self, HistoryNode.self, HistoryResiduals.self,
                       HistoryActions.self, HistoryPrune.self, HistorySyntheticWriter.self]
@@ -34,6 +37,16 @@ struct HistoryListingOptions: ParsableArguments {
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Output format: table, json or csv.")
     var format: HistoryFormat = .table
+
+    /// Opens the database, refusing to create one: a mistyped --db must not answer
+    /// "(none)" from a new empty file.
+    func openExisting() throws -> FleetDatabase {
+        let path = database.resolvedPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError("no history database at \(path) (fleet scan, clean and sweep create it; --db or FLEET_DB selects another)")
+        }
+        return try database.open()
+    }
 }
 
 /// A subcommand that renders its output to a string (tests call `render` directly).
@@ -46,7 +59,14 @@ extension HistoryRendering {
     /// Each command's `run()` calls this. (A default `run()` here would lose to
     /// ParsableCommand's own default, which prints help.)
     func renderToStandardOutput() throws {
-        let db = try listing.database.open()
+        let db: FleetDatabase
+        do {
+            db = try listing.openExisting()
+        } catch let e as StoreError {
+            // Same code as scan/clean/sweep for "the history database cannot be opened".
+            FileHandle.standardError.write(Data("fleet history: \(e.message)\n".utf8))
+            throw ExitCode(74)
+        }
         let text = try render(db, now: Date())
         FileHandle.standardOutput.write(Data(text.utf8))
     }

@@ -31,13 +31,13 @@ struct HistoryRuns: HistoryRendering {
             [String(r.id), r.kind.rawValue, T.time(r.startedAt), T.time(r.endedAt), r.status.rawValue, T.cell(r.exitCode),
              String(r.nodes), String(r.nodesOK), String(r.residualMaps), String(r.actions), T.cell(r.inventory)]
         }
-        return try t.render(listing.format) { try HistoryJSON.encode(runs.map(RunJSON.init)) }
+        return try t.render(listing.format) { try HistoryJSON.encode(runs.map(HistoryRunJSON.init)) }
     }
 }
 
 /// A run in JSON: the record with its options as a JSON object rather than a string.
 /// (Object keys are not snake_cased by the encoder: they are the options as stored.)
-struct RunJSON: Encodable {
+struct HistoryRunJSON: Encodable {
     var run: RunRecord
     func encode(to encoder: any Encoder) throws {
         try run.encode(to: encoder)
@@ -64,7 +64,7 @@ struct HistoryRun: HistoryRendering {
     var id: Int64
 
     struct JSONShape: Encodable {
-        var run: RunJSON
+        var run: HistoryRunJSON
         var verdicts: [String: Int]
         var actionOutcomes: [String: Int]
         var nodes: [NodeRunRecord]
@@ -84,7 +84,7 @@ struct HistoryRun: HistoryRendering {
         switch listing.format {
         case .json:
             return try HistoryJSON.encode(JSONShape(
-                run: RunJSON(run: d.run),
+                run: HistoryRunJSON(run: d.run),
                 verdicts: Dictionary(uniqueKeysWithValues: d.verdicts.map { ($0.key.rawValue, $0.value) }),
                 actionOutcomes: Dictionary(uniqueKeysWithValues: d.actionOutcomes.map { ($0.key.rawValue, $0.value) }),
                 nodes: d.nodes))

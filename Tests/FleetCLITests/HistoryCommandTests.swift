@@ -79,7 +79,7 @@ struct HistoryFixture {
     /// CSV rows as dictionaries keyed by the header (RFC 4180 parsing).
     func csv(_ args: [String]) throws -> [[String: String]] {
         let text = try render(args + ["--format", "csv"])
-        let rows = CSV.parse(text)
+        let rows = HistoryCSV.parse(text)
         guard let header = rows.first else { return [] }
         return rows.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
     }
@@ -89,7 +89,7 @@ struct HistoryFixture {
     }
 }
 
-enum CSV {
+enum HistoryCSV {
     static func parse(_ text: String) -> [[String]] {
         var rows: [[String]] = [], row: [String] = [], field = "", quoted = false
         var it = Array(text).makeIterator()
@@ -224,6 +224,17 @@ enum CSV {
         let table = try h.table(["actions"])
         #expect(table.count == 4)
         #expect(table[2].contains("multipath -f mpatha") && table[2].contains(" ok "))
+    }
+
+    @Test func aMissingDatabaseIsAnErrorNotANewEmptyFile() throws {
+        let path = NSTemporaryDirectory() + "fleet-history-missing-" + UUID().uuidString + "/h.sqlite"
+        let parsed = try Fleet.parseAsRoot(["history", "runs", "--db", path])
+        let command = try #require(parsed as? HistoryRuns)
+        #expect(throws: (any Error).self) { try command.listing.openExisting() }
+        #expect(!FileManager.default.fileExists(atPath: path))
+        let h = try HistoryFixture()
+        let existing = try #require(try Fleet.parseAsRoot(["history", "runs", "--db", h.path]) as? HistoryRuns)
+        #expect(try existing.listing.openExisting().path == h.path)
     }
 
     @Test func pruneInEachFormat() throws {
