@@ -202,8 +202,8 @@ struct HistoryPrune: HistoryRendering {
         commandName: "prune",
         abstract: "Delete runs older than a duration, with everything recorded under them.",
         discussion: """
-            Runs still marked running are kept. One transaction: an interrupted prune removes
-            nothing.
+            Runs still marked running are kept. One transaction per run, oldest first: an
+            interrupted prune leaves whole runs, and a sweep starting meanwhile is not held up.
 
               $ fleet history prune --older-than 90d
             """)

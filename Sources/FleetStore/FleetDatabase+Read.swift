@@ -212,33 +212,43 @@ extension FleetDatabase {
 
     // MARK: - Prune
 
-    /// Deletes finished runs started before `cutoff` and everything below them (cascade), in
-    /// one transaction, and says how many rows of each table went. Running runs are kept.
+    /// Deletes finished runs started before `cutoff` and everything below them (cascade), and
+    /// says how many rows of each table went. Running runs are kept. One transaction per run,
+    /// oldest first: a large prune never holds the write lock for long (a sweep that starts
+    /// meanwhile waits for one run's delete, not for all of them), and an interrupted prune
+    /// leaves whole runs, never half of one.
     public func prune(olderThan cutoff: Date) throws -> PruneReport {
-        let c = ISOTime.format(cutoff)
-        return try pool.write { db in
-            let old = "SELECT id FROM runs WHERE started_at < ?1 AND status <> 'running'"
-            let nr = "SELECT id FROM node_runs WHERE run_id IN (\(old))"
-            let mp = "SELECT id FROM maps WHERE node_run_id IN (\(nr))"
-            func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: [c]) ?? 0 }
-            var report = PruneReport(
-                cutoff: cutoff,
-                runs: try count("SELECT COUNT(*) FROM (\(old))"),
-                nodeRuns: try count("SELECT COUNT(*) FROM (\(nr))"),
-                maps: try count("SELECT COUNT(*) FROM (\(mp))"),
-                paths: try count("SELECT COUNT(*) FROM paths WHERE map_id IN (\(mp))"),
-                rawOutputs: try count("SELECT COUNT(*) FROM raw_outputs WHERE node_run_id IN (\(nr))"),
-                actions: try count("SELECT COUNT(*) FROM actions WHERE run_id IN (\(old))"))
-            try db.execute(sql: "DELETE FROM runs WHERE started_at < ?1 AND status <> 'running'", arguments: [c])
-            report.runs = db.changesCount
-            // A node whose latest successful scan was pruned: fall back to the newest one left.
-            try db.execute(sql: """
-                INSERT INTO node_latest (node, node_run_id, started_at)
-                SELECT node, id, MAX(started_at) FROM node_runs
-                WHERE status = 'ok' AND node NOT IN (SELECT node FROM node_latest) GROUP BY node
-                """)
-            return report
+        let ids = try pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM runs WHERE started_at < ? AND status <> 'running' ORDER BY started_at, id",
+                               arguments: [ISOTime.format(cutoff)])
         }
+        var report = PruneReport(cutoff: cutoff, runs: 0, nodeRuns: 0, maps: 0, paths: 0, rawOutputs: 0, actions: 0)
+        for id in ids {
+            try pool.write { db in
+                let nr = "SELECT id FROM node_runs WHERE run_id = ?1"
+                let mp = "SELECT id FROM maps WHERE node_run_id IN (\(nr))"
+                func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: [id]) ?? 0 }
+                let nodeRuns = try count("SELECT COUNT(*) FROM (\(nr))")
+                let maps = try count("SELECT COUNT(*) FROM (\(mp))")
+                let paths = try count("SELECT COUNT(*) FROM paths WHERE map_id IN (\(mp))")
+                let raw = try count("SELECT COUNT(*) FROM raw_outputs WHERE node_run_id IN (\(nr))")
+                let actions = try count("SELECT COUNT(*) FROM actions WHERE run_id = ?1")
+                // Nodes whose latest successful scan is in this run lose it with the cascade.
+                let orphaned = try String.fetchAll(db, sql: "SELECT node FROM node_latest WHERE node_run_id IN (\(nr))", arguments: [id])
+                try db.execute(sql: "DELETE FROM runs WHERE id = ? AND status <> 'running'", arguments: [id])
+                guard db.changesCount == 1 else { return }  // gone or restarted meanwhile: nothing removed
+                for node in orphaned {  // fall back to the newest successful scan left, if any
+                    try db.execute(sql: """
+                        INSERT INTO node_latest (node, node_run_id, started_at)
+                        SELECT node, id, started_at FROM node_runs WHERE node = ? AND status = 'ok'
+                        ORDER BY started_at DESC, id DESC LIMIT 1
+                        """, arguments: [node])
+                }
+                report.runs += 1; report.nodeRuns += nodeRuns; report.maps += maps
+                report.paths += paths; report.rawOutputs += raw; report.actions += actions
+            }
+        }
+        return report
     }
 
     /// SQLite's integrity_check and foreign_key_check; empty when the file is consistent.
