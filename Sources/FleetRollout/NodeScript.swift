@@ -108,10 +108,14 @@ public enum NodeScript {
     /// a node with several queueing maps waits one probe timeout, not one per map.
     public static func probes(_ devices: [DMDeviceName], seconds: Int, nonce: String) -> String {
         var s = prologue(nonce: nonce)
-        s += "p() { eval \"$2\" >\"$T/$1.o\" 2>\"$T/$1.e\" </dev/null; echo $? >\"$T/$1.rc\"; }\n"
+        s += "p() { eval \"$2\" >\"$T/$1.o\" 2>\"$T/$1.e\" </dev/null; echo $? >\"$T/$1.x\"; mv \"$T/$1.x\" \"$T/$1.rc\"; }\n"
         let cmds = devices.map { NodeCommand.probe($0, seconds: seconds) }
         for c in cmds { s += "p \(c.captureName) \(q(c.shell)) &\n" }
-        s += "wait\n"
+        // Poll for the exit files instead of `wait`: dash's `wait` never returns when the
+        // shell inherited a blocked SIGCHLD (seen with a Foundation-spawned sh); polling
+        // does not depend on signals at all. Each probe ends by its own `timeout`.
+        let names = cmds.map(\.captureName).joined(separator: " ")
+        s += "while :; do d=1; for n in \(names); do [ -e \"$T/$n.rc\" ] || d=; done; [ -n \"$d\" ] && break; sleep 0.2 2>/dev/null || sleep 1; done\n"
         for c in cmds { s += "e \(c.captureName) \"$(cat \"$T/\(c.captureName).rc\")\"\n" }
         s += epilogue()
         return s

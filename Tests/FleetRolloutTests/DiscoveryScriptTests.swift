@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+import FleetModel
+@testable import FleetRollout
+
+/// The generated scripts run by a real /bin/sh against a fake sysroot (FLEET_SYSROOT) and
+/// stub tools, then parsed back: what a node would send.
+@Suite struct DiscoveryScriptTests {
+    final class Node {
+        let root: URL, stubs: URL, dir: URL
+        init() throws {
+            dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-script-\(UUID().uuidString)")
+            root = dir.appendingPathComponent("root"); stubs = dir.appendingPathComponent("bin")
+            try FileManager.default.createDirectory(at: stubs, withIntermediateDirectories: true)
+        }
+        deinit { try? FileManager.default.removeItem(at: dir) }
+
+        func file(_ path: String, _ text: String) throws {
+            let u = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: u.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: u, atomically: true, encoding: .utf8)
+        }
+        func dir(_ path: String) throws {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(path), withIntermediateDirectories: true)
+        }
+        func stub(_ name: String, _ body: String) throws {
+            let u = stubs.appendingPathComponent(name)
+            try "#!/bin/sh\n\(body)\n".write(to: u, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: u.path)
+        }
+        func run(_ script: String) throws -> [UInt8] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-s"]
+            // No /usr/sbin or /sbin here; the script appends them, and this machine has no multipath-tools.
+            p.environment = ["FLEET_SYSROOT": root.path, "PATH": stubs.path + ":/usr/bin:/bin", "HOME": dir.path]
+            let input = Pipe(), output = Pipe()
+            p.standardInput = input; p.standardOutput = output
+            try p.run()
+            input.fileHandleForWriting.write(Data(script.utf8))
+            try input.fileHandleForWriting.close()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return Array(data)
+        }
+    }
+
+    func typicalNode() throws -> Node {
+        let n = try Node()
+        try n.file("sys/block/sda/device/state", "running\n")
+        try n.file("sys/block/sdb/device/state", "transport-offline\n")
+        try n.dir("sys/block/sdq;touch pwned")            // not a kernel name: skipped on the node
+        try n.file("sys/block/sdzzzzzzzzz/device/state", "running\n")  // too long: rejected by the parser
+        try n.file("sys/block/dm-0/slaves/sda", ""); try n.file("sys/block/dm-0/slaves/sdb", "")
+        try n.dir("sys/block/dm-0/holders")
+        try n.file("sys/block/dm-0/dm/name", "mpatha\n")
+        try n.file("sys/block/dm-0/dm/uuid", "mpath-36001405ae3a4a2b307ccf2a518e52df9\n")
+        try n.file("proc/mounts", "/dev/sda1 / ext4 rw 0 0\n")
+        try n.dir("dev/disk/by-id")
+        // Every stub drains stdin first: if a command could read the script, the rest of
+        // the script would vanish and the test would see missing frames.
+        try n.stub("multipath", "cat >/dev/null; echo 'mpatha (36001405ae3a4a2b307ccf2a518e52df9) dm-0 LIO-ORG,lun1'; echo 'prio alua failed' >&2")
+        try n.stub("multipathd", "cat >/dev/null; echo '{\"maps\":[]}'")
+        try n.stub("dmsetup", "cat >/dev/null; echo \"dmsetup $*\"")
+        try n.stub("lsblk", "cat >/dev/null; echo '{\"blockdevices\":[]}'")
+        return n
+    }
+
+    @Test func discoveryScriptFramesEveryCommandAndEveryDevice() throws {
+        let n = try typicalNode()
+        let nonce = NodeScript.newNonce()
+        let r = Framing.parse(try n.run(NodeScript.discovery(nonce: nonce)), nonce: nonce)
+        #expect(r.complete)
+        let sda = BlockDeviceName("sda")!, sdb = BlockDeviceName("sdb")!, dm0 = DMDeviceName("dm-0")!
+        #expect(Set(r.outputs.map(\.command)) == Set(NodeScript.fixedDiscovery + [
+            .deviceState(sda), .deviceState(sdb), .slavesHolders(dm0), .dmNameUUID(dm0)]))
+        func out(_ c: NodeCommand) -> CommandOutput? { r.outputs.first { $0.command == c } }
+        #expect(out(.multipathList)?.stdout == "mpatha (36001405ae3a4a2b307ccf2a518e52df9) dm-0 LIO-ORG,lun1\n")
+        #expect(out(.multipathList)?.stderr == "prio alua failed\n")
+        #expect(out(.dmsetupInfo)?.stdout == "dmsetup info -c\n")
+        #expect(out(.deviceState(sdb))?.stdout == "transport-offline\n")
+        #expect(out(.dmNameUUID(dm0))?.stdout == "mpatha\nmpath-36001405ae3a4a2b307ccf2a518e52df9\n")
+        #expect(out(.slavesHolders(dm0))?.stdout.contains("sda\nsdb") == true)
+        #expect(out(.procMounts)?.stdout == "/dev/sda1 / ext4 rw 0 0\n")
+        // The too-long name reached the parser and was refused there; the hostile one never ran.
+        #expect(r.warnings.count == 1)
+        #expect(r.warnings.first?.contains("sdzzzzzzzzz") == true)
+        #expect(!FileManager.default.fileExists(atPath: n.dir.appendingPathComponent("pwned").path))
+        #expect(!FileManager.default.fileExists(atPath: "pwned"))
+    }
+
+    @Test func missingMultipathToolsIsExit127NotACrash() throws {
+        let n = try typicalNode()
+        try FileManager.default.removeItem(at: n.stubs.appendingPathComponent("multipath"))
+        try FileManager.default.removeItem(at: n.stubs.appendingPathComponent("multipathd"))
+        let nonce = NodeScript.newNonce()
+        let r = Framing.parse(try n.run(NodeScript.discovery(nonce: nonce)), nonce: nonce)
+        #expect(r.complete)
+        #expect(r.outputs.first { $0.command == .multipathList }?.commandMissing == true)
+        #expect(r.outputs.first { $0.command == .multipathdMapsJSON }?.commandMissing == true)
+        #expect(r.outputs.first { $0.command == .dmsetupInfo }?.exitCode == 0)
+    }
+
+    @Test func probesRunTogetherAndReportEachExitCode() throws {
+        let n = try typicalNode()
+        // A stub `timeout` that runs its command (dropping "-s KILL S"), and a dd that fails
+        // on dm-1 like an unmapped LUN and reads dm-0.
+        try n.stub("timeout", "shift 3; exec \"$@\"")
+        try n.stub("dd", """
+            case "$1" in
+            *dm-1) printf "dd: error reading '%s': Input/output error\\n0+0 records in\\n" "${1#if=}" >&2; exit 1;;
+            *) printf '1+0 records in\\n1+0 records out\\n' >&2; exit 0;;
+            esac
+            """)
+        let nonce = NodeScript.newNonce()
+        let devs = [DMDeviceName("dm-0")!, DMDeviceName("dm-1")!]
+        let byName = Dictionary(uniqueKeysWithValues: devs.map { (NodeCommand.probe($0, seconds: 7).captureName, NodeCommand.probe($0, seconds: 7)) })
+        let r = Framing.parse(try n.run(NodeScript.probes(devs, seconds: 7, nonce: nonce)), nonce: nonce, resolve: { byName[$0] })
+        #expect(r.complete)
+        #expect(r.outputs.map(\.command) == devs.map { .probe($0, seconds: 7) })
+        #expect(r.outputs.map(\.exitCode) == [0, 1])
+        #expect(r.outputs[1].stderr.contains("Input/output error"))
+        #expect(r.outputs[1].stderr.contains(n.root.path + "/dev/dm-1"))
+    }
+}
