@@ -15,3 +15,25 @@ public struct Fleet: AsyncParsableCommand {
 public enum FleetVersion {
     public static let current = "0.1.0"
 }
+
+extension Fleet {
+    /// The process entry point, called by Sources/fleet/main.swift.
+    ///
+    /// Why not `await Fleet.main()`: from top-level code in main.swift that call resolves to
+    /// ParsableCommand's synchronous `main()`, which refuses an async root command at run
+    /// time ("Asynchronous root command needs availability annotation"). Parsing and running
+    /// here keeps both async and sync subcommands working.
+    public static func runMain(_ arguments: [String]? = nil) async -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            exit()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

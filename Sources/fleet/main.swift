@@ -1,3 +1,3 @@
 import FleetCLI
 
-await Fleet.main()
+await Fleet.runMain()
