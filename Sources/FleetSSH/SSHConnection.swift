@@ -17,7 +17,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     private enum Phase { case new, connecting, handshaking, authenticating, ready, execing, closing, closed }
 
     private enum AuthStep {
-        case file(path: String, info: PrivateKeyInfo?)
+        case file(path: String, info: PrivateKeyInfo?, signer: Ed25519Signer?)
         case agent
     }
 
@@ -137,7 +137,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         case .authenticating:
             fail(NodeFailure(.authTimeout, "\(label): authentication as \(target.user) did not finish within \(seconds(options.handshakeTimeout)) of connecting"))
         case .execing:
-            let cmd = execs.first.map { " (\(String(cString: $0.commandLine)))" } ?? ""
+            let cmd = execs.first.map { " (\($0.request.command))" } ?? ""
             let e = execs.first.map { seconds($0.request.timeout) } ?? "?"
             fail(NodeFailure(.commandTimeout, "\(label): command did not finish within \(e)\(cmd); channel closed, the node's own timeout kills it"))
         case .closing:
@@ -228,7 +228,10 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         }
         if let failure = verifyHostKey(s) { fail(failure); return }
         phase = .authenticating
-        authSteps = target.identityFiles.map { .file(path: $0, info: config.keyInfo(path: $0)) }
+        authSteps = target.identityFiles.map { path in
+            let k = config.keyInfo(path: path)
+            return .file(path: path, info: k?.info, signer: k?.signer)
+        }
         if config.agentSocket != nil { authSteps.append(.agent) }
         stepAuth()
     }
@@ -269,7 +272,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         guard let s = session else { return }
         while let stepItem = authSteps.first {
             switch stepItem {
-            case .file(let path, let info):
+            case .file(let path, let info, let signer):
                 guard let info else {
                     authNotes.append("\(path): cannot read key file")
                     authSteps.removeFirst(); continue
@@ -280,7 +283,11 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
                     authNotes.append("\(path): key is encrypted and \(options.passphraseEnvironmentVariable.map { "$" + $0 } ?? "no passphrase variable") is not set")
                     authSteps.removeFirst(); continue
                 }
-                let rc = fleet_userauth_publickey_fromfile(s, target.user, path, pass ?? "")
+                let rc = if let signer {
+                    fleet_userauth_ed25519(s, target.user, signer.publicBlob.baseAddress, signer.publicBlob.count, signer.abstract)
+                } else {
+                    fleet_userauth_publickey_fromfile(s, target.user, path, pass ?? "")
+                }
                 if rc == LIBSSH2_ERROR_EAGAIN { waitOnSession(); return }
                 if rc == 0 { authenticated(); return }
                 authNotes.append("\(path) (\(info.keyType ?? "unknown type")): \(rc == LIBSSH2_ERROR_FILE ? "cannot load key: " : "")\(lastError(rc))")

@@ -37,15 +37,18 @@ public final class SSHExecutor: RemoteExecutor {
         let passphrase: String?
         let agentSocket: String?
         let supported: [Int32: Set<String>]
-        private let keyInfos = Mutex<[String: (signature: [Int], info: PrivateKeyInfo)]>([:])
+        private let keyInfos = Mutex<[String: (signature: [Int], info: PrivateKeyInfo, signer: Ed25519Signer?)]>([:])
 
-        /// A key file's type and encryption, re-read only when the file changes.
-        func keyInfo(path: String) -> PrivateKeyInfo? {
+        /// A key file's type and encryption (and, for a plain Ed25519 key, a ready signer),
+        /// re-read only when the file changes.
+        func keyInfo(path: String) -> (info: PrivateKeyInfo, signer: Ed25519Signer?)? {
             guard let sig = KnownHostsFile.signature(of: path) else { return nil }
-            if let c = keyInfos.withLock({ $0[path] }), c.signature == sig { return c.info }
-            guard let info = PrivateKeyInfo.read(path: path) else { return nil }
-            keyInfos.withLock { $0[path] = (sig, info) }
-            return info
+            if let c = keyInfos.withLock({ $0[path] }), c.signature == sig { return (c.info, c.signer) }
+            guard var info = PrivateKeyInfo.read(path: path) else { return nil }
+            let signer = info.ed25519.flatMap { Ed25519Signer(publicBlob: $0.publicBlob, seed: $0.seed) }
+            info.ed25519 = nil  // the seed lives only inside OpenSSL from here on
+            keyInfos.withLock { $0[path] = (sig, info, signer) }
+            return (info, signer)
         }
 
         init(options: SSHOptions) {

@@ -16,7 +16,9 @@ let hosts = a[1].split(separator: ",").map(String.init)
 let command = a.count > 7 ? a[7] : "echo ok"
 let user = getenv("FLEET_BENCH_USER").map { String(cString: $0) } ?? "root"
 let threads = Int(getenv("FLEET_SSH_THREADS").map { String(cString: $0) } ?? "") ?? 2
-let ex = SSHExecutor(options: SSHOptions(handshakeTimeout: .seconds(60), agentSocket: "",
+// FLEET_BENCH_AGENT=1: authenticate through $SSH_AUTH_SOCK instead of the key file.
+let useAgent = getenv("FLEET_BENCH_AGENT") != nil
+let ex = SSHExecutor(options: SSHOptions(handshakeTimeout: .seconds(60), agentSocket: useAgent ? nil : "",
                                          maxConcurrentSessions: c, eventLoopThreads: threads))
 
 func cpuSeconds() -> Double {
@@ -36,7 +38,7 @@ let cpu0 = cpuSeconds()
 let t0 = ContinuousClock.now
 let failures = await withTaskGroup(of: NodeFailure?.self) { g in
     for i in 0..<n {
-        let t = NodeTarget(name: "n\(i)", host: hosts[i % hosts.count], port: port, user: user, identityFiles: [a[3]], knownHostsFiles: [a[4]])
+        let t = NodeTarget(name: "n\(i)", host: hosts[i % hosts.count], port: port, user: user, identityFiles: useAgent ? [] : [a[3]], knownHostsFiles: [a[4]])
         g.addTask {
             do {
                 let r = try await ex.withSession(to: t) { s in try await s.exec(ExecRequest(command: command)) }
