@@ -103,7 +103,7 @@ public enum Classifier {
                     missingState.append(name)
                 }
             }
-            if let ds = p.deviceState, pathLossStates.contains(ds) || ds == "offline" {
+            if let ds = p.deviceState, pathLossStates.contains(ds) {
                 lost.append("\(name) \(ds) (multipath)")
             }
         }

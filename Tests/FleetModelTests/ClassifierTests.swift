@@ -242,6 +242,19 @@ func verdicts(_ findings: [MapFinding]) -> [String: Verdict] {
         #expect(f.verdict == .needsReview)
     }
 
+    @Test func multipathDeviceStateColumn() throws {
+        func with(_ state: String) throws -> Verdict {
+            try Self.residual { o in
+                let i = o.firstIndex { $0.command == .multipathList }!
+                o[i].stdout = o[i].stdout.replacingOccurrences(of: "sdh 8:112 failed faulty running", with: "sdh 8:112 failed faulty \(state)")
+            }.verdict
+        }
+        #expect(try with("transport-offline") == .pathLoss)
+        #expect(try with("blocked") == .pathLoss)
+        #expect(try with("offline") == .needsReview)
+        #expect(try with("running") == .residual)
+    }
+
     @Test func duplicateWWIDNeedsReview() throws {
         let f = try Self.residual { o in
             let i = o.firstIndex { $0.command == .multipathList }!
