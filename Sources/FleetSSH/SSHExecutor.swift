@@ -108,12 +108,22 @@ public final class SSHExecutor: RemoteExecutor {
         precondition(libssh2Ready, "libssh2_init failed")
         self.options = options
         shared = Shared(options: options)
+        Self.raiseOpenFileLimit(toAtLeast: options.maxConcurrentSessions + 256)
         loops = (0..<max(1, options.eventLoopThreads)).map { EventLoop(name: "fleet-ssh-\($0)") }
         limiter = AsyncLimiter(max(1, options.maxConcurrentSessions))
     }
 
     deinit {
         for l in loops { l.stop() }
+    }
+
+    /// One socket per session: a soft RLIMIT_NOFILE of 1024 (a common default) would fail
+    /// sessions beyond it with EMFILE, so raise the soft limit toward the hard one.
+    private static func raiseOpenFileLimit(toAtLeast wanted: Int) {
+        var rl = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0, rl.rlim_cur < rlim_t(wanted) else { return }
+        rl.rlim_cur = min(rl.rlim_max, rlim_t(wanted))
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
     }
 
     public func withSession<T: Sendable>(

@@ -287,4 +287,31 @@ import FleetTestSupport
         #expect(f?.status == .unreachable)
         #expect(f?.message.contains("fleet-no-such-node.invalid") == true)
     }
+
+    @Test func ecdsaKeyFile() async throws {
+        let d = try TestSSHD(address: "127.0.6.26")
+        defer { d.stop() }
+        let key = d.dir.appendingPathComponent("client_ecdsa").path
+        try TestSSHD.keygen(type: "ecdsa", path: key)
+        try d.authorize(publicKeyFile: key + ".pub")
+        let r = try await Self.run(SSHExecutor(options: Self.options()), Self.target(d, keys: [key]), "echo ecdsa").get()
+        #expect(r.stdoutText == "ecdsa\n")
+    }
+
+    @Test func hostKnownOnlyByItsECDSAKey() async throws {
+        // The server has ed25519 and ecdsa host keys; known_hosts lists only the ecdsa one.
+        // OpenSSH then negotiates ecdsa; so must fleet, instead of calling the host changed.
+        let keyDir = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-ecdsa-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: keyDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: keyDir) }
+        let ecdsaHost = keyDir.appendingPathComponent("host_ecdsa").path
+        try TestSSHD.keygen(type: "ecdsa", path: ecdsaHost)
+        let d = try TestSSHD(address: "127.0.6.27", extraConfig: ["HostKey \(ecdsaHost)"])
+        defer { d.stop() }
+        let pub = try String(contentsOfFile: ecdsaHost + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        let kh = d.dir.appendingPathComponent("ecdsa_known_hosts").path
+        try "[\(d.address)]:\(d.port) \(pub)\n".write(toFile: kh, atomically: true, encoding: .utf8)
+        let r = try await Self.run(SSHExecutor(options: Self.options()), Self.target(d, knownHosts: kh), "echo known").get()
+        #expect(r.stdoutText == "known\n")
+    }
 }
