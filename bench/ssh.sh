@@ -45,9 +45,16 @@ CONF
 /usr/sbin/sshd -D -e -f "$WORK/sshd_config" -E "$WORK/sshd.log" &
 SSHD_PID=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/$ADDR/$PORT") 2>/dev/null && break; sleep 0.05; done
+# Node-side CPU: the listener's utime+stime+cutime+cstime (every session process is reaped up
+# that chain), in clock ticks.
+TCK=$(getconf CLK_TCK)
+sshd_cpu() { awk -v t="$TCK" '{ printf "%.2f", ($14+$15+$16+$17)/t }' "/proc/$SSHD_PID/stat"; }
 
+S0=$(sshd_cpu)
 echo "== fleet (SSHExecutor, ${FLEET_SSH_THREADS:-2} event-loop threads): N=$N C=$C against $ADDR:$PORT"
 FLEET_BENCH_USER=$BUSER /usr/bin/time -f "   (time: wall %es user %Us sys %Ss maxRSS %MKiB)" "$BIN" "$ADDR" "$PORT" "$WORK/client" "$WORK/known_hosts" "$N" "$C" "echo ok"
+S1=$(sshd_cpu)
+echo "   node side (sshd + sessions): cpu=$(awk -v a="$S1" -v b="$S0" 'BEGIN{printf "%.2f", a-b}')s on $(nproc) cores"
 
 if [ "$PEER" != "--no-ssh" ]; then
   echo "== OpenSSH ssh via xargs -P $C: N=$N (StrictHostKeyChecking yes, same server)"
@@ -56,4 +63,5 @@ if [ "$PEER" != "--no-ssh" ]; then
       -o UserKnownHostsFile=$WORK/known_hosts -o IdentitiesOnly=yes -o IdentityAgent=none -i $WORK/client \
       -p $PORT $BUSER@$ADDR 'echo ok' > $WORK/ssh.out 2>&1 || true"
   echo "   ok=$(grep -c '^ok$' "$WORK/ssh.out") of $N"
+  echo "   node side (sshd + sessions): cpu=$(awk -v a="$(sshd_cpu)" -v b="$S1" 'BEGIN{printf "%.2f", a-b}')s"
 fi
