@@ -98,19 +98,26 @@ public final class FleetDatabase: Sendable {
     @discardableResult
     public func markInterruptedRuns(now: Date = Date()) throws -> [Int64] {
         let me = ProcessIdentity.current
+        // Read first: most opens find no running run, and a history query then takes no write lock.
+        let rows = try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, host, pid, pid_start FROM runs WHERE status = 'running'")
+        }
+        var dead: [Int64] = []
+        for r in rows {
+            let host: String = r["host"]
+            guard host == me.host || host.isEmpty else { continue }
+            let pid: Int32? = r["pid"]
+            let start: String? = r["pid_start"]
+            if let pid, let start, ProcessIdentity.start(of: pid) == start { continue }  // still writing
+            dead.append(r["id"])
+        }
+        guard !dead.isEmpty else { return [] }
         return try pool.write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT id, host, pid, pid_start FROM runs WHERE status = 'running'")
             var marked: [Int64] = []
-            for r in rows {
-                let host: String = r["host"]
-                guard host == me.host || host.isEmpty else { continue }
-                let pid: Int32? = r["pid"]
-                let start: String? = r["pid_start"]
-                if let pid, let start, ProcessIdentity.start(of: pid) == start { continue }  // still writing
-                let id: Int64 = r["id"]
-                try db.execute(sql: "UPDATE runs SET status = 'interrupted', ended_at = ? WHERE id = ?",
+            for id in dead {
+                try db.execute(sql: "UPDATE runs SET status = 'interrupted', ended_at = ? WHERE id = ? AND status = 'running'",
                                arguments: [ISOTime.format(now), id])
-                marked.append(id)
+                if db.changesCount == 1 { marked.append(id) }
             }
             return marked
         }
