@@ -387,11 +387,15 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
                 x.step = x.request.stdin.isEmpty ? .eof : .write
             case .write:
                 guard drain(x) else { return }
+                // The command ended (or closed its output) without reading all of stdin: stop
+                // writing, or we would wait for window space that never comes.
+                if libssh2_channel_eof(x.channel) != 0 { x.step = .read; continue }
                 let n = x.request.stdin.withUnsafeBytes { b in
                     fleet_channel_write(x.channel, b.baseAddress!.advanced(by: x.written).assumingMemoryBound(to: CChar.self),
                                         b.count - x.written)
                 }
                 if n == Int(LIBSSH2_ERROR_EAGAIN) { waitOnSession(); return }
+                if n == Int(LIBSSH2_ERROR_CHANNEL_CLOSED) || n == Int(LIBSSH2_ERROR_CHANNEL_EOF_SENT) { x.step = .read; continue }
                 guard n >= 0 else { fail(transportFailure(Int32(n), "writing stdin")); return }
                 x.written += n
                 if x.written >= x.request.stdin.count { x.step = .eof }

@@ -317,4 +317,15 @@ import FleetTestSupport
         let r = try await Self.run(SSHExecutor(options: Self.options()), Self.target(d, knownHosts: kh), "echo known").get()
         #expect(r.stdoutText == "known\n")
     }
+
+    @Test func commandThatIgnoresLargeStdinStillFinishes() async throws {
+        let d = try TestSSHD(address: "127.0.6.28")
+        defer { d.stop() }
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 8 << 20)  // beyond every SSH window
+        let r = try await SSHExecutor(options: Self.options()).withSession(to: Self.target(d)) { s in
+            try await s.exec(ExecRequest(command: "head -c 10 >/dev/null; echo read-ten", stdin: big, timeout: .seconds(60)))
+        }
+        #expect(r.stdoutText == "read-ten\n")
+        #expect(r.exitStatus == 0)
+    }
 }
