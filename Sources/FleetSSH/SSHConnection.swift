@@ -79,6 +79,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     // MARK: - Entry points (on the loop thread)
 
     func start(addresses: [SocketAddress], _ cont: ConnectCont) {
+        if let p = poisoned { cont.resume(returning: .failure(p)); return }  // cancelled before it began
         self.addresses = addresses
         connectCont = cont
         loop.register(self)
@@ -108,6 +109,13 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         default:
             finishClosed()
         }
+    }
+
+    /// The caller's task was cancelled: drop the connection now, so its slot and socket are
+    /// free at once instead of at the next deadline.
+    func cancel() {
+        guard phase != .closed else { return }
+        fail(NodeFailure(.disconnected, "\(label): cancelled by fleet (the caller stopped waiting)"))
     }
 
     // MARK: - LoopClient

@@ -153,8 +153,13 @@ public final class SSHExecutor: RemoteExecutor {
         }
         let loop = loops[nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
         let conn = SSHConnection(loop: loop, target: target, options: options, config: shared)
-        let result: Result<Void, NodeFailure> = await withCheckedContinuation { cont in
-            loop.submit { conn.start(addresses: addresses, cont) }
+        if Task.isCancelled { throw NodeFailure(.disconnected, "\(label): cancelled by fleet before connecting") }
+        let result: Result<Void, NodeFailure> = await withTaskCancellationHandler {
+            await withCheckedContinuation { cont in
+                loop.submit { conn.start(addresses: addresses, cont) }
+            }
+        } onCancel: {
+            loop.submit { conn.cancel() }
         }
         try result.get()
         return conn
@@ -179,8 +184,12 @@ final class SSHRemoteSession: RemoteSession {
     func exec(_ request: ExecRequest) async throws(NodeFailure) -> ExecResult {
         let conn = self.conn
         let line = SSHExecutor.remoteCommandLine(request.command, timeout: request.timeout, sudo: conn.target.sudo)
-        let result: Result<ExecResult, NodeFailure> = await withCheckedContinuation { cont in
-            conn.loop.submit { conn.enqueue(request, line: line, cont) }
+        let result: Result<ExecResult, NodeFailure> = await withTaskCancellationHandler {
+            await withCheckedContinuation { cont in
+                conn.loop.submit { conn.enqueue(request, line: line, cont) }
+            }
+        } onCancel: {
+            conn.loop.submit { conn.cancel() }
         }
         let r = try result.get()
         if conn.target.sudo, r.exitStatus == 1,

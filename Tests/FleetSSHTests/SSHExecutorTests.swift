@@ -328,4 +328,18 @@ import FleetTestSupport
         #expect(r.stdoutText == "read-ten\n")
         #expect(r.exitStatus == 0)
     }
+
+    @Test func cancellationDropsTheSessionAtOnce() async throws {
+        let d = try TestSSHD(address: "127.0.6.29")
+        defer { d.stop() }
+        let ex = SSHExecutor(options: Self.options())
+        let t = Self.target(d)
+        let task = Task { await Self.run(ex, t, "echo started; sleep 20", timeout: .seconds(600)) }
+        try await Task.sleep(for: .seconds(1))
+        task.cancel()
+        // Without cancellation support this would end normally (exit 0) 20 s later.
+        let f = Self.failure(await task.value)
+        #expect(f?.status == .disconnected)
+        #expect(f?.message.contains("cancelled") == true)
+    }
 }
