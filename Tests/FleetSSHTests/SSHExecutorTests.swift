@@ -180,11 +180,14 @@ import FleetTestSupport
     @Test func encryptedKeyWithPassphraseFromEnvironment() async throws {
         let d = try TestSSHD(address: "127.0.6.19")
         defer { d.stop() }
+        // The passphrase is the value of a variable that is already set (HOME): setenv while
+        // other suites' threads read the environment is not thread-safe.
+        let variable = "HOME"
+        let passphrase = try #require(ProcessInfo.processInfo.environment[variable])
         let key = d.dir.appendingPathComponent("locked_ed25519").path
-        try TestSSHD.keygen(type: "ed25519", path: key, passphrase: "open sesame")
+        try TestSSHD.keygen(type: "ed25519", path: key, passphrase: passphrase)
         try d.authorize(publicKeyFile: key + ".pub")
-        setenv("FLEET_SSH_TEST_PASSPHRASE", "open sesame", 1)
-        let ex = SSHExecutor(options: Self.options { $0.passphraseEnvironmentVariable = "FLEET_SSH_TEST_PASSPHRASE" })
+        let ex = SSHExecutor(options: Self.options { $0.passphraseEnvironmentVariable = variable })
         let r = try await Self.run(ex, Self.target(d, keys: [key]), "echo unlocked").get()
         #expect(r.stdoutText == "unlocked\n")
         let noPass = SSHExecutor(options: Self.options { $0.passphraseEnvironmentVariable = "FLEET_SSH_TEST_UNSET_VARIABLE" })
