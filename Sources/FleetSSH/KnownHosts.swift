@@ -143,16 +143,18 @@ final class KnownHostsStore: Sendable {
 
     /// Key types known for the host, for the host-key algorithm preference (as OpenSSH does),
     /// so a host known by its ECDSA key is not asked for its Ed25519 key and reported changed.
-    func knownKeyTypes(host: String, port: Int, files: [String]) -> [String] {
+    static func knownKeyTypes(_ es: [KnownHostEntry]) -> [String] {
         var seen: [String] = []
-        for e in entries(host: host, port: port, files: files) where !e.revoked && !seen.contains(e.keyType) {
-            seen.append(e.keyType)
-        }
+        for e in es where !e.revoked && !seen.contains(e.keyType) { seen.append(e.keyType) }
         return seen
     }
 
     func verdict(host: String, port: Int, files: [String], keyBlob: [UInt8]) -> HostKeyVerdict {
-        let es = entries(host: host, port: port, files: files)
+        Self.verdict(entries(host: host, port: port, files: files), keyBlob: keyBlob)
+    }
+
+    /// From the host's entries, looked up once per session (each hashed entry costs an HMAC).
+    static func verdict(_ es: [KnownHostEntry], keyBlob: [UInt8]) -> HostKeyVerdict {
         if es.contains(where: { $0.revoked && $0.keyBlob == keyBlob }) { return .revoked }
         let live = es.filter { !$0.revoked }
         if live.contains(where: { $0.keyBlob == keyBlob }) { return .match }

@@ -63,6 +63,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     private var closeConts: [CheckedContinuation<Void, Never>] = []
     private var poisoned: NodeFailure?
     private var registered = false
+    private var knownEntries: [KnownHostEntry] = []
 
     private(set) var pollEvents: Int16 = 0
     private(set) var deadline: ContinuousClock.Instant?
@@ -209,7 +210,8 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         }
         session = s
         libssh2_session_set_blocking(s, 0)
-        let knownTypes = config.knownHosts.knownKeyTypes(host: target.host, port: target.port, files: knownHostsFiles)
+        knownEntries = config.knownHosts.entries(host: target.host, port: target.port, files: knownHostsFiles)
+        let knownTypes = KnownHostsStore.knownKeyTypes(knownEntries)
         for (method, list) in config.methodPreferences(knownHostKeyTypes: knownTypes) {
             _ = libssh2_session_method_pref(s, method, list)
         }
@@ -254,7 +256,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         let keyType = keyTypeOfBlob(blob) ?? "unknown"
         let fp = sha256Fingerprint(blob)
         let files = knownHostsFiles
-        var verdict = config.knownHosts.verdict(host: target.host, port: target.port, files: files, keyBlob: blob)
+        var verdict = KnownHostsStore.verdict(knownEntries, keyBlob: blob)
         if verdict == .unknown, options.hostKeyPolicy == .acceptNew, let first = files.first {
             switch config.knownHosts.appendIfUnknown(host: target.host, port: target.port, files: files, path: first,
                                                      keyType: keyType, keyBlob: blob) {
