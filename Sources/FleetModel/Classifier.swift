@@ -96,7 +96,8 @@ public enum Classifier {
         for p in paths {
             guard let name = p.dev else { continue }
             if let d = BlockDeviceName(name) {
-                if let st = s.sysfsState(of: d) {
+                if let st = s.lsblkState(of: d), pathLossStates.contains(st) { lost.append("\(name) \(st) (lsblk)") }
+                if let st = s.sysfsState(of: d) ?? s.lsblkState(of: d) {
                     if pathLossStates.contains(st) { lost.append("\(name) \(st)") }
                     else if st != "running" { odd.append("\(name) \(st)") }
                 } else {

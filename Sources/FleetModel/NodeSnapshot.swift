@@ -127,6 +127,12 @@ public struct NodeSnapshot: Sendable {
     public func slaves(of dm: DMDeviceName) -> [String]? { slavesHolders[dm]?.slaves }
     public func holders(of dm: DMDeviceName) -> [String]? { slavesHolders[dm]?.holders }
     public func sysfsState(of disk: BlockDeviceName) -> String? { deviceStates[disk] }
+
+    /// lsblk's STATE of a disk (lsblk reads the same sysfs file): a second witness.
+    public func lsblkState(of disk: BlockDeviceName) -> String? {
+        guard let roots = lsblk else { return nil }
+        return roots.first { $0.kname == disk.rawValue || ($0.kname == nil && $0.name == disk.rawValue) }?.state
+    }
     public func probe(of dm: DMDeviceName) -> ProbeResult? { probes[dm] }
     public func nameUUID(of dm: DMDeviceName) -> DMNameUUID? { dmNames[dm] }
 

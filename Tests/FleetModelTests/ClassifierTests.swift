@@ -149,8 +149,24 @@ func verdicts(_ findings: [MapFinding]) -> [String: Verdict] {
         #expect(g.verdict == .pathLoss)
     }
 
-    @Test func missingSysfsStateNeedsReview() throws {
+    @Test func lsblkStateIsASecondWitness() throws {
+        // lsblk alone (no sysfs capture) may stand in for the sysfs state…
         let f = try Self.residual { o in o.removeAll { $0.command == .deviceState(BlockDeviceName("sdh")!) } }
+        #expect(f.verdict == .residual)
+        // …and lsblk saying transport-offline is path-loss even when the sysfs capture said running.
+        let g = try Self.residual { o in
+            let i = o.firstIndex { $0.command == .lsblk }!
+            o[i].stdout = o[i].stdout.replacingOccurrences(of: "\"hctl\": \"7:0:0:1\",\n         \"state\": \"running\"",
+                                                           with: "\"hctl\": \"7:0:0:1\",\n         \"state\": \"transport-offline\"")
+        }
+        #expect(g.verdict == .pathLoss)
+    }
+
+    @Test func missingSysfsStateNeedsReview() throws {
+        let f = try Self.residual { o in
+            o.removeAll { $0.command == .deviceState(BlockDeviceName("sdh")!) || $0.command == .lsblk }
+            o.append(CommandOutput(command: .procMounts, stdout: "/dev/vda1 / ext4 rw 0 0\n"))
+        }
         #expect(f.verdict == .needsReview)
         #expect(f.reasons.contains { $0.contains("no sysfs state for sdh") })
     }
