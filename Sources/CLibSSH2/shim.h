@@ -58,13 +58,7 @@ static inline int fleet_knownhost_plain_raw(void) {
 static inline int fleet_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 static inline int fleet_block_inbound(void) { return LIBSSH2_SESSION_BLOCK_INBOUND; }
 static inline int fleet_block_outbound(void) { return LIBSSH2_SESSION_BLOCK_OUTBOUND; }
-// known_hosts `|1|salt|hash` entries are HMAC-SHA1(salt, hostname); fingerprints are SHA-256.
-// libssh2 links libcrypto already, so these add no dependency.
-static inline int fleet_hmac_sha1(const unsigned char *key, int keylen, const unsigned char *data, size_t len,
-                                  unsigned char out[20]) {
-    unsigned int outlen = 20;
-    return HMAC(EVP_sha1(), key, keylen, data, len, out, &outlen) != NULL;
-}
+// Fingerprints are SHA-256 (libssh2 links libcrypto already: no new dependency).
 static inline int fleet_sha256(const unsigned char *data, size_t len, unsigned char out[32]) {
     unsigned int outlen = 32;
     return EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL);
@@ -96,4 +90,29 @@ static inline int fleet_userauth_ed25519(LIBSSH2_SESSION *s, const char *user, c
                                          void **abstract) {
     return libssh2_userauth_publickey(s, user, pub, publen, fleet_ed25519_sign_cb, abstract);
 }
+// known_hosts `|1|` entries: the HMAC key (the salt) is fixed per entry, so fleet keeps the
+// SHA-1 states after the inner and outer pads and finishes each lookup with two short SHA-1
+// runs, instead of a full OpenSSL 3 HMAC() (algorithm fetch included) per entry per login.
+// The low-level SHA-1 API is deprecated in OpenSSL 3 but is the cheap one here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#include <openssl/sha.h>
+typedef struct { SHA_CTX inner, outer; } fleet_hmac_sha1_state;
+static inline void fleet_hmac_sha1_prepare(fleet_hmac_sha1_state *st, const unsigned char *key, size_t keylen) {
+    unsigned char k[64] = {0}, pad[64];
+    if (keylen > 64) SHA1(key, keylen, k); else memcpy(k, key, keylen);
+    for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
+    SHA1_Init(&st->inner); SHA1_Update(&st->inner, pad, 64);
+    for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
+    SHA1_Init(&st->outer); SHA1_Update(&st->outer, pad, 64);
+}
+static inline void fleet_hmac_sha1_finish(const fleet_hmac_sha1_state *st, const unsigned char *data, size_t len,
+                                          unsigned char out[20]) {
+    unsigned char ih[20];
+    SHA_CTX c = st->inner;
+    SHA1_Update(&c, data, len); SHA1_Final(ih, &c);
+    c = st->outer;
+    SHA1_Update(&c, ih, 20); SHA1_Final(out, &c);
+}
+#pragma GCC diagnostic pop
 #endif

@@ -9,7 +9,7 @@ import Glibc
 struct KnownHostEntry: Sendable {
     enum Names: Sendable {
         case patterns([String])                    // comma list; `!` negates, `*`/`?` wildcards
-        case hashed(salt: [UInt8], hash: [UInt8])  // |1|base64(salt)|base64(HMAC-SHA1(salt, name))
+        case hashed(HashedName)                    // |1|base64(salt)|base64(HMAC-SHA1(salt, name))
     }
     var names: Names
     var keyType: String
@@ -18,14 +18,8 @@ struct KnownHostEntry: Sendable {
 
     func applies(to name: String) -> Bool {
         switch names {
-        case .hashed(let salt, let hash):
-            var out = [UInt8](repeating: 0, count: 20)
-            let ok = salt.withUnsafeBufferPointer { s in
-                Array(name.utf8).withUnsafeBufferPointer { d in
-                    fleet_hmac_sha1(s.baseAddress, Int32(s.count), d.baseAddress, d.count, &out)
-                }
-            }
-            return ok != 0 && out == hash
+        case .hashed(let h):
+            return h.matches(name)
         case .patterns(let patterns):
             var matched = false
             for p in patterns {
@@ -37,6 +31,27 @@ struct KnownHostEntry: Sendable {
             }
             return matched
         }
+    }
+}
+
+/// A hashed known_hosts name with its HMAC key schedule done once (see the shim).
+struct HashedName: @unchecked Sendable {
+    // @unchecked: `state` is a plain C struct of integers, copied by value and never shared mutably.
+    let state: fleet_hmac_sha1_state
+    let hash: [UInt8]
+
+    init(salt: [UInt8], hash: [UInt8]) {
+        var st = fleet_hmac_sha1_state()
+        salt.withUnsafeBufferPointer { fleet_hmac_sha1_prepare(&st, $0.baseAddress, $0.count) }
+        state = st
+        self.hash = hash
+    }
+
+    func matches(_ name: String) -> Bool {
+        var out = [UInt8](repeating: 0, count: 20)
+        var st = state
+        Array(name.utf8).withUnsafeBufferPointer { fleet_hmac_sha1_finish(&st, $0.baseAddress, $0.count, &out) }
+        return out == hash
     }
 }
 
@@ -93,7 +108,7 @@ struct KnownHostsFile: Sendable {
                 let parts = fields[0].dropFirst(3).split(separator: "|", omittingEmptySubsequences: false)
                 guard parts.count == 2, let salt = base64Decode(String(parts[0])),
                       let hash = base64Decode(String(parts[1])), hash.count == 20 else { continue }
-                names = .hashed(salt: salt, hash: hash)
+                names = .hashed(HashedName(salt: salt, hash: hash))
             } else {
                 names = .patterns(fields[0].split(separator: ",").map(String.init))
             }
