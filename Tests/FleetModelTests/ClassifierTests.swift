@@ -74,7 +74,10 @@ func verdicts(_ findings: [MapFinding]) -> [String: Verdict] {
             let out = CommandOutput(command: .multipathList, stdout: try Fixtures.real(state, "multipath-ll.txt"))
             for f in Classifier.classify(NodeSnapshot(outputs: [out])) {
                 #expect(!f.verdict.isCleanable, "\(state) \(f.map.name ?? "")")
-                if f.map.paths.allSatisfy({ $0.dmState == "failed" }) { #expect(f.verdict == .needsReview) }
+                if f.map.paths.allSatisfy({ $0.dmState == "failed" }) {
+                    #expect(f.verdict == .needsReview)
+                    #expect(f.reasons.contains { $0.hasPrefix("looks like the vendor's residual pattern") })
+                }
             }
         }
     }
