@@ -107,6 +107,10 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
             stepClose()
         case .closing:
             break
+        case .execing:
+            // withSession's body ended (or threw) with commands still running in child tasks:
+            // fail them rather than leave their continuations waiting forever.
+            fail(NodeFailure(.disconnected, "\(label): session closed while a command was still running"))
         default:
             finishClosed()
         }

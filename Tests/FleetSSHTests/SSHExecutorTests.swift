@@ -345,4 +345,19 @@ import FleetTestSupport
         #expect(f?.status == .disconnected)
         #expect(f?.message.contains("cancelled") == true)
     }
+
+    @Test func commandStillRunningWhenBodyReturnsIsFailedNotLeftHanging() async throws {
+        let d = try TestSSHD(address: "127.0.6.30")
+        defer { d.stop() }
+        let ex = SSHExecutor(options: Self.options())
+        let pending = try await ex.withSession(to: Self.target(d)) { s in
+            let task = Task { try await s.exec(ExecRequest(command: "sleep 20", timeout: .seconds(60))) }
+            try await Task.sleep(for: .seconds(1))
+            return task
+        }
+        let result = await pending.result
+        var status: NodeStatus?
+        if case .failure(let f as NodeFailure) = result { status = f.status }
+        #expect(status == .disconnected)
+    }
 }
