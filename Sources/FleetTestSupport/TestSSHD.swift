@@ -57,7 +57,10 @@ public final class TestSSHD: @unchecked Sendable {
         try waitListening()
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: dir)
+    }
 
     /// Kills sshd by pid (its already-forked session children end with their connections).
     public func stop() { daemon.stop() }
