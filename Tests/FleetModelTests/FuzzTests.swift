@@ -64,13 +64,33 @@ struct SplitMix64: RandomNumberGenerator {
             _ = DeviceStateParser.parse(input)
             _ = PsParser.parse(input)
             _ = ProbeParser.parse(stderr: input, exitCode: Int32(truncatingIfNeeded: rng.next() % 140))
-            // JSON parsers go through Foundation; sample them.
-            if i % 10 == 0 {
-                _ = MultipathdJSONParser.parse(input)
-                _ = LsblkParser.parse(input)
-            }
+            _ = MultipathdJSONParser.parse(input)
+            _ = LsblkParser.parse(input)
         }
         #expect(maxMaps > 0)  // the mutations still produce maps: the parser was really exercised
+    }
+
+    /// Whole JSON captures, lightly mutated, so the JSON walkers also see valid documents
+    /// with odd types and values (the windows above are rarely valid JSON).
+    @Test func mutatedWholeJSON() throws {
+        var rng = SplitMix64(state: Self.seed ^ 0x15)
+        var docs: [String] = []
+        for state in try Fixtures.realStates() {
+            let files = try Fixtures.realFiles(state)
+            for n in ["multipathd-show-maps-json.txt", "lsblk-json.txt"] { if let t = files[n] { docs.append(t) } }
+        }
+        var valid = 0
+        for _ in 0..<3_000 {
+            var input = docs[Int.random(in: 0..<docs.count, using: &rng)]
+            // Swap one value for another JSON type: keeps the document valid most of the time.
+            let swaps = [("\"running\"", "7"), ("null", "[]"), ("\"dm-", "{\"x\":\"dm-"), ("0,", "\"0\","), ("\"1G\"", "null")]
+            let (a, b) = swaps[Int.random(in: 0..<swaps.count, using: &rng)]
+            if let r = input.range(of: a) { input.replaceSubrange(r, with: b) }
+            if Int.random(in: 0..<3, using: &rng) == 0 { input = Self.mutate(input, &rng) }
+            let m = MultipathdJSONParser.parse(input), l = LsblkParser.parse(input)
+            if !m.value.isEmpty || !l.value.isEmpty { valid += 1 }
+        }
+        #expect(valid > 500)
     }
 
     /// Whole snapshots of mutated capture folders through NodeSnapshot + Classifier.
