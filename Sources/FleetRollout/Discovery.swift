@@ -82,7 +82,16 @@ public enum Discovery {
 
         // 2. Probes, only for maps whose paths all failed.
         let snapshot = NodeSnapshot(outputs: result.outputs)
-        let failedDevices = snapshot.allFailedMaps
+        // A map whose path disks sysfs reports not `running` (transport-offline, blocked) is
+        // path loss, not an unmap: probing it would only leave a dd queued on the node until
+        // the network comes back, and the classifier does not need the probe to say so.
+        let failedDevices = snapshot.allFailedMaps.filter { dm in
+            guard let map = snapshot.map(dm: dm) else { return true }
+            return !map.paths.contains { p in
+                guard let disk = p.dev.flatMap(BlockDeviceName.init), let state = snapshot.sysfsState(of: disk) else { return false }
+                return state != "running"
+            }
+        }
         var stuck: [DMDeviceName: (pid: Int32, afterKill: Bool?)] = [:]
         if !failedDevices.isEmpty {
             do {
