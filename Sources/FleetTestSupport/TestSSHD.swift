@@ -156,12 +156,16 @@ public final class TestSSHD: @unchecked Sendable {
 /// A TCP listener that accepts connections (the kernel completes them from the backlog) and
 /// never says a word: an SSH client must time out in its handshake.
 public final class SilentListener: @unchecked Sendable {
-    // @unchecked: fd and port are set once in init; close() runs once.
+    // @unchecked: fd, port and fillers are set once in init; deinit closes them.
     public let address: String
     public let port: Int
     private let fd: Int32
+    private var fillers: [Int32] = []
 
-    public init(address: String) throws {
+    /// - Parameter saturated: fill the accept queue (listen backlog 0 plus connections that are
+    ///   never accepted), so the kernel drops further SYNs and a client's TCP connect hangs:
+    ///   a connect timeout on loopback.
+    public init(address: String, saturated: Bool = false) throws {
         self.address = address
         let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var a = sockaddr_in()
@@ -170,14 +174,26 @@ public final class SilentListener: @unchecked Sendable {
         inet_pton(AF_INET, address, &a.sin_addr)
         let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0, listen(sock, 16) == 0 else { close(sock); throw TestSSHDError("silent listener on \(address): errno \(errno)") }
+        guard rc == 0, listen(sock, saturated ? 0 : 16) == 0 else { close(sock); throw TestSSHDError("silent listener on \(address): errno \(errno)") }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(sock, $0, &len) } }
         fd = sock
         port = Int(UInt16(bigEndian: a.sin_port))
+        if saturated {
+            for _ in 0..<3 {
+                let c = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+                _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(c, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                fillers.append(c)
+            }
+            usleep(200_000)  // let the handshakes land in the accept queue
+        }
     }
 
-    deinit { close(fd) }
+    deinit {
+        for c in fillers { close(c) }
+        close(fd)
+    }
 }
 
 /// An ssh-agent in the foreground on its own socket, stopped by pid.

@@ -360,4 +360,13 @@ import FleetTestSupport
         if case .failure(let f as NodeFailure) = result { status = f.status }
         #expect(status == .disconnected)
     }
+
+    @Test func saturatedListenerIsConnectTimeout() async throws {
+        let l = try SilentListener(address: "127.0.6.31", saturated: true)
+        let t = NodeTarget(name: "n", host: l.address, port: l.port, identityFiles: [], knownHostsFiles: [])
+        let ex = SSHExecutor(options: Self.options { $0.connectTimeout = .seconds(1) })
+        let f = Self.failure(await Self.run(ex, t, "true"))
+        #expect(f?.status == .connectTimeout)
+        #expect(f?.message.contains("127.0.6.31:\(l.port)") == true)
+    }
 }
