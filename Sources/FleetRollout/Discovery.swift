@@ -93,10 +93,11 @@ public enum Discovery {
             }
         }
         var stuck: [DMDeviceName: (pid: Int32, afterKill: Bool?)] = [:]
+        var notProbed: [DMDeviceName: Int32] = [:]
         if !failedDevices.isEmpty {
             do {
-                stuck = try await probe(failedDevices, session: session, node: node, options: options,
-                                        nonce: nonce, into: &result)
+                (stuck, notProbed) = try await probe(failedDevices, session: session, node: node, options: options,
+                                                     nonce: nonce, into: &result)
             } catch {
                 // The probe phase is lost, not the node's discovery: keep what we have, say why.
                 result.status = error.status
@@ -107,6 +108,9 @@ public enum Discovery {
         // 3. Classify everything we read.
         var findings = Classifier.classify(NodeSnapshot(outputs: result.outputs.filter { !$0.command.isAction }))
         for i in findings.indices {
+            if let dm = findings[i].map.dm.flatMap(DMDeviceName.init), let pid = notProbed[dm] {
+                findings[i].reasons.append("not probed again: dd \(pid) from an earlier probe is still stuck on it")
+            }
             guard let dm = findings[i].map.dm.flatMap(DMDeviceName.init), let s = stuck[dm] else { continue }
             var probe = findings[i].evidence.probe ?? ProbeResult(outcome: .hung)
             probe.stuckPID = s.pid
@@ -125,9 +129,22 @@ public enum Discovery {
     static func probe(
         _ devices: [DMDeviceName], session: any RemoteSession, node: String, options: DiscoveryOptions,
         nonce: @Sendable () -> String, into result: inout NodeDiscovery
-    ) async throws(NodeFailure) -> [DMDeviceName: (pid: Int32, afterKill: Bool?)] {
+    ) async throws(NodeFailure) -> (stuck: [DMDeviceName: (pid: Int32, afterKill: Bool?)], notProbed: [DMDeviceName: Int32]) {
         let probeSeconds = wholeSeconds(options.probeTimeout)
         let cmdSeconds = wholeSeconds(options.commandTimeout)
+
+        // Never stack a second dd on a device that still has one stuck from an earlier probe
+        // (a queueing map keeps it in D state): every scan would leave one more behind, each
+        // holding the map open.
+        let pre = try await sequence([.stuckProbes], session: session, options: options, nonce: nonce, into: &result)
+        let preRows = PsParser.parse(pre.first(where: { $0.command == .stuckProbes })?.stdout ?? "").value
+        var notProbed: [DMDeviceName: Int32] = [:]
+        for d in devices {
+            if let row = PsParser.ddProcesses(reading: d, in: preRows).first { notProbed[d] = row.pid }
+        }
+        let devices = devices.filter { notProbed[$0] == nil }
+        guard !devices.isEmpty else { return ([:], notProbed) }
+
         let probeCommands = devices.map { NodeCommand.probe($0, seconds: probeSeconds) }
         let byName = Dictionary(probeCommands.map { ($0.captureName, $0) }, uniquingKeysWith: { a, _ in a })
 
@@ -148,7 +165,7 @@ public enum Discovery {
             guard o.exitCode == 137, case .probe(let d, _) = o.command else { return nil }
             return d
         }
-        guard !hung.isEmpty else { return [:] }
+        guard !hung.isEmpty else { return ([:], notProbed) }
 
         // Step 1.3: find the stuck dd (re-parented to PID 1, usually in D state).
         let before = try await sequence([.stuckProbes], session: session, options: options, nonce: nonce, into: &result)
@@ -157,7 +174,7 @@ public enum Discovery {
         let rowsBefore = PsParser.parse(psBefore).value
         for d in hung { pids[d] = PsParser.ddProcesses(reading: d, in: rowsBefore).compactMap { ProcessID(String($0.pid)) } }
         let toKill = hung.flatMap { pids[$0] ?? [] }
-        guard !toKill.isEmpty else { return [:] }
+        guard !toKill.isEmpty else { return ([:], notProbed) }
 
         let after = try await sequence(toKill.map { .killProcess($0) } + [.stuckProbes], session: session,
                                        options: options, nonce: nonce, into: &result)
@@ -168,7 +185,7 @@ public enum Discovery {
             let survivors = psAfter.map { PsParser.ddProcesses(reading: d, in: PsParser.parse($0).value) }
             stuck[d] = (first.rawValue, survivors.map { !$0.isEmpty })
         }
-        return stuck
+        return (stuck, notProbed)
     }
 
     /// Runs typed commands one after another in one exec and returns their outputs.

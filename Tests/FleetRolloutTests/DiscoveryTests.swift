@@ -35,6 +35,12 @@ import FleetTestSupport
         return frames
     }
 
+    /// `ps` with no dd on any device (the fixtures' own ps capture shows the stuck one).
+    static let psNothingStuck = """
+            PID    PPID STAT WCHAN                                ELAPSED CMD
+              1       0 Ss   -                                   01:02:03 /sbin/init
+            """
+
     static func discovery(_ state: String) throws -> ScriptedExecutor.Reply {
         let frames = try discoveryFrames(state)
         return .framing("discovery script", matches: { String(decoding: $0.stdin, as: UTF8.self).contains("r multipath-ll ") }) { _ in frames }
@@ -50,6 +56,7 @@ import FleetTestSupport
         let ddErr = try Fixtures.real("residual", "dd-dm-0.stderr.txt")
         let ex = ScriptedExecutor(["node-1": .replies([
             try Self.discovery("residual"),
+            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, Self.psNothingStuck, "")]),
             .framing("probe of dm-0 only", matches: { r in
                 let s = String(decoding: r.stdin, as: UTF8.self)
                 return s.contains("p dd-dm-0 ") && !s.contains("dd-dm-1") && !s.contains("dd-dm-2") && !s.contains("dd-dm-3")
@@ -67,9 +74,9 @@ import FleetTestSupport
         #expect(byName["mpathc"]?.verdict == .healthy)
         #expect(byName["mpathd"]?.verdict == .healthy)
         // Every exec goes through `sh -s` with its deadline; the probe one allows the probe time.
-        #expect(ex.requests.map(\.request.command) == ["sh -s", "sh -s"])
-        #expect(ex.requests[1].request.timeout >= .seconds(9))
-        #expect(String(decoding: ex.requests[1].request.stdin, as: UTF8.self).contains("timeout -s KILL 9 dd"))
+        #expect(ex.requests.map(\.request.command) == ["sh -s", "sh -s", "sh -s"])
+        #expect(ex.requests[2].request.timeout >= .seconds(9))
+        #expect(String(decoding: ex.requests[2].request.stdin, as: UTF8.self).contains("timeout -s KILL 9 dd"))
         #expect(d.outputs.contains { $0.command == .probe(DMDeviceName("dm-0")!, seconds: 9) })
     }
 
@@ -77,6 +84,7 @@ import FleetTestSupport
         let ps = try Fixtures.real("hung", "ps-dd-wchan.txt")  // pid 8410, D state, reading /dev/dm-2
         let ex = ScriptedExecutor(["node-1": .replies([
             try Self.discovery("hung"),
+            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, Self.psNothingStuck, "")]),
             .framed(stdinContaining: "p dd-dm-2 ", [("dd-dm-2", 137, "", "")]),
             .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, ps, "")]),
             .framing("kill -9 8410 then ps", matches: { r in
@@ -102,6 +110,7 @@ import FleetTestSupport
         let ps = try Fixtures.real("hung", "ps-dd-wchan.txt")
         let ex = ScriptedExecutor(["node-1": .replies([
             try Self.discovery("hung"),
+            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, Self.psNothingStuck, "")]),
             .framed(stdinContaining: "p dd-dm-2 ", [("dd-dm-2", 137, "", "")]),
             .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, ps, "")]),
             .framed(stdinContaining: "kill -9 8410", [("kill-8410", 0, "", ""), ("ps-dd-wchan", 0, "", "")]),
@@ -110,6 +119,20 @@ import FleetTestSupport
         let c = try #require(d.findings.first { $0.map.name == "mpathc" })
         #expect(c.evidence.probe?.stuckPID == 8410)
         #expect(c.evidence.probe?.stuckAfterKill == false)
+    }
+
+    @Test func aDeviceWithAnOldStuckDDIsNotProbedAgain() async throws {
+        let ps = try Fixtures.real("hung", "ps-dd-wchan.txt")  // dd 8410 still stuck on dm-2
+        let ex = ScriptedExecutor(["node-1": .replies([
+            try Self.discovery("hung"),
+            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, ps, "")]),
+        ])])
+        let d = try await run(ex)
+        #expect(ex.unconsumed.isEmpty)
+        #expect(ex.requests.count == 2)   // no probe exec: it would only leave another dd behind
+        let c = try #require(d.findings.first { $0.map.name == "mpathc" })
+        #expect(!c.verdict.isCleanable)
+        #expect(c.reasons.contains { $0.contains("not probed again: dd 8410") })
     }
 
     @Test func healthyNodeIsOneExec() async throws {
