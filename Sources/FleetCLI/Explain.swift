@@ -6,7 +6,8 @@ struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Analyse captured node outputs offline (no SSH).",
         discussion: """
-        Each PATH is either a file holding `multipath -ll` output (pasted from a customer, say),
+        Each PATH is either a file holding `multipath -ll` output (pasted from a customer, say;
+        `-` reads it from stdin),
         or a folder of captures named after the commands, as fleet's scans and the lab captures
         store them: multipath-ll.txt, multipathd-show-maps-json.txt, dmsetup-info-c.txt,
         dmsetup-status.txt, proc-mounts.txt, sys-block-sdX-device-state.txt,
@@ -18,6 +19,7 @@ struct Explain: ParsableCommand {
         holders): its all-failed maps come out `needs-review` with the missing facts listed.
 
           $ fleet explain customer-multipath-ll.txt
+          $ xclip -o | fleet explain -
           $ fleet explain --format json ../shared/fixtures/real/residual
 
         Exit status: 0 nothing residual, 1 residual maps found, 64 usage error.
@@ -74,6 +76,11 @@ struct Explain: ParsableCommand {
 
     /// Builds the report for one PATH: a file is `multipath -ll` output, a folder a capture set.
     static func report(for path: String) throws -> ExplainReport {
+        if path == "-" {  // pasted output on stdin
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            let out = CommandOutput(command: .multipathList, stdout: String(decoding: data, as: UTF8.self))
+            return ExplainReport(snapshot: NodeSnapshot(outputs: [out]))
+        }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw ExplainInputError(message: "\(path): no such file or directory")

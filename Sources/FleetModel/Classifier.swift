@@ -33,7 +33,7 @@ public enum Classifier {
         // Native NVMe multipath (multipath-tools' foreign library): no dm table, nothing to clean.
         if m.dm == nil, paths.allSatisfy({ $0.dmState == "n/a" }) {
             let notLive = paths.filter { $0.deviceState != "live" }
-            if notLive.isEmpty { return (.healthy, ["native NVMe multipath: all \(paths.count) paths live"]) }
+            if notLive.isEmpty { return (.healthy, ["native NVMe multipath: \(allPaths(paths.count)) live"]) }
             return (.needsReview, ["native NVMe multipath, not dm-multipath: " + notLive.map(describe).joined(separator: ", ")])
         }
         let failed = paths.filter { $0.dmState == "failed" }
@@ -50,9 +50,9 @@ public enum Classifier {
                 let notReady = active.filter { $0.checkerState != "ready" && $0.checkerState != "ghost" }
                 let offline = sysfsNotRunning(active, s)
                 if notReady.isEmpty && offline.isEmpty {
-                    return (.healthy, ["all \(paths.count) paths active"])
+                    return (.healthy, ["\(allPaths(paths.count)) active"])
                 }
-                var r = ["all \(paths.count) paths active in the dm table"]
+                var r = ["\(allPaths(paths.count)) active in the dm table"]
                 if !notReady.isEmpty { r.append("checker not ready: " + notReady.map(describe).joined(separator: ", ")) }
                 if !offline.isEmpty { r.append("sysfs: " + offline.joined(separator: ", ")) }
                 return (.degraded, r)
@@ -67,7 +67,7 @@ public enum Classifier {
         }
 
         // Every path failed.
-        var reasons = ["all \(paths.count) paths failed: " + paths.map(describe).joined(separator: ", ")]
+        var reasons = ["\(allPaths(paths.count)) failed: " + paths.map(describe).joined(separator: ", ")]
 
         // 1. Something uses the map: never clean it automatically.
         var users: [String] = []
@@ -128,7 +128,7 @@ public enum Classifier {
         let notRunning = paths.filter { $0.deviceState != "running" && !(($0.deviceState).map(pathLossStates.contains) ?? false) }
         if !notRunning.isEmpty { review.append("device state not running: " + notRunning.map(describe).joined(separator: ", ")) }
         if let dm {
-            if let hs = s.holders(of: dm) { _ = hs } else { review.append("holders of \(dm) unknown") }
+            if s.holders(of: dm) == nil { review.append("holders of \(dm) unknown") }
             if let sl = s.slaves(of: dm) {
                 let devs = Set(paths.compactMap(\.dev))
                 if Set(sl) != devs { review.append("slaves of \(dm) (\(sl.joined(separator: ","))) differ from its paths") }
@@ -187,6 +187,9 @@ public enum Classifier {
             return (.needsReview, reasons + ["not probed"] + review)
         }
     }
+
+    /// "all 2 paths" / "the only path".
+    static func allPaths(_ n: Int) -> String { n == 1 ? "the only path" : "all \(n) paths" }
 
     static func describe(_ p: Path) -> String {
         [p.dev ?? "-", p.dmState, p.checkerState, p.deviceState].compactMap { $0 }.joined(separator: " ")
