@@ -45,7 +45,13 @@ extension CleanRunReport {
                     }
                 }
             }
-            for l in n.left {
+            // Healthy maps on one line (the JSON has each with its reasons); every other map
+            // left alone gets its own line with every reason.
+            let healthy = n.left.filter { $0.verdict == .healthy && $0.reasons.count <= 2 }
+            if !healthy.isEmpty {
+                s += "  LEAVE    healthy: " + healthy.map { "\($0.name ?? "?") (\($0.dm ?? "?"))" }.joined(separator: ", ") + "\n"
+            }
+            for l in n.left where !healthy.contains(l) {
                 s += "  LEAVE    \(l.name ?? "?") (\(l.wwid ?? "no WWID")) \(l.dm ?? "?") \(l.verdict.rawValue) — \(l.reasons.map(\.description).joined(separator: "; "))\n"
             }
         }

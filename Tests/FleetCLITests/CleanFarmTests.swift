@@ -20,11 +20,28 @@ import Testing
 
     struct Ran { var status: Int32; var out: String; var err: String }
 
+    /// A Process for `exe args` whose signal mask is cleared before exec: children of the test
+    /// process inherit blocked signals (SIGCHLD among them), which hung the farm's own forks.
+    static func process(_ exe: String, _ args: [String]) -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+                       exe] + args
+        return p
+    }
+
+    /// Serializes farm tests across processes: several engineers (and CI) may run this suite
+    /// at once, and the farm's addresses are fixed.
+    static func lockFarm() throws -> Int32 {
+        let fd = open("/tmp/fleet-clean-farm-tests.lock", O_CREAT | O_RDWR, 0o666)
+        guard fd >= 0 else { throw FarmError("cannot open the farm test lock: errno \(errno)") }
+        guard flock(fd, LOCK_EX) == 0 else { close(fd); throw FarmError("cannot lock the farm test lock: errno \(errno)") }
+        return fd
+    }
+
     @discardableResult
     static func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> Ran {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
+        let p = process(exe, args)
         var e = ProcessInfo.processInfo.environment
         for (k, v) in env { e[k] = v }
         p.environment = e
@@ -46,16 +63,22 @@ import Testing
         let dir: String
         let tool = Fixtures.repoRoot.appendingPathComponent("tools/farm/farm").path
         var up = false
+        let lock: Int32
         init(scenario: String, nodes: Int, base: String) throws {
+            lock = try CleanFarmTests.lockFarm()
             dir = NSTemporaryDirectory() + "fleet-clean-farm-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try scenario.write(toFile: dir + "/scenario.yaml", atomically: true, encoding: .utf8)
             let r = try CleanFarmTests.run(tool, ["up", String(nodes), "--dir", dir + "/farm", "--base", base,
                                                   "--scenario", dir + "/scenario.yaml"])
-            guard r.status == 0 else { throw FarmError("farm up failed: \(r.err)\(r.out)") }
+            guard r.status == 0 else {
+                _ = try? CleanFarmTests.run(tool, ["down", "--dir", dir + "/farm"])
+                close(lock)
+                throw FarmError("farm up failed: \(r.err)\(r.out)")
+            }
             up = true
         }
-        deinit { down() }
+        deinit { down(); close(lock) }
         func down() {
             if up { _ = try? CleanFarmTests.run(tool, ["down", "--dir", dir + "/farm"]); up = false }
             try? FileManager.default.removeItem(atPath: dir)
@@ -215,9 +238,7 @@ import Testing
         // Every farm command now takes 0.3 s, so `multipath -f` is in flight long enough to
         // kill fleet while it runs (its audit row says `started`).
         try farm.set("node-0001", "fault", "slow", "0.3")
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: bin)
-        child.arguments = ["clean", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s", "--execute"]
+        let child = Self.process(bin, ["clean", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s", "--execute"])
         child.standardOutput = FileHandle.nullDevice
         child.standardError = FileHandle.nullDevice
         try child.run()
@@ -237,12 +258,16 @@ import Testing
         #expect(child.terminationReason == .uncaughtSignal)
         let firstRun = during.runID
 
+        // The killed run's `multipath -f` may still be running on the node (a remote process
+        // outlives its dropped channel, bounded only by the node-side `timeout`): let it end
+        // before the next run reads the node, as an operator would.
+        Thread.sleep(forTimeInterval: 3)
         try farm.set("node-0001", "clear-fault", "slow")
         let again = try Self.run(bin, ["clean", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s", "--execute"])
         #expect(again.status == 0, "second clean: \(again.status) \(again.out) \(again.err)")
 
         #expect(!(try farm.wwids("node-0001")).contains(w))
-        #expect(try farm.sysBlock("node-0001").isDisjoint(with: disks))
+        #expect(try farm.sysBlock("node-0001").isDisjoint(with: disks), "second clean: \(again.out)")
         let reopened = try FleetDatabase(path: farm.db)
         let runs = try reopened.runs(limit: 0, kind: .clean)
         #expect(runs.first { $0.id == firstRun }?.status == .interrupted)
