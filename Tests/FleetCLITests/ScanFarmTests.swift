@@ -34,8 +34,11 @@ struct ScanFarmTests {
     @discardableResult
     static func sh(_ args: [String], env: [String: String] = [:]) throws -> (Int32, String) {
         let p = Process()
+        // Through python3 with the signal mask cleared: a child of the test process inherits
+        // its blocked signals, and `farm up` (multiprocessing) was seen to hang with them.
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
+        p.arguments = ["python3", "-c",
+                       "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])"] + args
         p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         // Output to a file, not a pipe: daemons that `farm up` starts could inherit a pipe
         // and keep it open, so reading to EOF would never end.
