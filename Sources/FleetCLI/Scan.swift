@@ -253,8 +253,14 @@ struct ScanReport {
         }
     }
     struct JSONDoc: Encodable {
-        var run: Int64, inventory: String, database: String, exitCode: Int32, elapsedMs: Int64
-        var nodesByStatus: [String: Int], mapsByVerdict: [String: Int], nodesWithResidualMaps: Int
+        var run: Int64
+        var inventory: String
+        var database: String
+        var exitCode: Int32
+        var elapsedMs: Int64
+        var nodesByStatus: [String: Int]
+        var mapsByVerdict: [String: Int]
+        var nodesWithResidualMaps: Int
         var nodes: [JSONNode]
     }
 
@@ -270,7 +276,8 @@ struct ScanReport {
                          maps: n.findings.map(ExplainMap.init(finding:)), warnings: n.warnings)
             })
         let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // No .sortedKeys: the maps keep the explain JSON's documented key order.
+        e.outputFormatting = [.withoutEscapingSlashes]
         return (try? e.encode(doc)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
