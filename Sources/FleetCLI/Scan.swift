@@ -276,8 +276,9 @@ struct ScanReport {
                          maps: n.findings.map(ExplainMap.init(finding:)), warnings: n.warnings)
             })
         let e = JSONEncoder()
-        // No .sortedKeys: the maps keep the explain JSON's documented key order.
-        e.outputFormatting = [.withoutEscapingSlashes]
+        // Sorted keys: Foundation's JSONEncoder on Linux does not keep declaration order, and
+        // a stable order keeps runs diff-able.
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? e.encode(doc)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
