@@ -123,6 +123,8 @@ public struct NodeCleanPlan: Sendable, Hashable {
     public var scannedAt: Date
     /// nil when the scan reached the node; otherwise why not (the node gets no cleanup).
     public var scanError: String?
+    /// The scan's transport status (`ok`, `refused`, `host-key-changed`, …).
+    public var scanStatus: NodeStatus = .ok
     public var cleanups: [MapCleanup]
     public var left: [LeftMap]
     /// The node's protect rules, checked again on the fresh re-read before acting.

@@ -22,6 +22,7 @@ public enum CleanPlanner {
         var plan = NodeCleanPlan(node: scan.node, target: target, scannedAt: scan.startedAt, protect: protect)
         guard scan.status == .ok else {
             plan.scanError = scan.error ?? scan.status.rawValue
+            plan.scanStatus = scan.status
             return plan
         }
         if let e = scan.error { plan.scanError = e }

@@ -140,7 +140,7 @@ public struct CleanRun: Sendable {
 
         guard options.execute else {
             let results = plans.map { p in
-                NodeCleanResult(node: p.node, address: Self.address(p.target), status: p.scanError == nil ? .ok : .nodeError,
+                NodeCleanResult(node: p.node, address: Self.address(p.target), status: p.scanError == nil ? .ok : (p.scanStatus == .ok ? .nodeError : p.scanStatus),
                                 error: p.scanError, maps: p.cleanups.map { MapCleanResult(cleanup: $0, outcome: .planned) },
                                 left: p.left)
             }
@@ -153,7 +153,7 @@ public struct CleanRun: Sendable {
         // Execute: only nodes with work go through the scheduler; the rest are reported as planned.
         var results: [NodeCleanResult?] = plans.map { p in
             p.hasWork ? nil : NodeCleanResult(node: p.node, address: Self.address(p.target),
-                                              status: p.scanError == nil ? .ok : .nodeError, error: p.scanError, left: p.left)
+                                              status: p.scanError == nil ? .ok : (p.scanStatus == .ok ? .nodeError : p.scanStatus), error: p.scanError, left: p.left)
         }
         let work = plans.indices.filter { plans[$0].hasWork }
         let cleaner = NodeCleaner(executor: executor, audit: DatabaseCleanAudit(database: database, run: run),

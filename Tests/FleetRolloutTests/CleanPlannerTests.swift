@@ -179,6 +179,7 @@ private func onlyReason(_ p: NodeCleanPlan) -> LeaveReason? {
         let p = plan([residualFinding()], status: .refused)
         #expect(p.cleanups.isEmpty)
         #expect(p.scanError == "refused")
+        #expect(p.scanStatus == .refused)
     }
 
     @Test func everyMapGetsAnOutcome() {

@@ -111,6 +111,8 @@ import FleetTestSupport
         let dd = try CleanFixtures.probeOutput("residual", dm: "dm-0")
         let scanReplies: [ScriptedExecutor.Reply] = [
             .framed(stdinContaining: "r multipath-ll ", discovery),
+            // The scan looks for a stuck probe before probing (none here), then probes dm-0.
+            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, CleanFixtures.psEmpty, "")]),
             .framed(stdinContaining: "dd-dm-0", [("dd-dm-0", dd.exitCode ?? 1, dd.stdout, dd.stderr)]),
         ]
         // Two scans: the first sees the map once (waiting), the second after the wait confirms it.
