@@ -106,7 +106,12 @@ public enum Discovery {
         }
 
         // 3. Classify everything we read.
-        var findings = Classifier.classify(NodeSnapshot(outputs: result.outputs.filter { !$0.command.isAction }))
+        // Parsing is most of fleet's own CPU per node: reuse the first snapshot when the probe
+        // phase added nothing (most nodes).
+        let outputsSeen = snapshot.outputs.count
+        let final = result.outputs.count == outputsSeen
+            ? snapshot : NodeSnapshot(outputs: result.outputs.filter { !$0.command.isAction })
+        var findings = Classifier.classify(final)
         for i in findings.indices {
             if let dm = findings[i].map.dm.flatMap(DMDeviceName.init), let pid = notProbed[dm] {
                 findings[i].reasons.append("not probed again: dd \(pid) from an earlier probe is still stuck on it")
