@@ -72,6 +72,13 @@ import Testing
             usleep(10_000)
         }
         try #require(first.isRunning, "the first sweep ended early: \(String(decoding: firstErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+        // The lock is taken before the run row is written: on a loaded machine, wait for the
+        // row too, or the SIGKILL below can land before the first sweep recorded anything.
+        while first.isRunning,
+              (try? FleetDatabase(path: dir + "/history.sqlite").runs(limit: 1).first?.status) != .running {
+            usleep(20_000)
+        }
+        try #require(first.isRunning)
 
         let (second, secondErr) = try Self.start(bin, args)
         let text = String(decoding: secondErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
