@@ -10,23 +10,15 @@ struct Clean: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove residual multipath maps safely, in rolling, rate-limited batches.",
         discussion: """
-        Scans the nodes (or loads `--from-run ID`), plans per node which maps may be removed
-        and why every other map is left alone, and prints the exact commands. Nothing is
-        changed without --execute. A map is cleaned only when its verdict is residual or
-        residual-hung, it was seen with every path failed in two observations at least
-        --confirm-after apart, it is not mounted, held or open, no path is blocked, and no
-        protect rule matches. With --execute each node is re-read in the same SSH session
-        right before acting; a map that changed since the plan is left alone. Every command
-        is written to the history before it is sent and its result after.
+        Scans the nodes (or loads `--from-run ID`), plans per node which maps may be removed and why every other map is left alone, and prints the exact commands. Nothing is changed without --execute.
+
+        A map is cleaned only when its verdict is residual or residual-hung, it was seen with every path failed in two observations at least --confirm-after apart, it is not mounted, held or open, no path is blocked, and no protect rule matches. With --execute each node is re-read in the same SSH session right before acting; a map that changed since the plan is left alone. Every command is written to the history before it is sent and its result after.
 
           $ fleet clean --inventory nodes.yaml
-          $ fleet clean --inventory nodes.yaml --execute --batch 1,5,25% --max-failures 2
-          $ fleet clean --inventory nodes.yaml --confirm-after 10m --wait --execute --rate 30/min
+          $ fleet clean --inventory nodes.yaml --execute --max-failures 2
+          $ fleet clean --inventory nodes.yaml --wait --execute --rate 30/min
 
-        Exit status: 0 everything planned was cleaned (or nothing to do, or a dry run);
-        3 some cleanups failed or some nodes could not be scanned or reached; 4 stopped
-        because failures exceeded --max-failures; 5 interrupted by SIGINT/SIGTERM (in-flight
-        nodes finished first); 65 inventory error; 74 history database error; 64 usage.
+        Exit status: 0 everything planned was cleaned (or nothing to do, or a dry run); 3 some cleanups failed or some nodes could not be scanned or reached; 4 stopped because failures exceeded --max-failures; 5 interrupted by SIGINT/SIGTERM (in-flight nodes finished first); 65 inventory error; 74 history database error; 64 usage.
         """
     )
 
