@@ -153,7 +153,7 @@ public enum Classifier {
         }
 
         // 4. The probe decides between residual and residual-hung (vendor step 1.2).
-        guard let dm, let probe = s.probe(of: dm) else {
+        guard let dm, let probe = s.probe(of: dm) ?? s.earlierBlockedProbe(of: dm) else {
             // Say what multipath -ll alone suggests, so a pasted customer output is still useful.
             let pattern = paths.allSatisfy { $0.checkerState == "faulty" && $0.deviceState == "running" }
                 ? ["looks like the vendor's residual pattern (failed faulty running): the facts below decide"] : []

@@ -219,6 +219,16 @@ public struct NodeSnapshot: Sendable {
         processes.map { PsParser.ddProcesses(reading: dm, in: $0) }
     }
 
+    /// A probe from an earlier scan still blocked in D state on this device: the same evidence
+    /// as a probe that hangs now, since its read has not completed. Discovery does not probe
+    /// such a device again (each probe would leave one more stuck dd), so without this a
+    /// residual-hung map could never be seen residual-hung twice and confirmed for cleanup.
+    public func earlierBlockedProbe(of dm: DMDeviceName) -> ProbeResult? {
+        guard let row = stuckDD(reading: dm)?.first(where: { Classifier.isOurProbe($0) && $0.stat.hasPrefix("D") })
+        else { return nil }
+        return ProbeResult(outcome: .hung, detail: "earlier probe still blocked: dd \(row.pid) in D state", stuckPID: row.pid)
+    }
+
     /// Mount points from /proc/mounts (bind mounts included) and lsblk, without duplicates.
     public func allMountpoints(of map: MultipathMap) -> [String] {
         var out = (mounts(of: map) ?? []).map(\.mountpoint)
@@ -233,7 +243,7 @@ public struct NodeSnapshot: Sendable {
         for p in map.paths {
             if let d = p.dev.flatMap(BlockDeviceName.init), let s = deviceStates[d] { states[d.rawValue] = s }
         }
-        var probe = dm.flatMap { probes[$0] }
+        var probe = dm.flatMap { probes[$0] ?? earlierBlockedProbe(of: $0) }
         if var p = probe, let dm, p.outcome == .hung, let stuck = stuckDD(reading: dm)?.first {
             p.stuckPID = stuck.pid
             probe = p

@@ -123,7 +123,12 @@ public enum CleanPlanner {
         }
         if !ev.mountpoints.isEmpty { reasons.append(.mounted(ev.mountpoints)) }
         if !ev.holders.isEmpty { reasons.append(.holders(ev.holders)) }
-        if ev.openCount != 0 { reasons.append(.openCount(ev.openCount)) }
+        // A residual-hung map is held open by fleet's own earlier probe, stuck in D state: the
+        // classifier only says residual-hung when the open count equals those stuck probes
+        // (anything more is in-use), disabling queueing frees them, and the node cleaner
+        // re-checks open count <= stuck dds against a fresh `ps` before it acts.
+        let openByOwnProbe = f.verdict == .residualHung && ev.probe?.stuckPID != nil
+        if ev.openCount != 0, !(openByOwnProbe && (ev.openCount ?? 0) > 0) { reasons.append(.openCount(ev.openCount)) }
 
         // Confirmation comes last: it is the only reason that goes away by waiting.
         // The current scan is one observation, whether or not the history holds it already.

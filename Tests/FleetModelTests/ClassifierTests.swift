@@ -325,3 +325,38 @@ func verdicts(_ findings: [MapFinding]) -> [String: Verdict] {
         #expect(g.verdict == .inUse)
     }
 }
+
+/// A second scan of the `hung` capture's queueing map (LUN 2, mpathc, dm-2): discovery does
+/// not probe it again because the first probe's dd is still blocked in D state (ps-dd-wchan.txt:
+/// `8410 1 D submit_bio_wait … dd if=/dev/dm-2 of=/dev/null count=1 bs=1M iflag=direct`), and
+/// that dd holds the map open (Open 1 in dmsetup info).
+@Suite struct EarlierProbeTests {
+    static let dm2 = DMDeviceName("dm-2")!
+
+    static func secondScan(ps: String?) throws -> MapFinding {
+        var o = try Fixtures.realOutputs("hung")
+        o.removeAll { if case .probe(let d, _) = $0.command { return d == dm2 } else { return false } }
+        let info = try Fixtures.real("hung", "dmsetup-info-c.txt")
+            .replacingOccurrences(of: "mpathc           253   2 L--w    0", with: "mpathc           253   2 L--w    1")
+        ClassifierRuleTests.replace(&o, .dmsetupInfo, stdout: info)
+        o.removeAll { $0.command == .stuckProbes }
+        if let ps { o.append(CommandOutput(command: .stuckProbes, stdout: ps)) }
+        return try #require(Classifier.classify(NodeSnapshot(outputs: o)).first { $0.map.wwid == lun2 })
+    }
+
+    @Test func blockedEarlierProbeCountsAsHungProbe() throws {
+        let f = try Self.secondScan(ps: try Fixtures.real("hung", "ps-dd-wchan.txt"))
+        #expect(f.verdict == .residualHung)
+        #expect(f.evidence.probe?.outcome == .hung)
+        #expect(f.evidence.probe?.stuckPID == 8410)
+    }
+
+    @Test func anotherReaderIsAUserNotAProbe() throws {
+        let f = try Self.secondScan(ps: "    PID    PPID STAT WCHAN                            ELAPSED CMD\n   8410       1 D    submit_bio_wait                        00:17 dd if=/dev/dm-2 of=/srv/backup.img bs=1M\n")
+        #expect(f.verdict == .inUse)
+    }
+
+    @Test func withoutPsTheOpenCountIsAUser() throws {
+        #expect(try Self.secondScan(ps: nil).verdict == .inUse)
+    }
+}

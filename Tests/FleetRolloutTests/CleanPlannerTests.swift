@@ -116,6 +116,24 @@ private func onlyReason(_ p: NodeCleanPlan) -> LeaveReason? {
         #expect(onlyReason(plan([f])) == .holders(["dm-13"]))
     }
 
+    @Test func residualHungHeldOpenOnlyByItsStuckProbeIsCleaned() {
+        // The second scan of a queueing map: open count 1 from fleet's own earlier dd, which
+        // the classifier matched against ps before calling it residual-hung.
+        var f = residualFinding(features: "1 queue_if_no_path", verdict: .residualHung)
+        f.evidence.queueing = "on"
+        f.evidence.openCount = 1
+        f.evidence.probe = ProbeResult(outcome: .hung, stuckPID: 8410)
+        #expect(plan([f]).cleanups.count == 1)
+        // Without a stuck probe to account for it, the open count is a user.
+        f.evidence.probe = ProbeResult(outcome: .hung)
+        #expect(onlyReason(plan([f])) == .openCount(1))
+        // And a plain residual map gets no such allowance.
+        var g = residualFinding()
+        g.evidence.openCount = 1
+        g.evidence.probe = ProbeResult(outcome: .ioError, stuckPID: 8410)
+        #expect(onlyReason(plan([g])) == .openCount(1))
+    }
+
     @Test func openOrUnknownOpenCountIsLeftAlone() {
         var f = residualFinding()
         f.evidence.openCount = 1
