@@ -151,6 +151,13 @@ public struct NodeCleaner: Sendable {
                 if let mnt = mounts.first(where: { Self.isPartition(String($0.source.split(separator: "/").last ?? ""), of: d.rawValue) }) {
                     return "\(d) is mounted on \(mnt.mountpoint)"
                 }
+                // sdX names are reused: the disk must still be this LUN (lsblk's WWN is the
+                // WWID without its NAA type digit: 3600140… → 0x600140…).
+                let wwn = s.lsblk?.first { $0.name == d.rawValue || $0.kname == d.rawValue }?.wwn
+                guard let wwn else { return "cannot confirm \(d) is still WWID \(wwid): no WWN in lsblk" }
+                if wwn.lowercased() != "0x" + wwid.dropFirst().lowercased() {
+                    return "\(d) is now WWN \(wwn), not WWID \(wwid)"
+                }
             }
             if s.sysBlock == nil { return "/sys/block listing missing" }
             return nil

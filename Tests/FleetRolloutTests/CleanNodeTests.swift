@@ -216,6 +216,30 @@ import FleetTestSupport
         #expect(try h.history.db.unfinishedActions(node: "node-1").isEmpty)
     }
 
+    @Test func resumedDisksMustStillBeTheSameLUN() throws {
+        // The node after an interrupted run's `multipath -f mpatha`: the map and dm-0 are
+        // gone, sdg and sdh remain (lab captures of `residual` with mpatha removed).
+        let frames = try CleanFixtures.discoveryFrames("residual") { name, text in
+            name == "multipath-ll" ? text.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(5).joined(separator: "\n") : text
+        }.filter { !$0.name.hasPrefix("sys-block-dm-0-") }
+        let snapshot = NodeSnapshot(outputs: frames.map {
+            CommandOutput(command: NodeCommand(captureName: $0.name)!, stdout: $0.stdout, stderr: $0.stderr, exitCode: $0.exitCode)
+        })
+        #expect(snapshot.map(wwid: Self.mpatha) == nil)
+        let disks = [BlockDeviceName("sdg")!, BlockDeviceName("sdh")!]
+        let same = MapCleanup(wwid: WWID(Self.mpatha)!, name: MapName("mpatha")!, dm: DMDeviceName("dm-0")!, disks: disks,
+                              verdict: .residual, queueing: false, resumeOnly: true)
+        #expect(NodeCleaner.mismatch(same, snapshot: snapshot, protect: []) == nil)
+        // Another LUN's name for the same disks (sdX reused): refused.
+        var other = same
+        other.wwid = WWID("36001405ffffffffffffffffffffffff0")!
+        #expect(NodeCleaner.mismatch(other, snapshot: snapshot, protect: [])?.contains("is now WWN 0x6001405ae3a4a2b307ccf2a518e52df9") == true)
+        // sdc belongs to mpathb: never deleted by a resume.
+        var inMap = same
+        inMap.disks = [BlockDeviceName("sdc")!]
+        #expect(NodeCleaner.mismatch(inMap, snapshot: snapshot, protect: [])?.contains("now belongs to map mpathb") == true)
+    }
+
     @Test func unreachableNodeFailsWithoutAnyAuditRow() async throws {
         let history = try TempHistory()
         defer { history.cleanup() }
