@@ -164,9 +164,9 @@ import Testing
             #expect(s.status == 1, "scan: residual maps found; got \(s.status): \(s.err)")
         }
         let db = try FleetDatabase(path: farm.db)
-        // Plan from the first scan; the second is the confirming observation. (A residual-hung
-        // map scanned a second time reads as in-use: see docs/readme/clean.md, "Known issues".)
-        let scanRun = try #require(try db.runs(limit: 0, kind: .scan).map(\.id).min())
+        // Plan from the second scan (the first is the earlier observation); its residual-hung
+        // map was not probed again: fleet's first probe is still stuck on it.
+        let scanRun = try #require(try db.runs(limit: 0, kind: .scan).map(\.id).max())
 
         // Between plan and action: node-0004's paths come back, node-0005's name and dm are reused.
         let recovering = try farm.wwid("node-0004", "residual")
