@@ -1,22 +1,64 @@
 #!/usr/bin/env bash
 # Issue 8: `fleet scan` of an N-node simulated farm at concurrency C (release build).
-#   bench/scan.sh [N=1000] [C=200]
+#   bench/scan.sh [--peers] [--install] [--base ADDR] [N=1000] [C=200]
 # Prints wall s, client CPU s (user+sys of the fleet process alone, from wait4's rusage),
 # client CPU ms/node, peak RSS (ru_maxrss), and the farm's node-side CPU over the same run.
+#
+# --peers: then, on the same farm, runs the same discovery job with each established tool
+# that is installed (--install installs the missing ones: Debian pssh, clustershell,
+# ansible; PyPI parallel-ssh into a venv under ~/.cache) and `ssh | xargs -P C`, and prints
+# their wall/CPU next to fleet's. The job: one exec per node running
+#   multipath -ll; ls -l "$FLEET_SYSROOT/sys/block/"; ls -l "$FLEET_SYSROOT/dev/disk/by-id/"
+# (the farm's sshd sets FLEET_SYSROOT; on a real node it is empty), as root, with strict
+# host-key checking against the farm's known_hosts and its key, concurrency C, outputs
+# collected. A peer's client CPU is the user+sys of its whole process tree (wait4 rusage of
+# the top process includes every descendant it reaped). fleet does more per node than the
+# peers (8 commands + per-device reads in one exec, parsing, classification, SQLite).
 #
 # Node-side CPU: every sshd the farm starts is a listener daemon (pid files in DIR/run);
 # each connection's sshd, the user's shell, the discovery script and the shims are its
 # descendants, and their CPU is added to the daemon's cutime+cstime as each is reaped. The
-# bench reads /proc/<daemon>/stat (utime+stime+cutime+cstime) before and after the scan;
+# bench reads /proc/<daemon>/stat (utime+stime+cutime+cstime) before and after each run;
 # the difference is the node side of the run (it also includes the daemons' own accept work).
 # Farm: BENCH_MIX (default residual=0.1,degraded=0.1: no down/silent/hung nodes, whose
-# timeouts would measure the deadlines, not the throughput), addresses from BENCH_BASE.
+# timeouts would measure the deadlines, not the throughput), addresses from --base or
+# BENCH_BASE. FLEET_BIN skips the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-1000}
-C=${2:-200}
-MIX=${BENCH_MIX:-residual=0.1,degraded=0.1}
+PEERS=0
+INSTALL=0
 BASE=${BENCH_BASE:-127.0.2.1}
+POS=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --peers) PEERS=1 ;;
+        --install) INSTALL=1 ;;
+        --base) BASE=$2; shift ;;
+        --base=*) BASE=${1#--base=} ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        *) POS+=("$1") ;;
+    esac
+    shift
+done
+N=${POS[0]:-1000}
+C=${POS[1]:-200}
+MIX=${BENCH_MIX:-residual=0.1,degraded=0.1}
+VENV=${BENCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/fleet-bench-venv}
+
+if [ "$PEERS" = 1 ] && [ "$INSTALL" = 1 ]; then
+    missing=()
+    command -v parallel-ssh >/dev/null || missing+=(pssh)
+    command -v clush >/dev/null || missing+=(clustershell)
+    command -v ansible >/dev/null || missing+=(ansible)
+    if [ ${#missing[@]} -gt 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+    fi
+    if ! "$VENV/bin/python" -c 'import pssh.clients' 2>/dev/null; then
+        python3 -m venv "$VENV" >&2
+        "$VENV/bin/pip" install -q parallel-ssh >&2
+    fi
+fi
+
 if [ -z "${FLEET_BIN:-}" ]; then
     swift build -c release --product fleet >&2
     FLEET_BIN="$(swift build -c release --show-bin-path)/fleet"
@@ -25,14 +67,16 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-scan.XXXXXX")
 trap 'tools/farm/farm down --dir "$WORK/farm" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 tools/farm/farm up "$N" --dir "$WORK/farm" --base "$BASE" --seed 1 --mix "$MIX" >&2
 
-python3 - "$FLEET_BIN" "$WORK" "$N" "$C" <<'PY'
-import glob, os, subprocess, sys, time
-fleet, work, n, c = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+python3 - "$FLEET_BIN" "$WORK" "$N" "$C" "$PEERS" "$VENV" "$(pwd)/bench/pssh-driver.py" <<'PY'
+import glob, json, os, shutil, subprocess, sys, time
+fleet, work, n, c, peers, venv, driver = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6], sys.argv[7]
 tick = os.sysconf("SC_CLK_TCK")
+cores = os.cpu_count()
+farm = os.path.join(work, "farm")
 
 def daemons():
     pids = []
-    for f in glob.glob(os.path.join(work, "farm", "run", "*.pid")):
+    for f in glob.glob(os.path.join(farm, "run", "*.pid")):
         try:
             pids.append(int(open(f).read().split()[0]))
         except (OSError, ValueError, IndexError):
@@ -49,28 +93,94 @@ def node_cpu(pids):
             pass
     return total / tick
 
-pids = daemons()
-before = node_cpu(pids)
-t0 = time.monotonic()
-args = [fleet, "scan", "--inventory", os.path.join(work, "farm", "inventory.yaml"),
+def measure(args, stdout, env=None):
+    pids = daemons()
+    before = node_cpu(pids)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(args, stdout=stdout, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    time.sleep(0.5)  # let the daemons reap their last children
+    node = node_cpu(pids) - before
+    return dict(code=os.waitstatus_to_exitcode(status), wall=wall, user=ru.ru_utime, sys=ru.ru_stime,
+                cpu=ru.ru_utime + ru.ru_stime, rss=ru.ru_maxrss / 1024, node=node)
+
+args = [fleet, "scan", "--inventory", os.path.join(farm, "inventory.yaml"),
         "--db", os.path.join(work, "history.sqlite"), "--forks", str(c), "--format", "json"]
-out = open(os.path.join(work, "scan.json"), "w")
-proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL)
-_, status, ru = os.wait4(proc.pid, 0)
-wall = time.monotonic() - t0
-time.sleep(0.5)  # let the daemons reap their last children
-after = node_cpu(pids)
-code = os.waitstatus_to_exitcode(status)
-cpu = ru.ru_utime + ru.ru_stime
-node = after - before
-import json
+r = measure(args, open(os.path.join(work, "scan.json"), "w"))
 doc = json.load(open(os.path.join(work, "scan.json")))
 ok = sum(1 for x in doc["nodes"] if x["status"] == "ok")
-print("fleet scan: N=%d C=%d exit=%d nodes ok=%d/%d" % (n, c, code, ok, len(doc["nodes"])))
+cpu, node, wall = r["cpu"], r["node"], r["wall"]
+print("fleet scan: N=%d C=%d exit=%d nodes ok=%d/%d" % (n, c, r["code"], ok, len(doc["nodes"])))
 print("wall            %8.2f s" % wall)
-print("client CPU      %8.2f s  (user %.2f + sys %.2f)" % (cpu, ru.ru_utime, ru.ru_stime))
+print("client CPU      %8.2f s  (user %.2f + sys %.2f)" % (cpu, r["user"], r["sys"]))
 print("client CPU/node %8.2f ms" % (cpu * 1000 / n))
-print("peak RSS        %8.1f MiB" % (ru.ru_maxrss / 1024))
-print("node-side CPU   %8.2f s  (%.1f ms/node; / %d cores = %.2f s)" % (node, node * 1000 / n, os.cpu_count(), node / os.cpu_count()))
-print("wall / (node-side CPU / cores) = %.2f" % (wall / (node / os.cpu_count()) if node > 0 else float("nan")))
+print("peak RSS        %8.1f MiB" % r["rss"])
+print("node-side CPU   %8.2f s  (%.1f ms/node; / %d cores = %.2f s)" % (node, node * 1000 / n, cores, node / cores))
+print("wall / (node-side CPU / cores) = %.2f" % (wall / (node / cores) if node > 0 else float("nan")))
+sys.stdout.flush()
+if not peers:
+    sys.exit(0)
+
+# ---- peers: the same job on the same farm ----
+key, kh = os.path.join(farm, "id_ed25519"), os.path.join(farm, "known_hosts")
+hosts = [x["address"] for x in json.load(open(os.path.join(farm, "farm.json")))["nodes"]]
+hostfile = os.path.join(work, "hosts")
+open(hostfile, "w").write("".join(h + "\n" for h in hosts))
+job = 'multipath -ll; ls -l "$FLEET_SYSROOT/sys/block/"; ls -l "$FLEET_SYSROOT/dev/disk/by-id/"'
+sshkv = ["BatchMode=yes", "StrictHostKeyChecking=yes", "UserKnownHostsFile=" + kh, "GlobalKnownHostsFile=/dev/null",
+         "IdentitiesOnly=yes", "IdentityFile=" + key, "ConnectTimeout=30", "ControlMaster=no"]
+sshopts = ["-F", "/dev/null"] + [x for o in sshkv for x in ("-o", o)] + ["-l", "root"]
+out = lambda name: open(os.path.join(work, name + ".out"), "w")
+rows = []
+
+def peer(name, args, env=None, shell=False):
+    tool = args[0] if not shell else args[2].split()[0]
+    if not shell and shutil.which(tool) is None and not os.path.exists(tool):
+        print("%-14s not installed (bench/scan.sh --peers --install)" % name); return
+    if shell and shutil.which("ssh") is None:
+        print("%-14s not installed" % name); return
+    r = measure(args, out(name), env)
+    body = open(os.path.join(work, name + ".out"), "rb").read()
+    r["name"], r["bytes"] = name, len(body)
+    rows.append(r)
+    print("%-14s exit=%d wall %.2f s, CPU %.2f s (%.2f ms/node), RSS %.0f MiB, output %d KiB, node side %.1f ms/node"
+          % (name, r["code"], r["wall"], r["cpu"], r["cpu"] * 1000 / n, r["rss"], len(body) // 1024, r["node"] * 1000 / n))
+    sys.stdout.flush()
+
+# PyPI parallel-ssh (libssh2 via ssh2-python), host keys checked by the driver.
+vpy = os.path.join(venv, "bin", "python")
+if os.path.exists(vpy) and subprocess.call([vpy, "-c", "import pssh.clients"], stderr=subprocess.DEVNULL) == 0:
+    peer("parallel-ssh", [vpy, driver, hostfile, key, kh, str(c), job])
+else:
+    print("%-14s not installed (bench/scan.sh --peers --install)" % "parallel-ssh")
+# Debian pssh
+pssh_out = os.path.join(work, "pssh-out")
+peer("pssh", ["parallel-ssh", "-h", hostfile, "-p", str(c), "-t", "60", "-l", "root", "-o", pssh_out]
+     + [x for o in sshkv for x in ("-O", o)]
+     + ["-x", "-F /dev/null", job])
+# clustershell
+peer("clush", ["clush", "--hostfile", hostfile, "-f", str(c), "-l", "root", "-t", "30", "-u", "60",
+               "-o", " ".join(sshopts[:-2]), job])
+# ansible ad hoc, raw module (no python on the node side), no ControlPersist masters
+aenv = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="True", ANSIBLE_SSH_ARGS="-o ControlMaster=no",
+            ANSIBLE_HOME=os.path.join(work, "ansible"), ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible", "tmp"),
+            ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_PIPELINING="True")
+inv = os.path.join(work, "ansible.ini")
+open(inv, "w").write("[farm]\n" + "".join(h + "\n" for h in hosts) + "[farm:vars]\nansible_user=root\n"
+                     "ansible_ssh_private_key_file=%s\nansible_ssh_common_args='-F /dev/null -o BatchMode=yes "
+                     "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -o GlobalKnownHostsFile=/dev/null "
+                     "-o IdentitiesOnly=yes'\n" % (key, kh))
+peer("ansible", ["ansible", "all", "-i", inv, "-m", "raw", "-a", job, "-f", str(c), "-o"], env=aenv)
+# ssh | xargs -P C
+sshcmd = " ".join("'%s'" % o for o in sshopts)
+peer("ssh|xargs", ["sh", "-c", "xargs -P %d -I{} ssh %s {} %s < %s"
+                   % (c, sshcmd, "'" + job.replace("'", "'\\''") + "'", hostfile)], shell=True)
+
+print()
+print("same farm, N=%d C=%d: fleet wall %.2f s, CPU %.2f ms/node" % (n, c, wall, cpu * 1000 / n))
+print("%-14s %8s %8s %9s %12s %12s" % ("peer", "wall s", "CPU s", "ms/node", "fleet/peer wall", "fleet/peer CPU"))
+for r in rows:
+    print("%-14s %8.2f %8.2f %9.2f %15.3f %14.3f" % (r["name"], r["wall"], r["cpu"], r["cpu"] * 1000 / n,
+                                                    wall / r["wall"], cpu / r["cpu"] if r["cpu"] else float("nan")))
 PY
