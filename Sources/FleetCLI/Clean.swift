@@ -78,6 +78,8 @@ struct Clean: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Limit for each readability probe during the scan.", valueName: "duration"))
     var probeTimeout: CleanDuration = CleanDuration(argument: "15s")!
 
+    @OptionGroup var sshArguments: SSHArguments
+
     func validate() throws {
         guard BatchSize.parseList(batch) != nil else { throw ValidationError("--batch: expected e.g. 1,5,25% (positive counts, percentages 1-100)") }
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
@@ -145,8 +147,7 @@ struct Clean: AsyncParsableCommand {
             }
             return s
         }()
-        var ssh = SSHOptions(connectTimeout: connectTimeout.duration, handshakeTimeout: connectTimeout.duration * 2)
-        ssh.maxConcurrentSessions = max(forks, maxInFlight)
+        let ssh = sshArguments.options(connectTimeout: connectTimeout.duration, sessions: max(forks, maxInFlight))
         let log = out
         let cleaner = CleanRun(executor: ctx.makeExecutor(ssh), database: db, options: options, now: ctx.now, stop: stop,
                                events: { e in Self.log(e, execute: execute, out: log) })

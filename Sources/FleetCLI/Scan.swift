@@ -10,19 +10,12 @@ struct Scan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find residual multipath maps on every node and record them in the history.",
         discussion: """
-        One SSH exec per node runs the read-only discovery commands; maps whose paths all
-        failed get the O_DIRECT readability probe (and a probe that hangs gets the vendor
-        procedure's step 1.3: the stuck dd is found and killed). Every node's result is
-        written to the history as it arrives. Nothing on the nodes is changed except killing
-        a dd that fleet's own probe left stuck.
+        One SSH exec per node runs the read-only discovery commands; maps whose paths all failed get the O_DIRECT readability probe (and a probe that hangs gets the vendor procedure's step 1.3: the stuck dd is found and killed). Every node's result is written to the history as it arrives. Nothing on the nodes is changed except killing a dd that fleet's own probe left stuck.
 
           $ fleet scan --inventory nodes.yaml
           $ fleet scan --inventory nodes.yaml --limit 'rack-a,!node-7' --format json
 
-        Exit status: 0 nothing residual; 1 residual maps found; 2 some nodes could not be
-        scanned (wins over 1: a scan that did not see every node cannot say "nothing
-        residual", and the output still lists what it found); 65 inventory error; 74 the
-        history database cannot be opened or written; 64 other usage errors.
+        Exit status: 0 nothing residual; 1 residual maps found; 2 some nodes could not be scanned (wins over 1: a scan that did not see every node cannot say "nothing residual", and the output still lists what it found); 65 inventory error; 74 the history database cannot be opened or written; 64 other usage errors.
         """
     )
 
@@ -51,6 +44,8 @@ struct Scan: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Limit for each readability probe (`timeout -s KILL` on the node).", valueName: "duration"))
     var probeTimeout: DurationArgument = DurationArgument(argument: "15s")!
+
+    @OptionGroup var sshArguments: SSHArguments
 
     func validate() throws {
         guard forks >= 1, forks <= 4096 else { throw ValidationError("--forks must be between 1 and 4096") }
@@ -102,8 +97,7 @@ struct Scan: AsyncParsableCommand {
         let options = ScanOptions(forks: forks, connectTimeout: connectTimeout.duration,
                                   discovery: DiscoveryOptions(commandTimeout: commandTimeout.duration,
                                                               probeTimeout: probeTimeout.duration))
-        var ssh = SSHOptions(connectTimeout: connectTimeout.duration, handshakeTimeout: connectTimeout.duration * 2)
-        ssh.maxConcurrentSessions = forks
+        let ssh = sshArguments.options(connectTimeout: connectTimeout.duration, sessions: forks)
         let executor = ctx.makeExecutor(ssh)
         let writer = StoreWriter(db: db, run: run)
         let progress = ProgressLine(output: out)

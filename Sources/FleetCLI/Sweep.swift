@@ -93,6 +93,8 @@ struct Sweep: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Limit for each readability probe (`timeout -s KILL` on the node).", valueName: "duration"))
     var probeTimeout: DurationArgument = DurationArgument(argument: "15s")!
 
+    @OptionGroup var sshArguments: SSHArguments
+
     enum LogFormatArgument: String, ExpressibleByArgument, CaseIterable {
         case text, json
         var format: LogFormat { self == .json ? .json : .text }
@@ -239,8 +241,7 @@ struct Sweep: AsyncParsableCommand {
         let options = ScanOptions(forks: forks, connectTimeout: connectTimeout.duration,
                                   discovery: DiscoveryOptions(commandTimeout: commandTimeout.duration,
                                                               probeTimeout: probeTimeout.duration))
-        var ssh = SSHOptions(connectTimeout: connectTimeout.duration, handshakeTimeout: connectTimeout.duration * 2)
-        ssh.maxConcurrentSessions = forks
+        let ssh = sshArguments.options(connectTimeout: connectTimeout.duration, sessions: forks)
         let executor = ctx.makeExecutor(ssh)
         let writer = StoreWriter(db: db, run: run)
         let scan = ScanRun(executor: executor, options: options,
