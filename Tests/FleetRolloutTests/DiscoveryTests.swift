@@ -131,7 +131,11 @@ import FleetTestSupport
         #expect(ex.unconsumed.isEmpty)
         #expect(ex.requests.count == 2)   // no probe exec: it would only leave another dd behind
         let c = try #require(d.findings.first { $0.map.name == "mpathc" })
-        #expect(!c.verdict.isCleanable)
+        // The earlier probe's dd still blocked in D state is the hung probe: the map stays
+        // residual-hung scan after scan, so clean can confirm it (two observations).
+        #expect(c.verdict == .residualHung)
+        #expect(c.evidence.probe?.stuckPID == 8410)
+        #expect(c.reasons.contains { $0.contains("earlier probe still blocked: dd 8410") })
         #expect(c.reasons.contains { $0.contains("not probed again: dd 8410") })
     }
 
