@@ -74,7 +74,13 @@ public enum Classifier {
         let stuck = dm.flatMap { s.stuckDD(reading: $0) }
         let probeLeftovers = (stuck ?? []).filter(isOurProbe)
         if let dm, let hs = s.holders(of: dm), !hs.isEmpty { users.append("holders: " + hs.joined(separator: ", ")) }
-        if let ms = s.mounts(of: m), !ms.isEmpty {
+        // A raw block volume: kubelet bind-mounts the device node itself for a pod.
+        let binds = s.deviceNodeBinds(of: m) ?? []
+        for b in binds {
+            users.append("device node bind-mounted on \(b.mountpoint) (raw block volume)")
+        }
+        let bound = Set(binds.map(\.mountpoint))
+        if let ms = s.mounts(of: m)?.filter({ !bound.contains($0.mountpoint) }), !ms.isEmpty {
             users.append("mounted on " + ms.map { "\($0.mountpoint) (\($0.source))" }.joined(separator: ", "))
         } else if let ms = s.lsblkMountpoints(of: m), !ms.isEmpty {
             users.append("mounted on " + ms.joined(separator: ", ") + " (lsblk)")

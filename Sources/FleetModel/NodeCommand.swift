@@ -15,6 +15,7 @@ public enum NodeCommand: Hashable, Sendable {
     case sysBlockListing                     // ls -l /sys/block/
     case diskByIDListing                     // ls -l /dev/disk/by-id/
     case procMounts                          // cat /proc/mounts
+    case mountInfo                           // cat /proc/self/mountinfo (raw block binds)
     case deviceState(BlockDeviceName)        // cat /sys/block/sdX/device/state
     case slavesHolders(DMDeviceName)         // ls /sys/block/dm-N/slaves /sys/block/dm-N/holders
     case dmNameUUID(DMDeviceName)            // cat /sys/block/dm-N/dm/name /sys/block/dm-N/dm/uuid
@@ -48,6 +49,7 @@ public enum NodeCommand: Hashable, Sendable {
         case .sysBlockListing: "ls-sys-block"
         case .diskByIDListing: "ls-dev-disk-by-id"
         case .procMounts: "proc-mounts"
+        case .mountInfo: "proc-self-mountinfo"
         case .deviceState(let d): "sys-block-\(d)-device-state"
         case .slavesHolders(let d): "sys-block-\(d)-slaves-holders"
         case .dmNameUUID(let d): "sys-block-\(d)-dm-name-uuid"
@@ -64,7 +66,7 @@ public enum NodeCommand: Hashable, Sendable {
     /// The inverse of ``captureName`` for the read-only commands (used by `fleet explain`).
     public init?(captureName name: String) {
         let fixed: [NodeCommand] = [.multipathList, .multipathdMapsJSON, .dmsetupInfo, .dmsetupStatus,
-                                    .lsblk, .sysBlockListing, .diskByIDListing, .procMounts, .stuckProbes]
+                                    .lsblk, .sysBlockListing, .diskByIDListing, .procMounts, .mountInfo, .stuckProbes]
         if let c = fixed.first(where: { $0.captureName == name }) { self = c; return }
         func middle(_ prefix: String, _ suffix: String) -> String? {
             guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
@@ -88,6 +90,7 @@ public enum NodeCommand: Hashable, Sendable {
         case .sysBlockListing: "ls -l \"$R/sys/block/\""
         case .diskByIDListing: "ls -l \"$R/dev/disk/by-id/\""
         case .procMounts: "cat \"$R/proc/mounts\""
+        case .mountInfo: "cat \"$R/proc/self/mountinfo\""
         case .deviceState(let d): "cat \"$R/sys/block/\"\(q(d.rawValue))/device/state"
         case .slavesHolders(let d):
             "ls \"$R/sys/block/\"\(q(d.rawValue))/slaves \"$R/sys/block/\"\(q(d.rawValue))/holders"

@@ -23,6 +23,9 @@ public struct NodeSnapshot: Sendable {
     public private(set) var sysBlock: [SymlinkEntry]?
     public private(set) var diskByID: [SymlinkEntry]?
     public private(set) var mounts: [MountEntry]?
+    /// /proc/self/mountinfo: the only place a bind of a device node (a raw block volume)
+    /// names its device. nil when not captured (older scans, capture folders).
+    public private(set) var mountInfo: [MountInfoEntry]?
     public private(set) var deviceStates: [BlockDeviceName: String] = [:]
     public private(set) var slavesHolders: [DMDeviceName: SlavesHolders] = [:]
     public private(set) var dmNames: [DMDeviceName: DMNameUUID] = [:]
@@ -74,6 +77,8 @@ public struct NodeSnapshot: Sendable {
             let r = SymlinkListingParser.parse(o.stdout); diskByID = r.value; warn(c, r.warnings)
         case .procMounts:
             let r = ProcMountsParser.parse(o.stdout); mounts = r.value; warn(c, r.warnings)
+        case .mountInfo:
+            let r = MountInfoParser.parse(o.stdout); mountInfo = r.value; warn(c, r.warnings)
         case .deviceState(let d):
             guard o.exitCode == 0 else { return }
             let r = DeviceStateParser.parse(o.stdout)
@@ -165,9 +170,39 @@ public struct NodeSnapshot: Sendable {
 
     /// Mounts of a map: its `/dev/mapper/NAME`, `/dev/dm-N`, its kpartx partitions
     /// (`NAME-part1`, `NAMEp1`, `NAME1`), its holders, and its path disks. Bind mounts
-    /// show up once per mount point. nil when /proc/mounts was not captured.
+    /// show up once per mount point. Binds of one of those device nodes (raw block volumes,
+    /// from /proc/self/mountinfo) are included with the node as source (`/dev/dm-3`), so
+    /// every caller that asks "is it mounted" (the classifier, the cleaner's re-check) sees
+    /// them. nil when neither /proc/mounts nor /proc/self/mountinfo was captured.
     public func mounts(of map: MultipathMap) -> [MountEntry]? {
-        guard let all = mounts else { return nil }
+        guard mounts != nil || mountInfo != nil else { return nil }
+        let isMine = deviceMatcher(for: map)
+        var out = (mounts ?? []).filter { isMine($0.source) }
+        for e in mountInfo ?? [] {
+            let source: String
+            if let node = e.boundDeviceNode, isMine(node) { source = node }
+            else if isMine(e.source) { source = e.source }
+            else { continue }
+            if !out.contains(where: { $0.mountpoint == e.mountpoint && ($0.source == source || $0.source == e.source) }) {
+                out.append(MountEntry(source: source, mountpoint: e.mountpoint, fstype: e.fstype, options: e.mountOptions))
+            }
+        }
+        return out
+    }
+
+    /// Binds of the map's device nodes (or of its partitions', holders', path disks') out of
+    /// devtmpfs: kubelet's publish of a CSI raw block volume. Such a bind does not open the
+    /// device, so the open count stays 0 and /proc/mounts shows only `udev` on the path.
+    /// nil when /proc/self/mountinfo was not captured.
+    public func deviceNodeBinds(of map: MultipathMap) -> [MountInfoEntry]? {
+        guard let all = mountInfo else { return nil }
+        let isMine = deviceMatcher(for: map)
+        return all.filter { e in e.boundDeviceNode.map(isMine) ?? false }
+    }
+
+    /// Whether a device path (`/dev/mapper/mpatha-part1`, `/dev/dm-0`, `/dev/sdg`) is the map,
+    /// one of its partitions or holders, or one of its path disks.
+    func deviceMatcher(for map: MultipathMap) -> (String) -> Bool {
         var devs = Set<String>()
         if let n = map.name { devs.insert(n) }
         if let d = map.dm {
@@ -176,8 +211,8 @@ public struct NodeSnapshot: Sendable {
         }
         for p in map.paths { if let d = p.dev { devs.insert(d) } }
         let name = map.name
-        return all.filter { e in
-            let base = Self.deviceBase(e.source)
+        return { source in
+            let base = Self.deviceBase(source)
             if devs.contains(base) { return true }
             if let name, base.hasPrefix(name) {
                 let rest = base.dropFirst(name.count)
@@ -205,8 +240,8 @@ public struct NodeSnapshot: Sendable {
         return out
     }
 
-    /// Whether mounts can be ruled out: /proc/mounts or lsblk was captured.
-    public var mountsKnown: Bool { mounts != nil || lsblk != nil }
+    /// Whether mounts can be ruled out: /proc/mounts, /proc/self/mountinfo or lsblk was captured.
+    public var mountsKnown: Bool { mounts != nil || lsblk != nil || mountInfo != nil }
 
     /// `/dev/mapper/mpatha` → `mpatha`, `/dev/dm-0` → `dm-0`, `/dev/sdg1` → `sdg1`.
     static func deviceBase(_ source: String) -> String {

@@ -76,6 +76,8 @@ public enum NodeScript {
     public static let fixedDiscovery: [NodeCommand] = [
         .multipathList, .multipathdMapsJSON, .dmsetupInfo, .dmsetupStatus, .lsblk,
         .sysBlockListing, .diskByIDListing, .procMounts,
+        // mountinfo: its root field is the only trace of a raw block volume's device bind.
+        .mountInfo,
     ]
 
     /// The whole discovery: the fixed commands, then per `sd*` its device state and per
