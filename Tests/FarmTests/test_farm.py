@@ -40,6 +40,7 @@ nodes:
   - {name: huge, maps: [healthy, residual], faults: [huge]}
   - {name: drop, maps: [residual, healthy], faults: [drop]}
   - {name: reuse, maps: [residual, healthy]}
+  - {name: rawblock, maps: [in-use-block, residual, {kind: residual, block_publish: [/var/lib/kubelet/x y]}]}
 """
 
 
@@ -283,6 +284,44 @@ def test_in_use_map_is_refused(farm):
     farm_set = run_farm("set", "inuse", "unmount", m["wwid"], "--dir", farm.dir)
     assert json.loads(farm_set.stdout)[m["wwid"]] == "residual"
     assert farm.out("inuse", "multipath -f %s" % m["name"])[0] == 0
+
+
+def mountinfo_binds(text):
+    """(root, mount point) of each devtmpfs mount in mountinfo text (proc(5) fields)."""
+    out = []
+    for line in text.splitlines():
+        f = line.split(" ")
+        sep = f.index("-", 6)
+        if f[sep + 1] == "devtmpfs":
+            out.append((f[3], f[4].replace("\\040", " ")))
+    return out
+
+
+def test_raw_block_publish_is_a_devtmpfs_bind_in_mountinfo(farm):
+    block = farm.map("rawblock", "in-use-block")
+    plain, scenario = farm.map("rawblock", "residual", 0), farm.map("rawblock", "residual", 1)
+    info = farm.out("rawblock", 'cat "$FLEET_SYSROOT/proc/self/mountinfo"')[1]
+    binds = mountinfo_binds(info)
+    assert ("/", "/dev") in binds
+    published = [p for r, p in binds if r == "/" + block["dm"]]
+    assert len(published) == 2 and any("/volumeDevices/publish/" in p for p in published)
+    assert ("/" + scenario["dm"], "/var/lib/kubelet/x y") in binds  # scenario key, escaped space decoded
+    assert not any(r == "/" + plain["dm"] for r, _ in binds)
+    # /proc/mounts shows only udev on the path: nothing there names the map.
+    mounts = farm.out("rawblock", 'cat "$FLEET_SYSROOT/proc/mounts"')[1]
+    assert "udev %s devtmpfs " % published[0] in mounts and block["name"] not in mounts
+    # A bind does not open the map: the open count stays 0 (the kernel would let multipath -f go).
+    info_c = farm.out("rawblock", "dmsetup info -c")[1]
+    assert re.search(r"^%s\s+253\s+%s\s+L--w\s+0\s" % (block["name"], block["dm"][3:]), info_c, re.M), info_c
+    assert farm.state("rawblock")["expected"] == {block["wwid"]: "in-use", plain["wwid"]: "residual",
+                                                  scenario["wwid"]: "in-use"}
+    # publish-block / unpublish-block
+    after = json.loads(run_farm("set", "rawblock", "publish-block", plain["wwid"], "/var/lib/kubelet/p", "--dir", farm.dir).stdout)
+    assert after[plain["wwid"]] == "in-use"
+    assert ("/" + plain["dm"], "/var/lib/kubelet/p") in mountinfo_binds(farm.out("rawblock", 'cat "$FLEET_SYSROOT/proc/self/mountinfo"')[1])
+    after = json.loads(run_farm("set", "rawblock", "unpublish-block", plain["wwid"], "--dir", farm.dir).stdout)
+    assert after[plain["wwid"]] == "residual"
+    assert not any(r == "/" + plain["dm"] for r, _ in mountinfo_binds(farm.out("rawblock", 'cat "$FLEET_SYSROOT/proc/self/mountinfo"')[1]))
 
 
 def test_holder_and_path_loss_views(farm):

@@ -23,7 +23,7 @@ HOSTS = [(6, 3, "192.168.77.1"), (7, 4, "127.0.0.1"), (8, 5, "192.168.78.1"), (9
 SD_MAJORS = [8, 65, 66, 67, 68, 69, 70, 71, 128, 129, 130, 131, 132, 133, 134, 135]
 VERDICTS = ["healthy", "degraded", "residual", "residual-hung", "in-use", "path-loss", "needs-review"]
 MAP_KINDS = ["healthy", "degraded", "residual", "residual-hung", "in-use", "in-use-holder",
-             "in-use-open", "path-loss", "path-loss-window", "needs-review"]
+             "in-use-open", "in-use-block", "path-loss", "path-loss-window", "needs-review"]
 FAULTS = ["down", "silent", "slow", "hung", "wrong-hostkey", "auth-refused", "garbage", "huge", "drop"]
 
 
@@ -86,6 +86,9 @@ def make_map(node, idx, kind, seed, disk_index, opts=None):
         "events": 0,
         "groups": [],
         "kind": kind,
+        # CSI raw block volume: paths kubelet bind-mounted the device node onto (devtmpfs
+        # binds, root /dm-N in mountinfo). They do not open the map: only mountinfo shows them.
+        "block_publish": [],
     }
     serial = hx[25:57]
     m["serial"] = "%s-%s-%s-%s-%s" % (serial[:8], serial[8:12], serial[12:16], serial[16:20], serial[20:32])
@@ -104,7 +107,7 @@ def make_map(node, idx, kind, seed, disk_index, opts=None):
         for p in paths:
             p.update(dm_st="failed", chk_st="faulty")
         m["events"] = npaths
-    if kind in ("residual", "in-use", "in-use-holder", "in-use-open", "needs-review"):
+    if kind in ("residual", "in-use", "in-use-holder", "in-use-open", "in-use-block", "needs-review"):
         m["queueing"] = "off"
     elif kind == "residual-hung":
         m["queueing"] = "on"
@@ -137,7 +140,8 @@ def make_map(node, idx, kind, seed, disk_index, opts=None):
 
 NODE_KEYS = {"name", "maps", "faults", "slow_seconds"}
 MAP_KEYS = {"kind", "paths", "groups", "wwid", "name", "dm", "vendor", "product", "rev", "size_gib", "hwhandler", "wp",
-            "lun", "policy", "queueing", "open", "holders", "readable_when_failed", "events", "path_faults"}
+            "lun", "policy", "queueing", "open", "holders", "readable_when_failed", "events", "path_faults",
+            "block_publish"}
 
 
 def validate_spec(spec):
@@ -162,7 +166,8 @@ def validate_spec(spec):
 
 
 def kind_verdict(kind):
-    return {"in-use-holder": "in-use", "in-use-open": "in-use", "path-loss-window": "path-loss"}.get(kind, kind)
+    return {"in-use-holder": "in-use", "in-use-open": "in-use", "in-use-block": "in-use",
+            "path-loss-window": "path-loss"}.get(kind, kind)
 
 
 def build_state(name, spec, seed):
@@ -189,6 +194,11 @@ def build_state(name, spec, seed):
                 h(seed, name, idx, "pod")[:8], h(seed, name, idx, "pvc")[:12])
             st["mounts"].append({"source": "/dev/mapper/" + m["name"], "target": pod, "fstype": "ext4",
                                  "options": "rw,relatime"})
+        if kind == "in-use-block" and not m["block_publish"]:
+            pvc, pod = h(seed, name, idx, "pvc")[:12], h(seed, name, idx, "pod")[:8]
+            m["block_publish"] = [
+                "/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/pvc-%s/%s" % (pvc, pod),
+                "/var/lib/kubelet/pods/%s/volumeDevices/kubernetes.io~csi/pvc-%s" % (pod, pvc)]
     faults = spec.get("faults", [])
     if isinstance(faults, str):
         faults = [faults]
@@ -245,7 +255,7 @@ def verdict(st, m):
     if not is_all_failed(m):
         return "degraded"
     # Probe ghosts raise the open count too, but they are the prober's own doing, not a user.
-    if m["open"] > 0 or mounts_of(st, m) or m["holders"]:
+    if m["open"] > 0 or mounts_of(st, m) or m["holders"] or m.get("block_publish"):
         return "in-use"
     if any(p["sysfs"] != "running" for p in ps) or re.fullmatch(r"\d+ sec", m["queueing"]):
         return "path-loss"
@@ -458,6 +468,40 @@ def render_mounts(st):
          "/dev/vda1 / ext4 rw,relatime,errors=remount-ro 0 0\n")
     for x in st["mounts"]:
         s += "%s %s %s %s 0 0\n" % (x["source"], x["target"], x["fstype"], x["options"])
+    for m in st["maps"]:
+        for path in m.get("block_publish", []):
+            s += "udev %s devtmpfs %s 0 0\n" % (mount_escape(path), DEVTMPFS_OPTS)
+    return s
+
+
+DEVTMPFS_OPTS = "rw,nosuid,relatime,size=4010000k,nr_inodes=1002500,mode=755"
+
+
+def mount_escape(path):
+    """The kernel's \\ooo escapes for space, tab, newline and backslash in mount tables."""
+    return "".join("\\%03o" % ord(c) if c in " \t\n\\" else c for c in path)
+
+
+def render_mountinfo(st):
+    """/proc/self/mountinfo (proc(5)): the same mounts as render_mounts, with the root field
+    that names a bind-mounted device node (`/dm-3`) inside devtmpfs (0:5)."""
+    s = ("22 28 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+         "23 28 0:22 / /proc rw,nosuid,nodev,noexec,relatime shared:13 - proc proc rw\n"
+         "24 28 0:5 / /dev rw,nosuid,relatime shared:2 - devtmpfs udev " + DEVTMPFS_OPTS + "\n"
+         "28 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw,errors=remount-ro\n")
+    mid = 1000
+    dm_of = {"/dev/mapper/" + m["name"]: m["dm"] for m in st["maps"]}
+    dm_of.update({"/dev/dm-%d" % m["dm"]: m["dm"] for m in st["maps"]})
+    for x in st["mounts"]:
+        dev = "253:%d" % dm_of[x["source"]] if x["source"] in dm_of else "0:99"
+        s += "%d 28 %s / %s %s shared:%d - %s %s rw\n" % (mid, dev, mount_escape(x["target"]), x["options"], mid,
+                                                           x["fstype"], x["source"])
+        mid += 1
+    for m in st["maps"]:
+        for path in m.get("block_publish", []):
+            s += "%d 24 0:5 /dm-%d %s rw,nosuid,relatime shared:2 - devtmpfs udev %s\n" % (
+                mid, m["dm"], mount_escape(path), DEVTMPFS_OPTS)
+            mid += 1
     return s
 
 
@@ -484,6 +528,8 @@ def build_root(st, root):
               os.path.join(root, "sys/devices/virtual/block")):
         os.makedirs(d)
     write(os.path.join(root, "proc/mounts"), render_mounts(st))
+    os.makedirs(os.path.join(root, "proc/self"))
+    write(os.path.join(root, "proc/self/mountinfo"), render_mountinfo(st))
 
     def add_disk(p, m):
         host = [x for x in HOSTS if x[0] == p["host"]][0]
@@ -907,6 +953,14 @@ def set_actions(ndir, actions):
             elif a == "unmount":
                 m = themap(arg())
                 st["mounts"] = [x for x in st["mounts"] if x not in mounts_of(st, m)]
+                i += 2
+            elif a == "publish-block":
+                # kubelet's raw block publish: a bind of the map's device node onto PATH
+                m = themap(arg())
+                m.setdefault("block_publish", []).append(arg(2))
+                i += 3
+            elif a == "unpublish-block":
+                themap(arg())["block_publish"] = []
                 i += 2
             elif a == "open":
                 themap(arg())["open"] = int(arg(2))
