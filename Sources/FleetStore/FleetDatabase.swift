@@ -132,46 +132,48 @@ public final class FleetDatabase: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let seen = ISOTime.format(scan.startedAt)
-        let warnings = String(decoding: try encoder.encode(scan.warnings), as: UTF8.self)
+        // "[]" is what the encoder prints for no warnings (most nodes); skip encoding it.
+        let warnings = scan.warnings.isEmpty ? "[]" : String(decoding: try encoder.encode(scan.warnings), as: UTF8.self)
         var mapRows: [(MapFinding, String, String)] = []
         for f in scan.findings {
             mapRows.append((f, String(decoding: try encoder.encode(f.reasons), as: UTF8.self),
                             String(decoding: try encoder.encode(f.evidence), as: UTF8.self)))
         }
         return try pool.write { db in
-            try db.execute(sql: """
+            // Cached statements: compiled once per connection, not once per row (perf).
+            try db.cachedStatement(sql: """
                 INSERT INTO node_runs (run_id, node, address, status, started_at, duration_ms, error, warnings)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [run, scan.node, scan.address, scan.status.rawValue, seen,
+                """).execute(arguments: [run, scan.node, scan.address, scan.status.rawValue, seen,
                                  scan.duration.milliseconds, scan.error, warnings])
             let nodeRunID = db.lastInsertedRowID
             for (position, (f, reasons, evidence)) in mapRows.enumerated() {
                 let m = f.map
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO maps (node_run_id, node, seen_at, position, line, wwid, name, dm, vendor, product,
                                       size, features, hwhandler, wp, all_failed, verdict, reasons, evidence)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [nodeRunID, scan.node, seen, position, m.line, m.wwid, m.name, m.dm,
+                    """).execute(arguments: [nodeRunID, scan.node, seen, position, m.line, m.wwid, m.name, m.dm,
                                      m.vendor, m.product, m.size, m.features, m.hwhandler, m.wp,
                                      FleetDatabase.allFailed(m), f.verdict.rawValue, reasons, evidence])
                 let mapID = db.lastInsertedRowID
                 for (g, group) in m.pathGroups.enumerated() {
                     for (i, p) in group.paths.enumerated() {
                         let sysfs = p.dev.flatMap { f.evidence.sysfsStates[$0] }
-                        try db.execute(sql: """
+                        try db.cachedStatement(sql: """
                             INSERT INTO paths (map_id, group_index, position, policy, prio, group_status, hctl, dev,
                                                major_minor, dm_state, checker_state, device_state, sysfs_state)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """, arguments: [mapID, g, i, group.policy, group.prio, group.status, p.hctl, p.dev,
+                            """).execute(arguments: [mapID, g, i, group.policy, group.prio, group.status, p.hctl, p.dev,
                                              p.majorMinor, p.dmState, p.checkerState, p.deviceState, sysfs])
                     }
                 }
             }
             for (position, o) in scan.outputs.enumerated() {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO raw_outputs (node_run_id, position, capture_name, command, exit_code, stdout, stderr)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [nodeRunID, position, o.command.captureName, o.command.display,
+                    """).execute(arguments: [nodeRunID, position, o.command.captureName, o.command.display,
                                      o.exitCode, o.stdout, o.stderr])
             }
             return nodeRunID

@@ -36,7 +36,8 @@ public struct BlockDeviceNode: Sendable, Hashable, Codable {
 
 public enum LsblkParser {
     public static func parse(_ text: String) -> Parsed<[BlockDeviceNode]> {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Byte trim (perf: Foundation's trimmingCharacters was ~10% of scan CPU).
+        let trimmed = TextLines.trimmedWhitespaceAndNewlines(text)
         guard !trimmed.isEmpty else { return Parsed(value: []) }
         guard JSONDepth.max(trimmed.utf8) <= 32 else {
             return Parsed(value: [], warnings: [ParseWarning(line: 1, text: "JSON nested too deeply")])

@@ -43,6 +43,9 @@ public enum QueueingState: Sendable, Hashable {
     case unknown(String)
 
     public init(_ raw: String) {
+        // Fast path for multipathd's usual spellings (same result as the general one).
+        if raw == "off" { self = .off; return }
+        if raw == "on" { self = .on; return }
         let t = raw.trimmingCharacters(in: .whitespaces).lowercased()
         if t == "off" { self = .off; return }
         if t == "on" { self = .on; return }
@@ -58,7 +61,8 @@ public enum QueueingState: Sendable, Hashable {
 /// become a warning, never a crash.
 public enum MultipathdJSONParser {
     public static func parse(_ text: String) -> Parsed<[MultipathdMap]> {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Byte trim (perf: Foundation's trimmingCharacters was ~10% of scan CPU).
+        let trimmed = TextLines.trimmedWhitespaceAndNewlines(text)
         guard !trimmed.isEmpty else { return Parsed(value: []) }
         // JSONSerialization recurses per nesting level; refuse absurd depth before it does.
         guard JSONDepth.max(trimmed.utf8) <= 32 else {

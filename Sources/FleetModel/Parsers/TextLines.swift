@@ -1,3 +1,5 @@
+import Foundation
+
 /// Line and token helpers shared by the parsers. They work on UTF-8 bytes so that a
 /// `\r\n` (one grapheme in Swift) still splits, and so every parser stays linear.
 enum TextLines {
@@ -74,6 +76,30 @@ enum TextLines {
         return parts.count == 2 && parts.allSatisfy { p in
             !p.isEmpty && p.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
         }
+    }
+
+    /// The first occurrence of `needle` (UTF-8 bytes) in `s`, compared byte for byte.
+    static func firstRange(of needle: [UInt8], in s: Substring) -> Range<Substring.Index>? {
+        let u = s.utf8
+        guard let first = needle.first else { return nil }
+        var i = u.startIndex
+        while let hit = u[i...].firstIndex(of: first) {
+            var a = hit, k = 0
+            while k < needle.count, a != u.endIndex, u[a] == needle[k] { a = u.index(after: a); k += 1 }
+            if k == needle.count { return hit..<a }
+            i = u.index(after: hit)
+        }
+        return nil
+    }
+
+    /// `text` without leading and trailing whitespace and newlines, exactly as Foundation's
+    /// `trimmingCharacters(in: .whitespacesAndNewlines)` would return it, but on bytes when
+    /// both ends are ASCII (always, for command output); Foundation only for the rare rest.
+    static func trimmedWhitespaceAndNewlines(_ text: String) -> Substring {
+        let t = trimmed(Substring(text))
+        if let a = t.utf8.first, let b = t.utf8.last, a < 0x80, b < 0x80 { return t }
+        if t.isEmpty, text.utf8.allSatisfy({ $0 < 0x80 }) { return t }
+        return Substring(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// Parses a whole-number token without trapping on overflow.
