@@ -110,10 +110,33 @@ public enum NodeCommand: Hashable, Sendable {
 
     /// The command as an operator would type it on a real node (no `$R`), for dry runs and logs.
     public var display: String {
-        shell.replacingOccurrences(of: "\"$R/", with: "/")
-            .replacingOccurrences(of: "/\"'", with: "/").replacingOccurrences(of: "'/", with: "/")
-            .replacingOccurrences(of: "\"'", with: "").replacingOccurrences(of: "'", with: "")
+        // The same chain of replacements as Foundation's replacingOccurrences would do, on
+        // bytes (perf: the Foundation chain was ~5% of a scan's CPU, once per stored output).
+        var b = Array(shell.utf8)
+        for (from, to) in displayRewrites { b = replaceAll(b, from, to) }
+        return String(decoding: b, as: UTF8.self)
     }
+}
+
+private let displayRewrites: [([UInt8], [UInt8])] = [
+    ("\"$R/", "/"), ("/\"'", "/"), ("'/", "/"), ("\"'", ""), ("'", ""),
+].map { (Array($0.0.utf8), Array($0.1.utf8)) }
+
+/// Left to right, non-overlapping, like `replacingOccurrences(of:with:)` on ASCII text.
+private func replaceAll(_ s: [UInt8], _ from: [UInt8], _ to: [UInt8]) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(s.count)
+    var i = 0
+    let n = s.count, m = from.count
+    while i < n {
+        if i + m <= n, s[i] == from[0] {
+            var k = 1
+            while k < m, s[i + k] == from[k] { k += 1 }
+            if k == m { out.append(contentsOf: to); i += m; continue }
+        }
+        out.append(s[i]); i += 1
+    }
+    return out
 }
 
 /// Single-quotes a word for POSIX sh. Validated names never need it; this is defence in depth.
