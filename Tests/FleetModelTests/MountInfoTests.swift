@@ -182,3 +182,43 @@ let kubeletPublishDM0 = """
         #expect(plain.deviceNodeBinds(of: m) == nil)
     }
 }
+
+@Suite struct MountInfoFuzzTests {
+    /// Mutations of real and kubelet-shaped lines: the parser never traps, every warning points
+    /// into the input, and nothing is read from a line it also warned about.
+    @Test func mutatedInputs() {
+        var rng = SplitMix64(state: 0x6d6f_756e_7469_6e66)
+        let base = Array((machineMountInfo + kubeletPublishDM0).utf8)
+        let pieces: [[UInt8]] = [" - ", "-", " ", "\n", "\\040", "\\", ":", "0:5", "/dm-0", "\t", "\r\n", "shared:1", "é", "\u{0}",
+                                 "99999999999999999999999"].map { Array($0.utf8) }
+        var sawBinds = 0
+        for _ in 0..<20_000 {
+            var b = base
+            for _ in 0..<Int(rng.next() % 6) {
+                let at = Int(rng.next() % UInt64(b.count + 1))
+                switch rng.next() % 3 {
+                case 0: b.insert(contentsOf: pieces[Int(rng.next() % UInt64(pieces.count))], at: at)
+                case 1: if at < b.count { b.remove(at: at) }
+                default: if at < b.count { b[at] = UInt8(truncatingIfNeeded: rng.next()) }
+                }
+            }
+            let input = String(decoding: b, as: UTF8.self)
+            let r = MountInfoParser.parse(input)
+            let lines = TextLinesCount.count(input)
+            #expect(r.warnings.allSatisfy { $0.line >= 1 && $0.line <= lines })
+            #expect(r.value.count + r.warnings.count <= lines)
+            #expect(r.value.allSatisfy { $0.boundDeviceNode.map { $0.hasPrefix("/dev/") } ?? true })
+            sawBinds += r.value.filter { $0.boundDeviceNode != nil }.count
+        }
+        #expect(sawBinds > 0)
+    }
+}
+
+enum TextLinesCount {
+    /// Lines as TextLines numbers them: split on \n, a final empty line not counted.
+    static func count(_ s: String) -> Int {
+        let u = Array(s.utf8)
+        let n = u.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+        return n + ((u.last.map { $0 != UInt8(ascii: "\n") } ?? false) ? 1 : 0)
+    }
+}
