@@ -66,30 +66,13 @@ struct Clean: AsyncParsableCommand {
     @Option(help: "Output: table or json.")
     var format: Format = .table
 
-    @Option(help: "Nodes scanned at once.")
-    var forks: Int = 64
-
-    @Option(help: ArgumentHelp("TCP connect limit per node.", valueName: "duration"))
-    var connectTimeout: CleanDuration = CleanDuration(argument: "10s")!
-
-    @Option(help: ArgumentHelp("Limit for each remote script or command.", valueName: "duration"))
-    var commandTimeout: CleanDuration = CleanDuration(argument: "60s")!
-
-    @Option(help: ArgumentHelp("Limit for each readability probe during the scan.", valueName: "duration"))
-    var probeTimeout: CleanDuration = CleanDuration(argument: "15s")!
-
-    @OptionGroup var sshArguments: SSHArguments
+    @OptionGroup var access: NodeAccessOptions
 
     func validate() throws {
         guard BatchSize.parseList(batch) != nil else { throw ValidationError("--batch: expected e.g. 1,5,25% (positive counts, percentages 1-100)") }
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         if let rate, RateLimit(rate) == nil { throw ValidationError("--rate: expected N/s, N/min or N/h, e.g. 30/min") }
         if let maxFailures, FailureThreshold(maxFailures) == nil { throw ValidationError("--max-failures: expected N or P%") }
-        guard forks >= 1, forks <= 4096 else { throw ValidationError("--forks must be between 1 and 4096") }
-        for (name, d) in [("--connect-timeout", connectTimeout), ("--command-timeout", commandTimeout),
-                          ("--probe-timeout", probeTimeout)] where d.duration <= .zero {
-            throw ValidationError("\(name) must be positive")
-        }
     }
 
     func run() async throws { try await run(.live()) }
@@ -111,12 +94,10 @@ struct Clean: AsyncParsableCommand {
         let policy = RolloutPolicy(batches: BatchSize.parseList(batch) ?? [], maxInFlight: maxInFlight,
                                    rate: rate.flatMap(RateLimit.init), pause: pause.duration,
                                    maxFailures: maxFailures.flatMap(FailureThreshold.init))
-        let scan = ScanOptions(forks: forks, connectTimeout: connectTimeout.duration,
-                               discovery: DiscoveryOptions(commandTimeout: commandTimeout.duration,
-                                                           probeTimeout: probeTimeout.duration))
+        let scan = access.scanOptions
         return CleanOptions(confirmAfter: confirmAfter.duration, wait: wait, maxWait: maxWait.duration, execute: execute,
                             policy: policy, fromRun: fromRun, scan: scan,
-                            cleaner: NodeCleaner.Options(commandTimeout: commandTimeout.duration))
+                            cleaner: NodeCleaner.Options(commandTimeout: access.commandTimeout.duration))
     }
 
     func run(_ ctx: FleetContext, stop: RolloutStopSignal? = nil) async throws {
@@ -147,7 +128,7 @@ struct Clean: AsyncParsableCommand {
             }
             return s
         }()
-        let ssh = sshArguments.options(connectTimeout: connectTimeout.duration, sessions: max(forks, maxInFlight))
+        let ssh = access.sshOptions(sessions: max(access.forks, maxInFlight))
         let log = out
         let cleaner = CleanRun(executor: ctx.makeExecutor(ssh), database: db, options: options, now: ctx.now, stop: stop,
                                events: { e in Self.log(e, execute: execute, out: log) })

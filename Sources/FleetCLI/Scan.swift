@@ -33,27 +33,7 @@ struct Scan: AsyncParsableCommand {
     @Option(help: "Output: table or json.")
     var format: Format = .table
 
-    @Option(help: "Nodes scanned at once.")
-    var forks: Int = 64
-
-    @Option(help: ArgumentHelp("TCP connect limit per node (the SSH handshake gets twice that).", valueName: "duration"))
-    var connectTimeout: DurationArgument = DurationArgument(argument: "10s")!
-
-    @Option(help: ArgumentHelp("Limit for each remote script (the discovery, the ps/kill steps).", valueName: "duration"))
-    var commandTimeout: DurationArgument = DurationArgument(argument: "60s")!
-
-    @Option(help: ArgumentHelp("Limit for each readability probe (`timeout -s KILL` on the node).", valueName: "duration"))
-    var probeTimeout: DurationArgument = DurationArgument(argument: "15s")!
-
-    @OptionGroup var sshArguments: SSHArguments
-
-    func validate() throws {
-        guard forks >= 1, forks <= 4096 else { throw ValidationError("--forks must be between 1 and 4096") }
-        for (name, d) in [("--connect-timeout", connectTimeout), ("--command-timeout", commandTimeout),
-                          ("--probe-timeout", probeTimeout)] where d.duration <= .zero {
-            throw ValidationError("\(name) must be positive")
-        }
-    }
+    @OptionGroup var access: NodeAccessOptions
 
     func run() async throws { try await run(.live()) }
 
@@ -85,8 +65,8 @@ struct Scan: AsyncParsableCommand {
             db = try database.open()
             run = try db.beginRun(
                 kind: .scan, inventory: inventory,
-                options: RecordedOptions(limit: limit, forks: forks, connectTimeout: connectTimeout.text,
-                                         commandTimeout: commandTimeout.text, probeTimeout: probeTimeout.text,
+                options: RecordedOptions(limit: limit, forks: access.forks, connectTimeout: access.connectTimeout.text,
+                                         commandTimeout: access.commandTimeout.text, probeTimeout: access.probeTimeout.text,
                                          format: format.rawValue),
                 version: FleetVersion.current, startedAt: ctx.now())
         } catch {
@@ -94,10 +74,8 @@ struct Scan: AsyncParsableCommand {
             throw ExitCode(74)
         }
 
-        let options = ScanOptions(forks: forks, connectTimeout: connectTimeout.duration,
-                                  discovery: DiscoveryOptions(commandTimeout: commandTimeout.duration,
-                                                              probeTimeout: probeTimeout.duration))
-        let ssh = sshArguments.options(connectTimeout: connectTimeout.duration, sessions: forks)
+        let options = access.scanOptions
+        let ssh = access.sshOptions(sessions: access.forks)
         let executor = ctx.makeExecutor(ssh)
         let writer = StoreWriter(db: db, run: run)
         let progress = ProgressLine(output: out)

@@ -81,19 +81,7 @@ struct Sweep: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --clean: stop starting nodes once failures exceed N or P% of the nodes.", valueName: "n|p%"))
     var maxFailures: String?
 
-    @Option(help: "Nodes scanned at once.")
-    var forks: Int = 64
-
-    @Option(help: ArgumentHelp("TCP connect limit per node (the SSH handshake gets twice that).", valueName: "duration"))
-    var connectTimeout: DurationArgument = DurationArgument(argument: "10s")!
-
-    @Option(help: ArgumentHelp("Limit for each remote script (the discovery, the ps/kill steps).", valueName: "duration"))
-    var commandTimeout: DurationArgument = DurationArgument(argument: "60s")!
-
-    @Option(help: ArgumentHelp("Limit for each readability probe (`timeout -s KILL` on the node).", valueName: "duration"))
-    var probeTimeout: DurationArgument = DurationArgument(argument: "15s")!
-
-    @OptionGroup var sshArguments: SSHArguments
+    @OptionGroup var access: NodeAccessOptions
 
     enum LogFormatArgument: String, ExpressibleByArgument, CaseIterable {
         case text, json
@@ -105,11 +93,6 @@ struct Sweep: AsyncParsableCommand {
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         if let rate, RateLimit(rate) == nil { throw ValidationError("--rate: expected N/s, N/min or N/h, e.g. 30/min") }
         if let maxFailures, FailureThreshold(maxFailures) == nil { throw ValidationError("--max-failures: expected N or P%") }
-        guard forks >= 1, forks <= 4096 else { throw ValidationError("--forks must be between 1 and 4096") }
-        for (name, d) in [("--connect-timeout", connectTimeout), ("--command-timeout", commandTimeout),
-                          ("--probe-timeout", probeTimeout)] where d.duration <= .zero {
-            throw ValidationError("\(name) must be positive")
-        }
     }
 
     func run() async throws { try await run(.live()) }
@@ -120,11 +103,9 @@ struct Sweep: AsyncParsableCommand {
         let policy = RolloutPolicy(batches: BatchSize.parseList(batch) ?? [], maxInFlight: maxInFlight,
                                    rate: rate.flatMap(RateLimit.init), pause: pause.duration,
                                    maxFailures: maxFailures.flatMap(FailureThreshold.init))
-        let scan = ScanOptions(forks: forks, connectTimeout: connectTimeout.duration,
-                               discovery: DiscoveryOptions(commandTimeout: commandTimeout.duration,
-                                                           probeTimeout: probeTimeout.duration))
+        let scan = access.scanOptions
         return CleanOptions(confirmAfter: confirmAfter.duration, wait: false, execute: true, policy: policy,
-                            fromRun: run, scan: scan, cleaner: NodeCleaner.Options(commandTimeout: commandTimeout.duration))
+                            fromRun: run, scan: scan, cleaner: NodeCleaner.Options(commandTimeout: access.commandTimeout.duration))
     }
 
     struct RecordedOptions: Encodable, Sendable {
@@ -223,8 +204,8 @@ struct Sweep: AsyncParsableCommand {
             // (Opening marks runs left `running` by a dead writer, e.g. a killed sweep, `interrupted`.)
             run = try db.beginRun(
                 kind: .sweep, inventory: inventory,
-                options: RecordedOptions(limit: limit, clean: clean, forks: forks, connectTimeout: connectTimeout.text,
-                                         commandTimeout: commandTimeout.text, probeTimeout: probeTimeout.text,
+                options: RecordedOptions(limit: limit, clean: clean, forks: access.forks, connectTimeout: access.connectTimeout.text,
+                                         commandTimeout: access.commandTimeout.text, probeTimeout: access.probeTimeout.text,
                                          lock: lockPath, metricsFile: metricsFile, confirmAfter: confirmAfter.text,
                                          batch: batch, maxInFlight: maxInFlight, rate: rate, pause: pause.text,
                                          maxFailures: maxFailures),
@@ -238,10 +219,8 @@ struct Sweep: AsyncParsableCommand {
                                              "clean": .stringConvertible(clean), "pid": .stringConvertible(getpid())])
 
         // 4. Scan.
-        let options = ScanOptions(forks: forks, connectTimeout: connectTimeout.duration,
-                                  discovery: DiscoveryOptions(commandTimeout: commandTimeout.duration,
-                                                              probeTimeout: probeTimeout.duration))
-        let ssh = sshArguments.options(connectTimeout: connectTimeout.duration, sessions: forks)
+        let options = access.scanOptions
+        let ssh = access.sshOptions(sessions: access.forks)
         let executor = ctx.makeExecutor(ssh)
         let writer = StoreWriter(db: db, run: run)
         let scan = ScanRun(executor: executor, options: options,
@@ -264,7 +243,7 @@ struct Sweep: AsyncParsableCommand {
                 return s
             }()
             var cleanSSH = ssh
-            cleanSSH.maxConcurrentSessions = max(forks, maxInFlight)
+            cleanSSH.maxConcurrentSessions = max(access.forks, maxInFlight)
             let cleaner = CleanRun(executor: ctx.makeExecutor(cleanSSH), database: db, options: cleanOptions(fromRun: run),
                                    now: ctx.now, stop: stop, events: { Self.logCleanEvent($0, log) })
             do {

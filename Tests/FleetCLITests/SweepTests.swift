@@ -76,7 +76,10 @@ import Testing
         let inv = try write("nodes.yaml", Self.inventory)
         let ex = ScriptedExecutor([
             // _lab-luns.txt of `residual`: mpatha (dm-0) unmapped, the other three healthy.
-            "node-1": .replies([try Self.discovery("residual"), try Self.residualProbe()]),
+            // Discovery, then the probe phase: `ps` first (no dd left from an earlier probe), then the probe.
+            "node-1": .replies([try Self.discovery("residual"),
+                                .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, "", "")]),
+                                try Self.residualProbe()]),
             "node-2": .replies([try Self.discovery("healthy")]),
             "node-3": .fails(NodeFailure(.refused, "node-3: 127.0.9.3:22: connection refused")),
         ])
