@@ -10,7 +10,7 @@ struct Explain: ParsableCommand {
         `-` reads it from stdin),
         or a folder of captures named after the commands, as fleet's scans and the lab captures
         store them: multipath-ll.txt, multipathd-show-maps-json.txt, dmsetup-info-c.txt,
-        dmsetup-status.txt, proc-mounts.txt, sys-block-sdX-device-state.txt,
+        dmsetup-status.txt, proc-mounts.txt, proc-self-mountinfo.txt, sys-block-sdX-device-state.txt,
         sys-block-dm-N-slaves-holders.txt, dd-dm-N.txt (+ dd-dm-N.stderr.txt), ps-dd-wchan.txt …
         `<name>.stderr.txt` is that command's stderr; `meta.tsv` (name, exit code, …) gives exit
         codes where present.
