@@ -77,7 +77,8 @@ public enum Classifier {
         // A raw block volume: kubelet bind-mounts the device node itself for a pod.
         let binds = s.deviceNodeBinds(of: m) ?? []
         for b in binds {
-            users.append("device node bind-mounted on \(b.mountpoint) (raw block volume)")
+            users.append("device node bind-mounted on \(b.mountpoint) (raw block volume)"
+                         + (b.isDeletedNode ? ": stale bind of a deleted \(b.boundDeviceNode ?? "node"), it still reaches this device number" : ""))
         }
         let bound = Set(binds.map(\.mountpoint))
         if let ms = s.mounts(of: m)?.filter({ !bound.contains($0.mountpoint) }), !ms.isEmpty {

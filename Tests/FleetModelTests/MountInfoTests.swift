@@ -153,6 +153,20 @@ let kubeletPublishDM0 = """
         #expect(snap.deviceNodeBinds(of: mpathb)?.count == 2)
     }
 
+    @Test func staleBindOfADeletedNodeStillCounts() throws {
+        // Root as this machine showed it after mknod /dev/h2test-null, mount --bind, rm:
+        // `42 27 0:6 /h2test-null//deleted FILE … - devtmpfs devtmpfs …`.
+        let line = "1391 29 0:5 /dm-0//deleted \(Self.publish) rw,nosuid,relatime shared:2 - devtmpfs udev rw,mode=755\n"
+        let e = try #require(MountInfoParser.parse(line).value.first)
+        #expect(e.isDeletedNode)
+        #expect(e.boundDeviceNode == "/dev/dm-0")
+        let f = try Self.residual(mountInfo: line)
+        #expect(f.verdict == .inUse)
+        #expect(f.reasons.contains { $0.hasPrefix("device node bind-mounted on \(Self.publish) (raw block volume): stale bind of a deleted /dev/dm-0") })
+        // `//deleted` alone (a deleted node named nothing) is no device.
+        #expect(MountInfoParser.parse("1 2 0:5 //deleted /x rw - devtmpfs udev rw\n").value.first?.boundDeviceNode == nil)
+    }
+
     @Test func sameRootOnAnotherFilesystemIsNotADeviceBind() throws {
         // A tmpfs directory that happens to be called /dm-0 is not the device node.
         let f = try Self.residual(mountInfo: "1391 29 0:44 /dm-0 /var/lib/x rw - tmpfs tmpfs rw\n")

@@ -34,10 +34,20 @@ public struct MountInfoEntry: Sendable, Hashable, Codable {
 
     /// For a bind of one device node out of devtmpfs: the node as a /dev path (`/dev/dm-3`,
     /// `/dev/mapper/mpathb`). nil for `/dev` itself (root `/`) and for other filesystems.
+    /// A node removed since the bind (root `/dm-3//deleted`, as the kernel's dentry_path
+    /// writes it; seen here with mknod + mount --bind + rm) still counts: its inode keeps
+    /// major:minor, so the bind reaches whatever map has that dm minor now.
     public var boundDeviceNode: String? {
         guard isDevtmpfs, root != "/", root.hasPrefix("/") else { return nil }
-        return "/dev" + root
+        let r = isDeletedNode ? String(root.dropLast(Self.deletedSuffix.count)) : root
+        guard r.count > 1 else { return nil }
+        return "/dev" + r
     }
+
+    /// The bound node has been deleted from devtmpfs since (root ends in `//deleted`).
+    public var isDeletedNode: Bool { isDevtmpfs && root.hasSuffix(Self.deletedSuffix) }
+
+    static let deletedSuffix = "//deleted"
 }
 
 /// Parses /proc/self/mountinfo. Total: a line it cannot read is a warning with its line
