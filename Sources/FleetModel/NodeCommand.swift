@@ -119,7 +119,9 @@ public enum NodeCommand: Hashable, Sendable {
 }
 
 private let displayRewrites: [([UInt8], [UInt8])] = [
-    ("\"$R/", "/"), ("/\"'", "/"), ("'/", "/"), ("\"'", ""), ("'", ""),
+    // The last rule drops the closing quote of a path with no word after it
+    // (`cat "$R/proc/mounts"` → `cat /proc/mounts`).
+    ("\"$R/", "/"), ("/\"'", "/"), ("'/", "/"), ("\"'", ""), ("'", ""), ("\"", ""),
 ].map { (Array($0.0.utf8), Array($0.1.utf8)) }
 
 /// Left to right, non-overlapping, like `replacingOccurrences(of:with:)` on ASCII text.
@@ -142,5 +144,7 @@ private func replaceAll(_ s: [UInt8], _ from: [UInt8], _ to: [UInt8]) -> [UInt8]
 /// Single-quotes a word for POSIX sh. Validated names never need it; this is defence in depth.
 @inline(__always)
 public func q(_ s: String) -> String {
-    "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    // No quote inside (always, for validated names): skip Foundation (perf: per node script).
+    if !s.utf8.contains(UInt8(ascii: "'")) { return "'" + s + "'" }
+    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

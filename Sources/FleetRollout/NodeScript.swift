@@ -84,9 +84,15 @@ public enum NodeScript {
     /// `dm-*` its slaves/holders and dm name/uuid. Device names are checked on the node
     /// (letters only after `sd`, digits only after `dm-`) and again by the parser.
     public static func discovery(nonce: String) -> String {
+        prologue(nonce: nonce) + discoveryBody
+    }
+
+    /// Everything after the prologue: the same for every node, so built once (perf: it was
+    /// rebuilt per node, with a Foundation replacingOccurrences per quoted word).
+    private static let discoveryBody: String = {
         let sdPlaceholder = "sdzzzzzz", dmPlaceholder = "dm-9999999"
         let sd = BlockDeviceName(sdPlaceholder)!, dm = DMDeviceName(dmPlaceholder)!
-        var s = prologue(nonce: nonce)
+        var s = ""
         for c in fixedDiscovery { s += run(c) }
         s += """
         for p in "$R"/sys/block/sd*; do
@@ -104,7 +110,7 @@ public enum NodeScript {
         """
         s += epilogue()
         return s
-    }
+    }()
 
     /// The readability probes, all at once (each bounded by its own `timeout -s KILL`), so
     /// a node with several queueing maps waits one probe timeout, not one per map.
