@@ -59,7 +59,7 @@ public struct CleanRunReport: Sendable, Codable {
     }
     public var failedNodes: [String] { nodes.filter(\.failed).map(\.node) }
 
-    /// Documented in docs/readme/clean.md.
+    /// Documented in docs/clean.md.
     public enum Exit {
         public static let ok: Int32 = 0
         /// Some planned cleanups failed, or some nodes could not be scanned or reached.
