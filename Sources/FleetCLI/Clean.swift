@@ -35,9 +35,6 @@ struct Clean: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Plan from this recorded run instead of scanning now.", valueName: "id"))
     var fromRun: Int64?
 
-    @Option(help: ArgumentHelp("Two all-failed observations at least this far apart are required (0s allowed).",
-                               valueName: "duration"))
-    var confirmAfter: CleanDuration = CleanDuration(argument: "5m")!
 
     @Flag(help: "Wait for maps still waiting for confirmation, re-scan them, then act (at most --max-wait).")
     var wait = false
@@ -48,32 +45,12 @@ struct Clean: AsyncParsableCommand {
     @Flag(help: "Act. Without it, print the plan and the exact commands (dry run).")
     var execute = false
 
-    @Option(help: ArgumentHelp("Batch ramp: counts or percentages of the nodes left; the last repeats.", valueName: "ramp"))
-    var batch: String = "1,5,25%"
-
-    @Option(help: "Nodes cleaned at the same time.")
-    var maxInFlight: Int = 8
-
-    @Option(help: ArgumentHelp("Node cleanups started per unit of time, e.g. 30/min.", valueName: "n/unit"))
-    var rate: String?
-
-    @Option(help: ArgumentHelp("Wait between batches.", valueName: "duration"))
-    var pause: CleanDuration = CleanDuration(argument: "0s")!
-
-    @Option(help: ArgumentHelp("Stop starting nodes once failures exceed N or P% of the nodes.", valueName: "n|p%"))
-    var maxFailures: String?
+    @OptionGroup var pacing: RolloutPacingOptions
 
     @Option(help: "Output: table or json.")
     var format: Format = .table
 
     @OptionGroup var access: NodeAccessOptions
-
-    func validate() throws {
-        guard BatchSize.parseList(batch) != nil else { throw ValidationError("--batch: expected e.g. 1,5,25% (positive counts, percentages 1-100)") }
-        guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
-        if let rate, RateLimit(rate) == nil { throw ValidationError("--rate: expected N/s, N/min or N/h, e.g. 30/min") }
-        if let maxFailures, FailureThreshold(maxFailures) == nil { throw ValidationError("--max-failures: expected N or P%") }
-    }
 
     func run() async throws { try await run(.live()) }
 
@@ -91,11 +68,9 @@ struct Clean: AsyncParsableCommand {
     }
 
     var options: CleanOptions {
-        let policy = RolloutPolicy(batches: BatchSize.parseList(batch) ?? [], maxInFlight: maxInFlight,
-                                   rate: rate.flatMap(RateLimit.init), pause: pause.duration,
-                                   maxFailures: maxFailures.flatMap(FailureThreshold.init))
+        let policy = pacing.policy
         let scan = access.scanOptions
-        return CleanOptions(confirmAfter: confirmAfter.duration, wait: wait, maxWait: maxWait.duration, execute: execute,
+        return CleanOptions(confirmAfter: pacing.confirmAfter.duration, wait: wait, maxWait: maxWait.duration, execute: execute,
                             policy: policy, fromRun: fromRun, scan: scan,
                             cleaner: NodeCleaner.Options(commandTimeout: access.commandTimeout.duration))
     }
@@ -114,8 +89,8 @@ struct Clean: AsyncParsableCommand {
         do {
             db = try database.open()
             run = try db.beginRun(kind: .clean, inventory: inventory, options: RecordedOptions(
-                limit: limit, fromRun: fromRun, confirmAfter: confirmAfter.text, wait: wait, execute: execute,
-                batch: batch, maxInFlight: maxInFlight, rate: rate, pause: pause.text, maxFailures: maxFailures),
+                limit: limit, fromRun: fromRun, confirmAfter: pacing.confirmAfter.text, wait: wait, execute: execute,
+                batch: pacing.batch, maxInFlight: pacing.maxInFlight, rate: pacing.rate, pause: pacing.pause.text, maxFailures: pacing.maxFailures),
                 version: FleetVersion.current, startedAt: ctx.now())
         } catch {
             out.err("fleet clean: \(error)\n")
@@ -128,7 +103,7 @@ struct Clean: AsyncParsableCommand {
             }
             return s
         }()
-        let ssh = access.sshOptions(sessions: max(access.forks, maxInFlight))
+        let ssh = access.sshOptions(sessions: max(access.forks, pacing.maxInFlight))
         let log = out
         let cleaner = CleanRun(executor: ctx.makeExecutor(ssh), database: db, options: options, now: ctx.now, stop: stop,
                                events: { e in Self.log(e, execute: execute, out: log) })

@@ -62,24 +62,8 @@ struct Sweep: AsyncParsableCommand {
     @Flag(help: "Clean the residual maps the scan found (same safety checks and pacing as `fleet clean --execute`).")
     var clean = false
 
-    @Option(help: ArgumentHelp("With --clean: two all-failed observations at least this far apart are required; an earlier sweep's scan counts as one.",
-                               valueName: "duration"))
-    var confirmAfter: CleanDuration = CleanDuration(argument: "5m")!
 
-    @Option(help: ArgumentHelp("With --clean: batch ramp, counts or percentages of the nodes left; the last repeats.", valueName: "ramp"))
-    var batch: String = "1,5,25%"
-
-    @Option(help: "With --clean: nodes cleaned at the same time.")
-    var maxInFlight: Int = 8
-
-    @Option(help: ArgumentHelp("With --clean: node cleanups started per unit of time, e.g. 30/min.", valueName: "n/unit"))
-    var rate: String?
-
-    @Option(help: ArgumentHelp("With --clean: wait between batches.", valueName: "duration"))
-    var pause: CleanDuration = CleanDuration(argument: "0s")!
-
-    @Option(help: ArgumentHelp("With --clean: stop starting nodes once failures exceed N or P% of the nodes.", valueName: "n|p%"))
-    var maxFailures: String?
+    @OptionGroup var pacing: RolloutPacingOptions
 
     @OptionGroup var access: NodeAccessOptions
 
@@ -88,23 +72,14 @@ struct Sweep: AsyncParsableCommand {
         var format: LogFormat { self == .json ? .json : .text }
     }
 
-    func validate() throws {
-        guard BatchSize.parseList(batch) != nil else { throw ValidationError("--batch: expected e.g. 1,5,25% (positive counts, percentages 1-100)") }
-        guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
-        if let rate, RateLimit(rate) == nil { throw ValidationError("--rate: expected N/s, N/min or N/h, e.g. 30/min") }
-        if let maxFailures, FailureThreshold(maxFailures) == nil { throw ValidationError("--max-failures: expected N or P%") }
-    }
-
     func run() async throws { try await run(.live()) }
 
     /// `fleet clean --execute --from-run <this sweep>`: plans from the scans this sweep just
     /// recorded (plus the history's earlier observations for --confirm-after).
     func cleanOptions(fromRun run: Int64) -> CleanOptions {
-        let policy = RolloutPolicy(batches: BatchSize.parseList(batch) ?? [], maxInFlight: maxInFlight,
-                                   rate: rate.flatMap(RateLimit.init), pause: pause.duration,
-                                   maxFailures: maxFailures.flatMap(FailureThreshold.init))
+        let policy = pacing.policy
         let scan = access.scanOptions
-        return CleanOptions(confirmAfter: confirmAfter.duration, wait: false, execute: true, policy: policy,
+        return CleanOptions(confirmAfter: pacing.confirmAfter.duration, wait: false, execute: true, policy: policy,
                             fromRun: run, scan: scan, cleaner: NodeCleaner.Options(commandTimeout: access.commandTimeout.duration))
     }
 
@@ -206,9 +181,9 @@ struct Sweep: AsyncParsableCommand {
                 kind: .sweep, inventory: inventory,
                 options: RecordedOptions(limit: limit, clean: clean, forks: access.forks, connectTimeout: access.connectTimeout.text,
                                          commandTimeout: access.commandTimeout.text, probeTimeout: access.probeTimeout.text,
-                                         lock: lockPath, metricsFile: metricsFile, confirmAfter: confirmAfter.text,
-                                         batch: batch, maxInFlight: maxInFlight, rate: rate, pause: pause.text,
-                                         maxFailures: maxFailures),
+                                         lock: lockPath, metricsFile: metricsFile, confirmAfter: pacing.confirmAfter.text,
+                                         batch: pacing.batch, maxInFlight: pacing.maxInFlight, rate: pacing.rate, pause: pacing.pause.text,
+                                         maxFailures: pacing.maxFailures),
                 version: FleetVersion.current, startedAt: ctx.now())
         } catch {
             log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
@@ -243,7 +218,7 @@ struct Sweep: AsyncParsableCommand {
                 return s
             }()
             var cleanSSH = ssh
-            cleanSSH.maxConcurrentSessions = max(access.forks, maxInFlight)
+            cleanSSH.maxConcurrentSessions = max(access.forks, pacing.maxInFlight)
             let cleaner = CleanRun(executor: ctx.makeExecutor(cleanSSH), database: db, options: cleanOptions(fromRun: run),
                                    now: ctx.now, stop: stop, events: { Self.logCleanEvent($0, log) })
             do {
