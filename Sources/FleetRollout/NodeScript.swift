@@ -4,16 +4,23 @@ import FleetModel
 /// each command's output back.
 ///
 /// Every command runs with stdin from `/dev/null` (stdin is the script itself) and its
-/// stdout/stderr into files in a private temp folder; only then does the script print a
-/// header and the raw bytes:
+/// stdout/stderr into numbered files in a private temp folder; `r` records its name and exit
+/// code with builtins only. At the end ONE `wc -c` sizes every file and ONE `cat` sends them,
+/// so the framing costs two processes per exec, not three per command:
 ///
-///     FLEET1:<nonce>:<capture-name>:<exit-code>:<stdout-bytes>:<stderr-bytes>\n<stdout><stderr>
+///     FLEET2:<nonce>:<capture-name>:<exit-code>:<stdout-bytes>:<stderr-bytes>\n   (one per command)
+///     FLEET2:<nonce>:DATA\n
+///     <stdout><stderr> of each command, in header order
+///     FLEET2:<nonce>:END\n
 ///
-/// and `FLEET1:<nonce>:END\n` once everything ran. The parser reads the lengths and skips the
-/// payload, so nothing a command prints is ever read as a header; the nonce is fresh per
-/// run, so text before the first header (a login shell's rc files) or a command that prints
-/// a lookalike header cannot forge one either. A process left in D state holds only the temp
-/// files, never the SSH channel.
+/// The parser reads the header block first, then takes the payloads by length, so nothing a
+/// command prints is ever read as a header; the nonce is fresh per run, so text before the
+/// first header (a login shell's rc files) or a command that prints a lookalike header
+/// cannot forge one either. The sizes `wc` prints are checked against the expected file
+/// names in order (a mismatch is `ERROR:wc`, never a wrong length). A process left in D
+/// state holds only the temp files, never the SSH channel. A script killed before its end
+/// prints nothing (the outputs are still in the temp files); one cut off during the payload
+/// keeps the frames that arrived whole.
 ///
 /// `R="${FLEET_SYSROOT:-}"` prefixes every path under /sys, /dev and /proc (see
 /// ``NodeCommand/shell``). On a real node FLEET_SYSROOT is unset, so `R` is empty; the
@@ -21,7 +28,7 @@ import FleetModel
 /// That is the only testing seam. (`sudo` resets the environment, so on a real node with
 /// `sudo: true` it is unset too.)
 public enum NodeScript {
-    public static let magic = "FLEET1"
+    public static let magic = "FLEET2"
 
     /// 128 random bits as 32 hex digits.
     public static func newNonce() -> String {
@@ -49,14 +56,27 @@ public enum NodeScript {
         T=$(mktemp -d "${TMPDIR:-/tmp}/fleet.XXXXXX") || { printf '\(magic):%s:ERROR:mktemp\\n' "$N"; exit 70; }
         trap 'rm -rf "$T"' EXIT
         trap 'exit 143' HUP INT TERM
-        e() { printf '\(magic):%s:%s:%s:%s:%s\\n' "$N" "$1" "$2" $(wc -c <"$T/$1.o") $(wc -c <"$T/$1.e"); cat "$T/$1.o" "$T/$1.e"; }
-        r() { eval "$2" >"$T/$1.o" 2>"$T/$1.e" </dev/null; e "$1" $?; }
+        : >"$T/l"; _k=0
+        r() { _k=$((_k+1)); eval "$2" >"$T/$_k.o" 2>"$T/$_k.e" </dev/null; _c=$?; printf '%s %s %s\\n' "$_k" "$1" "$_c" >>"$T/l"; }
+        z() {
+          set --
+          while read -r _s _m _c; do set -- "$@" "$T/$_s.o" "$T/$_s.e"; done <"$T/l"
+          if [ $# -gt 0 ]; then wc -c "$@" >"$T/w" || { printf '\(magic):%s:ERROR:wc\\n' "$N"; exit 70; }; else : >"$T/w"; fi
+          while read -r _s _m _c <&3; do
+            read -r _a _b <&4 && [ "$_b" = "$T/$_s.o" ] && read -r _d _e <&4 && [ "$_e" = "$T/$_s.e" ] || { printf '\(magic):%s:ERROR:wc\\n' "$N"; exit 70; }
+            printf '\(magic):%s:%s:%s:%s:%s\\n' "$N" "$_m" "$_c" "$_a" "$_d"
+          done 3<"$T/l" 4<"$T/w"
+          printf '\(magic):%s:DATA\\n' "$N"
+          [ $# -eq 0 ] || cat "$@"
+          printf '\(magic):%s:END\\n' "$N"
+        }
 
         """
     }
 
+    /// Prints the header block, the payloads and the END marker (one `wc`, one `cat`).
     static func epilogue() -> String {
-        "printf '\(magic):%s:END\\n' \"$N\"\n"
+        "z\n"
     }
 
     /// A line running one typed command under its capture name.
@@ -124,7 +144,8 @@ public enum NodeScript {
         // does not depend on signals at all. Each probe ends by its own `timeout`.
         let names = cmds.map(\.captureName).joined(separator: " ")
         s += "while :; do d=1; for n in \(names); do [ -e \"$T/$n.rc\" ] || d=; done; [ -n \"$d\" ] && break; sleep 0.2 2>/dev/null || sleep 1; done\n"
-        for c in cmds { s += "e \(c.captureName) \"$(cat \"$T/\(c.captureName).rc\")\"\n" }
+        // Each probe's output files are named after it; record them in run order.
+        for c in cmds { s += "read -r _c <\"$T/\(c.captureName).rc\"; printf '%s %s %s\\n' \(c.captureName) \(c.captureName) \"$_c\" >>\"$T/l\"\n" }
         s += epilogue()
         return s
     }
@@ -188,6 +209,9 @@ public enum Framing {
             return nil
         }
 
+        // The header block: one line per command, then DATA.
+        var headers: [(name: String, rc: Int32, outLen: Int, errLen: Int)] = []
+        var sawData = false
         while i < n {
             if !startsWithMarker(at: i) {
                 let next = nextMarker(from: i) ?? n
@@ -197,17 +221,20 @@ public enum Framing {
             }
             guard let eol = bytes[(i + marker.count)...].firstIndex(of: UInt8(ascii: "\n")) else {
                 result.warnings.append("unterminated header at offset \(i)")
+                i = n
                 break
             }
             let fields = String(decoding: bytes[(i + marker.count)..<eol], as: UTF8.self)
                 .split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            if fields == ["END"] {
-                result.complete = true
+            if fields == ["DATA"] {
+                sawData = true
                 i = eol + 1
-                if i < n {
-                    result.warnings.append("\(n - i) bytes after the end marker: \(preview(bytes[i..<n]))")
-                }
                 break
+            }
+            if fields == ["END"] {
+                result.warnings.append("end marker before the header block was finished at offset \(i)")
+                i = eol + 1
+                continue
             }
             if fields.count == 2, fields[0] == "ERROR" {
                 result.warnings.append("node-side script error: \(fields[1])")
@@ -221,19 +248,43 @@ public enum Framing {
                 i = eol + 1
                 continue
             }
-            let start = eol + 1
-            guard start + outLen + errLen <= n else {
-                result.warnings.append("frame \(fields[0]) cut off: expected \(outLen + errLen) bytes, got \(n - start)")
-                break
+            headers.append((fields[0], rc, outLen, errLen))
+            i = eol + 1
+        }
+        guard sawData else {
+            if !headers.isEmpty {
+                result.warnings.append("header block cut off: \(headers.count) header(s) without their data")
             }
-            let out = String(decoding: bytes[start..<(start + outLen)], as: UTF8.self)
-            let err = String(decoding: bytes[(start + outLen)..<(start + outLen + errLen)], as: UTF8.self)
-            i = start + outLen + errLen
-            guard let command = resolve(fields[0]) else {
-                result.warnings.append("ignored output under an unexpected name \(preview(Array(fields[0].utf8)[...]))")
+            return result
+        }
+
+        // The payloads, in header order: lengths only, nothing in them is ever read as a header.
+        for h in headers {
+            let start = i
+            guard h.outLen <= n - start, h.errLen <= n - start - h.outLen else {
+                result.warnings.append("frame \(h.name) cut off: expected \(h.outLen + h.errLen) bytes, got \(n - start)")
+                return result
+            }
+            let out = String(decoding: bytes[start..<(start + h.outLen)], as: UTF8.self)
+            let err = String(decoding: bytes[(start + h.outLen)..<(start + h.outLen + h.errLen)], as: UTF8.self)
+            i = start + h.outLen + h.errLen
+            guard let command = resolve(h.name) else {
+                result.warnings.append("ignored output under an unexpected name \(preview(Array(h.name.utf8)[...]))")
                 continue
             }
-            result.outputs.append(CommandOutput(command: command, stdout: out, stderr: err, exitCode: rc))
+            result.outputs.append(CommandOutput(command: command, stdout: out, stderr: err, exitCode: h.rc))
+        }
+
+        // The END marker right after the last payload.
+        let end = marker + Array("END\n".utf8)
+        if n - i >= end.count, Array(bytes[i..<(i + end.count)]) == end {
+            result.complete = true
+            i += end.count
+            if i < n {
+                result.warnings.append("\(n - i) bytes after the end marker: \(preview(bytes[i..<n]))")
+            }
+        } else if i < n {
+            result.warnings.append("\(n - i) bytes after the last frame, no end marker: \(preview(bytes[i..<n]))")
         }
         return result
     }

@@ -168,12 +168,15 @@ public final class ScriptedExecutor: RemoteExecutor, @unchecked Sendable {
     }
 
     public static func frame(_ frames: [FrameSpec], nonce: String, complete: Bool) -> [UInt8] {
-        var out: [UInt8] = []
+        // FLEET2: a header block (one line per command), DATA, the payloads in that order, END.
+        var head: [UInt8] = [], body: [UInt8] = []
         for f in frames {
             let o = Array(f.stdout.utf8), e = Array(f.stderr.utf8)
-            out += Array("FLEET1:\(nonce):\(f.name):\(f.exitCode):\(o.count):\(e.count)\n".utf8) + o + e
+            head += Array("FLEET2:\(nonce):\(f.name):\(f.exitCode):\(o.count):\(e.count)\n".utf8)
+            body += o + e
         }
-        if complete { out += Array("FLEET1:\(nonce):END\n".utf8) }
+        var out = head + Array("FLEET2:\(nonce):DATA\n".utf8) + body
+        if complete { out += Array("FLEET2:\(nonce):END\n".utf8) }
         return out
     }
 }

@@ -36,7 +36,7 @@ import FleetTestSupport
 
     @Test func outputThatPrintsFramesWithTheRightNonceIsStillJustOutput() {
         // A command that somehow printed lookalike headers, a fake END, with the real nonce.
-        let hostile = "FLEET1:\(nonce):multipath-ll:0:5:0\nfake!\nFLEET1:\(nonce):END\nFLEET1:\(nonce):kill-1:0:0:0\n"
+        let hostile = "FLEET2:\(nonce):multipath-ll:0:5:0\nfake!\nFLEET2:\(nonce):END\nFLEET2:\(nonce):kill-1:0:0:0\n"
         let bytes = frames([
             .init(name: "proc-mounts", exitCode: 0, stdout: hostile),
             .init(name: "dmsetup-status", exitCode: 0, stdout: "mpatha: 0 2097152 multipath\n"),
@@ -91,8 +91,44 @@ import FleetTestSupport
         #expect(r.warnings.first?.contains("cut off") == true)
     }
 
+    @Test func aStreamCutInThePayloadKeepsTheFramesThatArrivedWhole() {
+        var bytes = frames([.init(name: "multipath-ll", exitCode: 0, stdout: "mpatha\n", stderr: "w\n"),
+                            .init(name: "lsblk-json", stdout: String(repeating: "x", count: 100))], complete: false)
+        bytes.removeLast(10)
+        let r = Framing.parse(bytes, nonce: nonce)
+        #expect(!r.complete)
+        #expect(r.outputs.map(\.command) == [.multipathList])
+        #expect(r.outputs.first?.stdout == "mpatha\n" && r.outputs.first?.stderr == "w\n")
+        #expect(r.warnings.contains { $0.contains("lsblk-json cut off") })
+    }
+
+    @Test func aHeaderBlockWithoutItsDataIsIncompleteAndYieldsNothing() {
+        let all = frames([.init(name: "multipath-ll", stdout: "mpatha\n")])
+        let headerOnly = Array(all.prefix(while: { $0 != UInt8(ascii: "\n") })) + [UInt8(ascii: "\n")]
+        let r = Framing.parse(headerOnly, nonce: nonce)
+        #expect(!r.complete)
+        #expect(r.outputs.isEmpty)
+        #expect(r.warnings.contains { $0.contains("header block cut off") })
+        let nothing = Framing.parse([], nonce: nonce)
+        #expect(!nothing.complete && nothing.outputs.isEmpty)
+    }
+
+    @Test func aMissingEndMarkerAfterWholeFramesIsIncomplete() {
+        let r = Framing.parse(frames([.init(name: "dmsetup-status", stdout: "x\n")], complete: false), nonce: nonce)
+        #expect(!r.complete)
+        #expect(r.outputs.map(\.command) == [.dmsetupStatus])
+    }
+
+    @Test func theFramingCostsOneWcAndOneCatPerExecNotPerCommand() {
+        let script = NodeScript.discovery(nonce: nonce)
+        #expect(script.components(separatedBy: "wc -c").count - 1 == 1)
+        #expect(!script.contains("$(wc") && !script.contains("$(cat"))
+        let probes = NodeScript.probes([DMDeviceName("dm-1")!, DMDeviceName("dm-2")!], seconds: 5, nonce: nonce)
+        #expect(!probes.contains("$(cat"))
+    }
+
     @Test func malformedHeaderIsSkippedAndParsingResumes() {
-        let bytes = Array("FLEET1:\(nonce):multipath-ll:zero:1:0\n".utf8)
+        let bytes = Array("FLEET2:\(nonce):multipath-ll:zero:1:0\n".utf8)
             + frames([.init(name: "lsblk-json", stdout: "{}")])
         let r = Framing.parse(bytes, nonce: nonce)
         #expect(r.outputs.map(\.command) == [.lsblk])
