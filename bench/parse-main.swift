@@ -1,6 +1,6 @@
-// The parser benchmark's entry point for bench/parse.sh (same measurement as the hidden
+// The parser benchmark's entry point for bench/parse.sh, built against FleetModel alone so
+// it needs no other target.
 import Glibc
-// `fleet bench-parse`), built against FleetModel alone so it needs no other target.
 import FleetModel
 
 let args = CommandLine.arguments

@@ -1,5 +1,5 @@
 /// Synthetic `multipath -ll` output (0.9.x tree format) for the parser benchmark
-/// (`fleet bench-parse`, bench/parse.sh) and tests.
+/// (bench/parse.sh) and tests.
 public enum MultipathSample {
     /// A realistic mix: 0.9.x tree format, alias names, two paths per map, one map in ten
     /// residual (`failed faulty running`), one in ten with two path groups.
