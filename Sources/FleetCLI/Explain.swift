@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FleetModel
+import FleetRollout
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,8 +41,8 @@ struct Explain: ParsableCommand {
     }
 
     func run() throws {
-        let code = execute(out: { print($0, terminator: "") },
-                           err: { FileHandle.standardError.write(Data($0.utf8)) })
+        let code = execute(out: { StandardStream.out($0) },
+                           err: { StandardStream.err($0) })
         if code != 0 { throw ExitCode(code) }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetModel
+import FleetRollout
 
 /// The root command. One file per subcommand (Explain.swift, Scan.swift, …).
 public struct Fleet: AsyncParsableCommand {
@@ -24,6 +25,7 @@ extension Fleet {
     /// time ("Asynchronous root command needs availability annotation"). Parsing and running
     /// here keeps both async and sync subcommands working.
     public static func runMain(_ arguments: [String]? = nil) async -> Never {
+        StandardStream.ignoreBrokenPipes()
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import Foundation
 import FleetModel
+import FleetRollout
 import FleetSSH
 
 /// What a command needs from the outside world, injectable so tests run commands without
@@ -45,8 +46,8 @@ public struct FleetOutput: Sendable {
     }
 
     public static var standard: FleetOutput {
-        FleetOutput(out: { FileHandle.standardOutput.write(Data($0.utf8)) },
-                    err: { FileHandle.standardError.write(Data($0.utf8)) },
+        FleetOutput(out: { StandardStream.out($0) },
+                    err: { StandardStream.err($0) },
                     progress: isatty(2) == 1)
     }
 

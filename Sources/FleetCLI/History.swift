@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FleetModel
+import FleetRollout
 import FleetStore
 
 /// `fleet history …`: read (and prune) the SQLite history that scan, clean and sweep write.
@@ -64,11 +65,11 @@ extension HistoryRendering {
             db = try listing.openExisting()
         } catch let e as StoreError {
             // Same code as scan/clean/sweep for "the history database cannot be opened".
-            FileHandle.standardError.write(Data("fleet history: \(e.message)\n".utf8))
+            StandardStream.err("fleet history: \(e.message)\n")
             throw ExitCode(74)
         }
         let text = try render(db, now: Date())
-        FileHandle.standardOutput.write(Data(text.utf8))
+        StandardStream.out(text)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FleetModel
+import FleetRollout
 import FleetStore
 
 /// Hidden: writes a scan run of synthetic nodes through the real store API, one
@@ -20,10 +21,10 @@ struct HistorySyntheticWriter: AsyncParsableCommand {
         let db = try database.open()
         let run = try db.beginRun(kind: .scan, inventory: "synthetic", options: ["writer": "synthetic"], version: FleetVersion.current)
         // Unbuffered: the test reads each line as soon as its node is committed.
-        FileHandle.standardOutput.write(Data("run \(run)\n".utf8))
+        StandardStream.out("run \(run)\n")
         for i in 0..<nodes {
             try db.recordNode(run: run, Self.scan(index: i))
-            FileHandle.standardOutput.write(Data("committed node-\(i)\n".utf8))
+            StandardStream.out("committed node-\(i)\n")
             if pauseMS > 0 { try await Task.sleep(for: .milliseconds(pauseMS)) }
         }
         try db.finishRun(run, status: .ok, exitCode: 0)

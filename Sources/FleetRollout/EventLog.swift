@@ -63,16 +63,9 @@ public enum EventLog {
         return Logger(label: "fleet", factory: { _ in handler })
     }
 
-    /// One `write(2)` per line on fd 2: lines from several threads stay whole.
-    public static let standardError: @Sendable (String) -> Void = { s in
-        var bytes = Array(s.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + off, $0.count - off) }
-            if n <= 0 { if errno == EINTR { continue }; return }
-            off += n
-        }
-    }
+    /// One `write(2)` per line on fd 2: lines from several threads stay whole; a closed
+    /// stderr loses the line, never the run (``StandardStream``).
+    public static let standardError: @Sendable (String) -> Void = { StandardStream.err($0) }
 
     static func render(format: LogFormat, timestamp: Date, level: Logger.Level, node: String?,
                        event: String, fields: Logger.Metadata) -> String {

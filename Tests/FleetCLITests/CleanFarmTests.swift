@@ -7,17 +7,6 @@ import Testing
 /// `fleet clean` over real SSH against the simulated farm (tools/farm/farm), checked on the
 /// farm's own state afterwards, not only on fleet's output. Addresses 127.0.4.x.
 @Suite(.serialized) struct CleanFarmTests {
-    static func fleetBinary() -> String? {
-        if let b = ProcessInfo.processInfo.environment["FLEET_BIN"] { return b }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("fleet").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }
-
     struct Ran { var status: Int32; var out: String; var err: String }
 
     /// A Process for `exe args` whose signal mask is cleared before exec: children of the test
@@ -147,7 +136,7 @@ import Testing
         """
 
     @Test func residualMapsGoAndNothingElseIsTouched() throws {
-        let bin = try #require(Self.fleetBinary(), "fleet binary not found; build with --build-tests or set FLEET_BIN")
+        let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
         let farm = try Farm(scenario: Self.scenario, nodes: 6, base: "127.0.4.1")
         defer { farm.down() }
 
@@ -226,7 +215,7 @@ import Testing
     }
 
     @Test func sigkillMidCleanupThenRunAgainCompletes() throws {
-        let bin = try #require(Self.fleetBinary(), "fleet binary not found; build with --build-tests or set FLEET_BIN")
+        let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
         let farm = try Farm(scenario: "seed: 5\nnodes:\n  - {name: node-0001, maps: [residual, healthy]}\n", nodes: 1, base: "127.0.4.101")
         defer { farm.down() }
         let w = try farm.wwid("node-0001", "residual")

@@ -1,6 +1,7 @@
 import Foundation
 import FleetModel
 import FleetStore
+import FleetTestSupport
 import Testing
 @testable import FleetCLI
 
@@ -8,21 +9,8 @@ import Testing
 /// midway: the database must open, hold every node the child reported committed (with its
 /// maps, paths and raw output), and show the run as interrupted.
 @Suite struct HistoryKillTests {
-    /// The `fleet` binary next to the test bundle (`swift build --build-tests` builds both),
-    /// or $FLEET_BIN.
-    static func fleetBinary() -> String? {
-        if let b = ProcessInfo.processInfo.environment["FLEET_BIN"] { return b }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("fleet").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }
-
     @Test func sigkillMidRunKeepsEveryCommittedNode() throws {
-        let bin = try #require(Self.fleetBinary(), "fleet binary not found next to \(CommandLine.arguments[0]); set FLEET_BIN")
+        let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
         let dir = NSTemporaryDirectory() + "fleet-kill-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/history.sqlite"

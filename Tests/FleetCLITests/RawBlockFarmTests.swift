@@ -18,7 +18,7 @@ import Testing
         """
 
     @Test func publishedResidualMapIsNeverCleaned() throws {
-        let bin = try #require(CleanFarmTests.fleetBinary(), "fleet binary not found; build with --build-tests or set FLEET_BIN")
+        let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
         let farm = try CleanFarmTests.Farm(scenario: Self.scenario, nodes: 3, base: "127.0.70.1")
         defer { farm.down() }
         let published = try farm.wwid("node-0001", "residual")

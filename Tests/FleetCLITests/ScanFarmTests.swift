@@ -143,8 +143,7 @@ struct ScanFarmTests {
     }
 
     @Test func sigkillMidwayLeavesFinishedNodesAndTheRunMarkedInterrupted() async throws {
-        let fleet = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fleet").path
-        try #require(FileManager.default.isExecutableFile(atPath: fleet), "build the fleet product first (swift build --build-tests)")
+        let fleet = try #require(FleetBinary.path, "\(FleetBinary.missing)")
         // Many hung commands: the run cannot finish before the kill.
         let f = try Self.up(120, mix: "residual=0.2,hungcmd=0.3", seed: 7)
         defer { Self.down(f) }

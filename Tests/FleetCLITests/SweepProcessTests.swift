@@ -1,4 +1,5 @@
 import FleetStore
+import FleetTestSupport
 import Foundation
 import Testing
 
@@ -6,18 +7,6 @@ import Testing
 /// first one's pid, and writes nothing. The first is held mid-scan by a node that accepts
 /// TCP and never speaks SSH (a listener this test owns on 127.0.12.200).
 @Suite(.serialized) struct SweepProcessTests {
-    /// The `fleet` binary next to the test bundle (`swift build --build-tests` builds both), or $FLEET_BIN.
-    static func fleetBinary() -> String? {
-        if let b = ProcessInfo.processInfo.environment["FLEET_BIN"] { return b }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("fleet").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }
-
     /// A TCP socket that listens and never accepts: connects complete (the kernel's backlog),
     /// the SSH banner never comes.
     static func silentListener(_ address: String) throws -> (fd: Int32, port: Int) {
@@ -50,7 +39,7 @@ import Testing
     }
 
     @Test func secondProcessExits75NamingTheFirst() throws {
-        let bin = try #require(Self.fleetBinary(), "fleet binary not found next to \(CommandLine.arguments[0]); set FLEET_BIN")
+        let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
         let dir = NSTemporaryDirectory() + "fleet-sweepproc-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -102,5 +91,8 @@ import Testing
         let runs = try FleetDatabase(path: dir + "/history.sqlite").runs(limit: 10)
         #expect(runs.map(\.status) == [.partial, .interrupted])  // newest first: the third, then the killed first
         #expect(FileManager.default.fileExists(atPath: dir + "/fleet.prom"))
+        // Keep the first sweep's stderr pipe open to the end: released early, its reading end
+        // closes while that sweep still writes.
+        withExtendedLifetime(firstErr) {}
     }
 }
