@@ -21,8 +21,11 @@ struct Scan: AsyncParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
 
-    @Option(help: ArgumentHelp("Inventory file (fleet's YAML or an Ansible YAML inventory).", valueName: "file"))
-    var inventory: String
+    @Option(help: ArgumentHelp("Inventory file (fleet's YAML or an Ansible YAML inventory). Required unless --print-script.", valueName: "file"))
+    var inventory: String?
+
+    @Flag(help: "Print the POSIX sh script every node's `sh -s` receives (read-only discovery; review it before granting sudo), then exit without connecting.")
+    var printScript = false
 
     @Option(help: ArgumentHelp("Nodes to scan: name globs, groups, label=value; `!` excludes (e.g. 'rack-a,!node-7').",
                                valueName: "selection"))
@@ -34,6 +37,10 @@ struct Scan: AsyncParsableCommand {
     var format: Format = .table
 
     @OptionGroup var access: NodeAccessOptions
+
+    func validate() throws {
+        if inventory == nil && !printScript { throw ValidationError("Missing expected argument '--inventory <file>'") }
+    }
 
     func run() async throws { try await run(.live()) }
 
@@ -49,6 +56,9 @@ struct Scan: AsyncParsableCommand {
 
     func run(_ ctx: FleetContext) async throws {
         let out = ctx.output
+        // The nonce is fresh for every exec; the script is otherwise the same for every node.
+        if printScript { out.out(NodeScript.discovery(nonce: NodeScript.newNonce())); return }
+        guard let inventory else { throw ExitCode(64) }  // validate() has said why
         let inv: Inventory
         let nodes: [InventoryNode]
         do {

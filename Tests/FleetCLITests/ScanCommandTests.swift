@@ -74,6 +74,34 @@ import FleetTestSupport
         var values: [Int] { lock.withLock { v } }
     }
 
+    /// `--print-script` needs no inventory, connects nowhere, and prints a script `sh -n`
+    /// accepts that runs the read-only discovery (multipath -ll first) and nothing that
+    /// changes a node (no flush, delete, message or kill).
+    @Test func printScriptShowsTheDiscoveryScriptWithoutConnecting() async throws {
+        let executor = ScriptedExecutor([:])
+        let r = try await run(["--print-script"], executor)
+        #expect(r.code == 0)
+        #expect(r.ssh.isEmpty, "no executor may be made")
+        let script = r.out
+        #expect(script.hasPrefix("LC_ALL=C; export LC_ALL\n"))
+        #expect(script.contains("r multipath-ll 'multipath -ll'"))
+        for forbidden in ["multipath -f", "/device/delete", "dmsetup message", "kill -9", "flushbufs"] {
+            #expect(!script.contains(forbidden), "\(forbidden)")
+        }
+        let f = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-script-\(UUID().uuidString).sh")
+        try script.write(to: f, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: f) }
+        let sh = Process()
+        sh.executableURL = URL(fileURLWithPath: "/bin/sh")
+        sh.arguments = ["-n", f.path]
+        try sh.run(); sh.waitUntilExit()
+        #expect(sh.terminationStatus == 0, "sh -n rejects the script")
+    }
+
+    @Test func withoutInventoryOrPrintScriptIsAUsageError() {
+        #expect(throws: (any Error).self) { try Fleet.parseAsRoot(["scan"]) }
+    }
+
     @Test func unreachableNodeMakesExit2EvenWithResidualMapsAndEverythingIsListed() async throws {
         let d = try Dir()
         let inv = try d.write("nodes.yaml", Self.inventory)
