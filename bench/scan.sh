@@ -7,13 +7,19 @@
 # --peers: then, on the same farm, runs the same discovery job with each established tool
 # that is installed (--install installs the missing ones: Debian pssh, clustershell,
 # ansible; PyPI parallel-ssh into a venv under ~/.cache) and `ssh | xargs -P C`, and prints
-# their wall/CPU next to fleet's. The job: one exec per node running
-#   multipath -ll; ls -l "$FLEET_SYSROOT/sys/block/"; ls -l "$FLEET_SYSROOT/dev/disk/by-id/"
-# (the farm's sshd sets FLEET_SYSROOT; on a real node it is empty), as root, with strict
-# host-key checking against the farm's known_hosts and its key, concurrency C, outputs
-# collected. A peer's client CPU is the user+sys of its whole process tree (wait4 rusage of
-# the top process includes every descendant it reaped). fleet does more per node than the
-# peers (8 commands + per-device reads in one exec, parsing, classification, SQLite).
+# their wall/CPU next to fleet's. --peer-job picks the job the peers run (one exec per node,
+# as root, strict host-key checking against the farm's known_hosts and its key, concurrency
+# C, outputs collected):
+#   fleet  (default) fleet's own discovery script (`fleet scan --print-script`, written to a
+#          file the farm's nodes can read) under `timeout -s KILL 60 sh FILE`: the same node-side
+#          work as fleet's scan (fleet also probes the residual maps, the peers do not)
+#   issue  issue 8's three commands: multipath -ll; ls -l "$FLEET_SYSROOT/sys/block/";
+#          ls -l "$FLEET_SYSROOT/dev/disk/by-id/" (a lighter job than fleet's)
+#   both   one round of peers with each
+# (the farm's sshd sets FLEET_SYSROOT; on a real node it is empty). A peer's client CPU is the
+# user+sys of its whole process tree (wait4 rusage of the top process includes every
+# descendant it reaped). fleet also parses, classifies and writes SQLite; the peers only
+# collect the text.
 #
 # Node-side CPU: every sshd the farm starts is a listener daemon (pid files in DIR/run);
 # each connection's sshd, the user's shell, the discovery script and the shims are its
@@ -26,6 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERS=0
+PEER_JOB=fleet
 INSTALL=0
 BASE=${BENCH_BASE:-127.0.2.1}
 POS=()
@@ -35,11 +42,14 @@ while [ $# -gt 0 ]; do
         --install) INSTALL=1 ;;
         --base) BASE=$2; shift ;;
         --base=*) BASE=${1#--base=} ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        --peer-job) PEER_JOB=$2; shift ;;
+        --peer-job=*) PEER_JOB=${1#--peer-job=} ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) POS+=("$1") ;;
     esac
     shift
 done
+case "$PEER_JOB" in fleet|issue|both) ;; *) echo "bench/scan.sh: --peer-job fleet|issue|both" >&2; exit 64 ;; esac
 N=${POS[0]:-1000}
 C=${POS[1]:-200}
 MIX=${BENCH_MIX:-residual=0.1,degraded=0.1}
@@ -66,10 +76,13 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-scan.XXXXXX")
 trap 'tools/farm/farm down --dir "$WORK/farm" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 tools/farm/farm up "$N" --dir "$WORK/farm" --base "$BASE" --seed 1 --mix "$MIX" >&2
+"$FLEET_BIN" scan --print-script > "$WORK/discovery.sh"
+chmod 644 "$WORK/discovery.sh"; chmod 755 "$WORK"
 
-python3 - "$FLEET_BIN" "$WORK" "$N" "$C" "$PEERS" "$VENV" "$(pwd)/bench/pssh-driver.py" <<'PY'
+python3 - "$FLEET_BIN" "$WORK" "$N" "$C" "$PEERS" "$VENV" "$(pwd)/bench/pssh-driver.py" "$PEER_JOB" <<'PY'
 import glob, json, os, shutil, subprocess, sys, time
 fleet, work, n, c, peers, venv, driver = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6], sys.argv[7]
+peer_job = sys.argv[8]
 tick = os.sysconf("SC_CLK_TCK")
 cores = os.cpu_count()
 farm = os.path.join(work, "farm")
@@ -127,7 +140,8 @@ key, kh = os.path.join(farm, "id_ed25519"), os.path.join(farm, "known_hosts")
 hosts = [x["address"] for x in json.load(open(os.path.join(farm, "farm.json")))["nodes"]]
 hostfile = os.path.join(work, "hosts")
 open(hostfile, "w").write("".join(h + "\n" for h in hosts))
-job = 'multipath -ll; ls -l "$FLEET_SYSROOT/sys/block/"; ls -l "$FLEET_SYSROOT/dev/disk/by-id/"'
+jobs = {"issue": 'multipath -ll; ls -l "$FLEET_SYSROOT/sys/block/"; ls -l "$FLEET_SYSROOT/dev/disk/by-id/"',
+        "fleet": "timeout -s KILL 60 sh " + os.path.join(work, "discovery.sh")}
 sshkv = ["BatchMode=yes", "StrictHostKeyChecking=yes", "UserKnownHostsFile=" + kh, "GlobalKnownHostsFile=/dev/null",
          "IdentitiesOnly=yes", "IdentityFile=" + key, "ConnectTimeout=30", "ControlMaster=no"]
 sshopts = ["-F", "/dev/null"] + [x for o in sshkv for x in ("-o", o)] + ["-l", "root"]
@@ -148,39 +162,46 @@ def peer(name, args, env=None, shell=False):
           % (name, r["code"], r["wall"], r["cpu"], r["cpu"] * 1000 / n, r["rss"], len(body) // 1024, r["node"] * 1000 / n))
     sys.stdout.flush()
 
-# PyPI parallel-ssh (libssh2 via ssh2-python), host keys checked by the driver.
-vpy = os.path.join(venv, "bin", "python")
-if os.path.exists(vpy) and subprocess.call([vpy, "-c", "import pssh.clients"], stderr=subprocess.DEVNULL) == 0:
-    peer("parallel-ssh", [vpy, driver, hostfile, key, kh, str(c), job])
-else:
-    print("%-14s not installed (bench/scan.sh --peers --install)" % "parallel-ssh")
-# Debian pssh
-pssh_out = os.path.join(work, "pssh-out")
-peer("pssh", ["parallel-ssh", "-h", hostfile, "-p", str(c), "-t", "60", "-l", "root", "-o", pssh_out]
-     + [x for o in sshkv for x in ("-O", o)]
-     + ["-x", "-F /dev/null", job])
-# clustershell
-peer("clush", ["clush", "--hostfile", hostfile, "-f", str(c), "-l", "root", "-t", "30", "-u", "60",
-               "-o", " ".join(sshopts[:-2]), job])
-# ansible ad hoc, raw module (no python on the node side), no ControlPersist masters
-aenv = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="True", ANSIBLE_SSH_ARGS="-o ControlMaster=no",
-            ANSIBLE_HOME=os.path.join(work, "ansible"), ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible", "tmp"),
-            ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_PIPELINING="True")
-inv = os.path.join(work, "ansible.ini")
-open(inv, "w").write("[farm]\n" + "".join(h + "\n" for h in hosts) + "[farm:vars]\nansible_user=root\n"
-                     "ansible_ssh_private_key_file=%s\nansible_ssh_common_args='-F /dev/null -o BatchMode=yes "
-                     "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -o GlobalKnownHostsFile=/dev/null "
-                     "-o IdentitiesOnly=yes'\n" % (key, kh))
-peer("ansible", ["ansible", "all", "-i", inv, "-m", "raw", "-a", job, "-f", str(c), "-o"], env=aenv)
-# ssh | xargs -P C
-sshcmd = " ".join("'%s'" % o for o in sshopts)
-peer("ssh|xargs", ["sh", "-c", "xargs -P %d -I{} ssh %s {} %s < %s"
-                   % (c, sshcmd, "'" + job.replace("'", "'\\''") + "'", hostfile)], shell=True)
+def round_of_peers(jobname, job):
+    rows.clear()
+    print()
+    print("peers running the %s job: %s" % (jobname, job))
+    # PyPI parallel-ssh (libssh2 via ssh2-python), host keys checked by the driver.
+    vpy = os.path.join(venv, "bin", "python")
+    if os.path.exists(vpy) and subprocess.call([vpy, "-c", "import pssh.clients"], stderr=subprocess.DEVNULL) == 0:
+        peer("parallel-ssh", [vpy, driver, hostfile, key, kh, str(c), job])
+    else:
+        print("%-14s not installed (bench/scan.sh --peers --install)" % "parallel-ssh")
+    # Debian pssh
+    pssh_out = os.path.join(work, "pssh-out")
+    peer("pssh", ["parallel-ssh", "-h", hostfile, "-p", str(c), "-t", "60", "-l", "root", "-o", pssh_out]
+         + [x for o in sshkv for x in ("-O", o)]
+         + ["-x", "-F /dev/null", job])
+    # clustershell
+    peer("clush", ["clush", "--hostfile", hostfile, "-f", str(c), "-l", "root", "-t", "30", "-u", "60",
+                   "-o", " ".join(sshopts[:-2]), job])
+    # ansible ad hoc, raw module (no python on the node side), no ControlPersist masters
+    aenv = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="True", ANSIBLE_SSH_ARGS="-o ControlMaster=no",
+                ANSIBLE_HOME=os.path.join(work, "ansible"), ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible", "tmp"),
+                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_PIPELINING="True")
+    inv = os.path.join(work, "ansible.ini")
+    open(inv, "w").write("[farm]\n" + "".join(h + "\n" for h in hosts) + "[farm:vars]\nansible_user=root\n"
+                         "ansible_ssh_private_key_file=%s\nansible_ssh_common_args='-F /dev/null -o BatchMode=yes "
+                         "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -o GlobalKnownHostsFile=/dev/null "
+                         "-o IdentitiesOnly=yes'\n" % (key, kh))
+    peer("ansible", ["ansible", "all", "-i", inv, "-m", "raw", "-a", job, "-f", str(c), "-o"], env=aenv)
+    # ssh | xargs -P C
+    sshcmd = " ".join("'%s'" % o for o in sshopts)
+    peer("ssh|xargs", ["sh", "-c", "xargs -P %d -I{} ssh %s {} %s < %s"
+                       % (c, sshcmd, "'" + job.replace("'", "'\\''") + "'", hostfile)], shell=True)
 
-print()
-print("same farm, N=%d C=%d: fleet wall %.2f s, CPU %.2f ms/node" % (n, c, wall, cpu * 1000 / n))
-print("%-14s %8s %8s %9s %12s %12s" % ("peer", "wall s", "CPU s", "ms/node", "fleet/peer wall", "fleet/peer CPU"))
-for r in rows:
-    print("%-14s %8.2f %8.2f %9.2f %15.3f %14.3f" % (r["name"], r["wall"], r["cpu"], r["cpu"] * 1000 / n,
-                                                    wall / r["wall"], cpu / r["cpu"] if r["cpu"] else float("nan")))
+    print()
+    print("same farm, N=%d C=%d, peers on the %s job: fleet wall %.2f s, CPU %.2f ms/node" % (n, c, jobname, wall, cpu * 1000 / n))
+    print("%-14s %8s %8s %9s %12s %12s" % ("peer", "wall s", "CPU s", "ms/node", "fleet/peer wall", "fleet/peer CPU"))
+    for r in rows:
+        print("%-14s %8.2f %8.2f %9.2f %15.3f %14.3f" % (r["name"], r["wall"], r["cpu"], r["cpu"] * 1000 / n,
+                                                        wall / r["wall"], cpu / r["cpu"] if r["cpu"] else float("nan")))
+
+for jobname in (["fleet", "issue"] if peer_job == "both" else [peer_job]):
+    round_of_peers(jobname, jobs[jobname])
 PY
