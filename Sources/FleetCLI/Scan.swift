@@ -92,24 +92,29 @@ struct Scan: AsyncParsableCommand {
         let scan = ScanRun(executor: executor, options: options,
                            record: { try await writer.record($0) },
                            events: { progress.handle($0) }, now: ctx.now)
-        let result = await scan.run(nodes.map(\.target))
+        // The report is rendered node by node as the scan goes (spooled to a temporary file),
+        // so memory grows with --forks, not with the number of nodes.
+        var report = ScanReport(format: format == .json ? .json : .table, nodes: nodes.count)
+        let result = await scan.run(nodes.map(\.target), into: &report)
         progress.clear()
 
-        let code: Int32 = !result.storeErrors.isEmpty ? 74
-            : !result.failedNodes.isEmpty ? 2 : !result.residualNodes.isEmpty ? 1 : 0
-        let status: RunStatus = !result.storeErrors.isEmpty ? .failed : result.failedNodes.isEmpty ? .ok : .partial
+        let code = Self.exitCode(result)
+        let status: RunStatus = result.storeErrorCount > 0 ? .failed : result.nodesFailed == 0 ? .ok : .partial
         do {
             try db.finishRun(run, status: status, exitCode: code, endedAt: ctx.now())
         } catch {
             out.err("fleet scan: \(error)\n")
         }
-        let report = ScanReport(run: run, inventory: inventory, database: db.path, result: result, exitCode: code)
-        switch format {
-        case .table: out.out(report.table())
-        case .json: out.out(report.json() + "\n")
-        }
+        report.write(run: run, inventory: inventory, database: db.path, summary: result, exitCode: code, to: out.out)
         for e in result.storeErrors.prefix(5) { out.err("fleet scan: \(e)\n") }
         if code != 0 { throw ExitCode(code) }
+    }
+}
+
+extension Scan {
+    /// 74 history write failed, 2 some nodes not scanned (wins over 1), 1 residual maps, 0.
+    static func exitCode(_ s: ScanSummary) -> Int32 {
+        s.storeErrorCount > 0 ? 74 : s.nodesFailed > 0 ? 2 : s.nodesWithResidualMaps > 0 ? 1 : 0
     }
 }
 
@@ -174,110 +179,5 @@ final class ProgressLine: @unchecked Sendable {
     func clear() {
         let was = lock.withLock { let d = drawn; drawn = false; return d }
         if was { output.err("\r\u{1B}[K") }
-    }
-}
-
-/// The scan's printed result: a table for people, one JSON document for programs.
-struct ScanReport {
-    var run: Int64
-    var inventory: String
-    var database: String
-    var result: ScanResult
-    var exitCode: Int32
-
-    /// Verdicts worth a line per map in the table (the counts cover the rest).
-    static let listed: Set<Verdict> = [.residual, .residualHung, .inUse, .pathLoss, .needsReview]
-
-    func table() -> String {
-        let r = result
-        let maps = r.nodes.reduce(0) { $0 + $1.findings.count }
-        var s = "scanned \(r.nodes.count) nodes in \(Self.seconds(r.elapsed)): "
-        s += "\(r.nodes.count - r.failedNodes.count) ok, \(r.failedNodes.count) not scanned; "
-        s += "\(maps) maps, \(r.residualNodes.count) nodes with residual maps (run \(run), \(database))\n"
-
-        var rows = [["NODE", "MAP", "WWID", "DM", "VERDICT", "WHY"]]
-        for n in r.nodes {
-            for f in n.findings.sorted(by: { $0.verdict < $1.verdict }) where Self.listed.contains(f.verdict) {
-                rows.append([n.node, f.map.name ?? "-", f.map.wwid ?? "-", f.map.dm ?? "-", f.verdict.rawValue,
-                             f.reasons.joined(separator: "; ")])
-            }
-        }
-        if rows.count > 1 { s += "\n" + Self.aligned(rows) }
-
-        let failed = r.failedNodes
-        if !failed.isEmpty {
-            var frows = [["NODE", "ADDRESS", "STATUS", "ERROR"]]
-            for n in failed { frows.append([n.node, n.address, n.status.rawValue, n.error ?? "-"]) }
-            s += "\nnot scanned:\n" + Self.aligned(frows)
-        }
-        let notes = r.nodes.filter { $0.status == .ok && $0.error != nil }
-        if !notes.isEmpty {
-            s += "\nnotes:\n"
-            for n in notes { s += "  \(n.error!)\n" }
-        }
-        let byVerdict = Verdict.allCases.sorted().compactMap { v in r.countsByVerdict[v].map { "\(v.rawValue) \($0)" } }
-        let byStatus = NodeStatus.allCases.compactMap { st in r.countsByStatus[st].map { "\(st.rawValue) \($0)" } }
-        s += "\nmaps by verdict: " + (byVerdict.isEmpty ? "none" : byVerdict.joined(separator: ", ")) + "\n"
-        s += "nodes by status: " + (byStatus.isEmpty ? "none" : byStatus.joined(separator: ", ")) + "\n"
-        return s
-    }
-
-    struct JSONNode: Encodable {
-        var node: String, address: String, status: NodeStatus, error: String?, durationMs: Int64
-        var maps: [ExplainMap], warnings: [ParseWarning]
-        enum CodingKeys: String, CodingKey { case node, address, status, error, durationMs, maps, warnings }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(node, forKey: .node); try c.encode(address, forKey: .address)
-            try c.encode(status, forKey: .status); try c.encode(error, forKey: .error)
-            try c.encode(durationMs, forKey: .durationMs); try c.encode(maps, forKey: .maps)
-            try c.encode(warnings, forKey: .warnings)
-        }
-    }
-    struct JSONDoc: Encodable {
-        var run: Int64
-        var inventory: String
-        var database: String
-        var exitCode: Int32
-        var elapsedMs: Int64
-        var nodesByStatus: [String: Int]
-        var mapsByVerdict: [String: Int]
-        var nodesWithResidualMaps: Int
-        var nodes: [JSONNode]
-    }
-
-    func json() -> String {
-        let r = result
-        let doc = JSONDoc(
-            run: run, inventory: inventory, database: database, exitCode: exitCode, elapsedMs: Self.ms(r.elapsed),
-            nodesByStatus: Dictionary(uniqueKeysWithValues: r.countsByStatus.map { ($0.key.rawValue, $0.value) }),
-            mapsByVerdict: Dictionary(uniqueKeysWithValues: r.countsByVerdict.map { ($0.key.rawValue, $0.value) }),
-            nodesWithResidualMaps: r.residualNodes.count,
-            nodes: r.nodes.map { n in
-                JSONNode(node: n.node, address: n.address, status: n.status, error: n.error, durationMs: Self.ms(n.duration),
-                         maps: n.findings.map(ExplainMap.init(finding:)), warnings: n.warnings)
-            })
-        let e = JSONEncoder()
-        // Sorted keys: Foundation's JSONEncoder on Linux does not keep declaration order, and
-        // a stable order keeps runs diff-able.
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? e.encode(doc)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    }
-
-    static func ms(_ d: Duration) -> Int64 { d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000 }
-    static func seconds(_ d: Duration) -> String { String(format: "%.1fs", Double(ms(d)) / 1000) }
-
-    static func aligned(_ rows: [[String]]) -> String {
-        var width = [Int](repeating: 0, count: rows.map(\.count).max() ?? 0)
-        for r in rows { for (i, c) in r.enumerated() { width[i] = max(width[i], c.count) } }
-        return rows.map { r in
-            var line = ""
-            for (i, c) in r.enumerated() {
-                line += c
-                if i < r.count - 1 { line += String(repeating: " ", count: width[i] - c.count + 2) }
-            }
-            while line.hasSuffix(" ") { line.removeLast() }
-            return line
-        }.joined(separator: "\n") + "\n"
     }
 }

@@ -41,25 +41,84 @@ public enum ScanEvent: Sendable {
     case finished(ScanProgress)
 }
 
-/// The outcome of a scan, in inventory order. Raw outputs are dropped once stored, so memory
-/// grows with the number of nodes only by a summary each, and with concurrency otherwise.
+/// Counters over a scan's finished nodes: everything the exit status, the summary line, the
+/// JSON header and `sweep`'s decisions need. Its size does not depend on the number of nodes.
+public struct ScanSummary: Sendable, Hashable {
+    /// Nodes finished.
+    public var nodes = 0
+    public var nodesByStatus: [NodeStatus: Int] = [:]
+    public var mapsByVerdict: [Verdict: Int] = [:]
+    public var maps = 0
+    /// Nodes whose status is not ok.
+    public var nodesFailed = 0
+    /// Nodes with at least one cleanable (residual / residual-hung) map.
+    public var nodesWithResidualMaps = 0
+    /// Maps with a cleanable verdict, over all nodes.
+    public var cleanableMaps = 0
+    /// The first ``keptStoreErrors`` messages of nodes whose results could not be stored
+    /// (a full disk would otherwise keep one per node); ``storeErrorCount`` counts them all.
+    public var storeErrors: [String] = []
+    public var storeErrorCount = 0
+    public var elapsed: Duration = .zero
+
+    public static let keptStoreErrors = 5
+
+    public init() {}
+
+    public mutating func add(_ scan: NodeScan) {
+        nodes += 1
+        nodesByStatus[scan.status, default: 0] += 1
+        if scan.status != .ok { nodesFailed += 1 }
+        var cleanable = 0
+        for f in scan.findings {
+            mapsByVerdict[f.verdict, default: 0] += 1
+            if f.verdict.isCleanable { cleanable += 1 }
+        }
+        maps += scan.findings.count
+        cleanableMaps += cleanable
+        if cleanable > 0 { nodesWithResidualMaps += 1 }
+    }
+
+    public mutating func addStoreError(_ message: String) {
+        storeErrorCount += 1
+        if storeErrors.count < Self.keptStoreErrors { storeErrors.append(message) }
+    }
+}
+
+/// Takes each node of a scan once, as it finishes: in completion order (not inventory
+/// order), one node at a time, raw outputs already dropped; `index` is the node's position
+/// in the targets. What a sink keeps is the only per-node memory of
+/// ``ScanRun/run(_:into:)``: the run itself holds the nodes in flight and a ``ScanSummary``.
+public protocol ScanSink {
+    mutating func add(_ scan: NodeScan, at index: Int)
+}
+
+/// A sink that keeps every node, in inventory order (``ScanRun/run(_:)``).
+public struct KeptScans: ScanSink {
+    var slots: [NodeScan?]
+    public init(count: Int) { slots = [NodeScan?](repeating: nil, count: count) }
+    public mutating func add(_ scan: NodeScan, at index: Int) { slots[index] = scan }
+    /// Every node, in target order (call once the run has returned).
+    public var nodes: [NodeScan] { slots.map { $0! } }
+}
+
+/// `sweep` turns each scanned node into its metrics as it arrives.
+extension SweepMetrics: ScanSink {
+    public mutating func add(_ scan: NodeScan, at index: Int) { add(scan) }
+}
+
+/// The outcome of a scan that kept every node (``ScanRun/run(_:)``; `clean` plans from it),
+/// in inventory order. Raw outputs are dropped once stored.
 public struct ScanResult: Sendable {
     public var nodes: [NodeScan]
-    public var storeErrors: [String]
-    public var elapsed: Duration
+    public var summary: ScanSummary
 
+    public var storeErrors: [String] { summary.storeErrors }
+    public var elapsed: Duration { summary.elapsed }
     public var residualNodes: [NodeScan] { nodes.filter { $0.findings.contains { $0.verdict.isCleanable } } }
     public var failedNodes: [NodeScan] { nodes.filter { $0.status != .ok } }
-    public var countsByVerdict: [Verdict: Int] {
-        var c: [Verdict: Int] = [:]
-        for n in nodes { for f in n.findings { c[f.verdict, default: 0] += 1 } }
-        return c
-    }
-    public var countsByStatus: [NodeStatus: Int] {
-        var c: [NodeStatus: Int] = [:]
-        for n in nodes { c[n.status, default: 0] += 1 }
-        return c
-    }
+    public var countsByVerdict: [Verdict: Int] { summary.mapsByVerdict }
+    public var countsByStatus: [NodeStatus: Int] { summary.nodesByStatus }
 }
 
 /// Scans nodes at bounded concurrency over an injected executor. Every node ends with a
@@ -80,12 +139,21 @@ public struct ScanRun: Sendable {
         self.events = events; self.now = now
     }
 
+    /// Scans and keeps every node (memory grows with the number of nodes: for `clean`,
+    /// which plans from them, and tests). `scan` and `sweep` use ``run(_:into:)``.
     public func run(_ targets: [NodeTarget]) async -> ScanResult {
+        var kept = KeptScans(count: targets.count)
+        let summary = await run(targets, into: &kept)
+        return ScanResult(nodes: kept.nodes, summary: summary)
+    }
+
+    /// Scans, handing each finished node to `sink` and keeping only counters, so memory
+    /// grows with `options.forks`, not with the number of targets.
+    public func run<Sink: ScanSink>(_ targets: [NodeTarget], into sink: inout Sink) async -> ScanSummary {
         let clock = ContinuousClock()
         let start = clock.now
         events(.started(total: targets.count))
-        var results = [NodeScan?](repeating: nil, count: targets.count)
-        var storeErrors: [String] = []
+        var summary = ScanSummary()
         var progress = ScanProgress(done: 0, total: targets.count, failed: 0, residualNodes: 0, elapsed: .zero)
 
         await withTaskGroup(of: (Int, NodeScan, String?).self) { group in
@@ -104,22 +172,24 @@ public struct ScanRun: Sendable {
             }
             for _ in 0..<min(options.forks, targets.count) { launch() }
             while let (index, scan, storeError) = await group.next() {
-                results[index] = scan
-                progress.done += 1
-                if scan.status != .ok { progress.failed += 1 }
-                if scan.findings.contains(where: { $0.verdict.isCleanable }) { progress.residualNodes += 1 }
+                summary.add(scan)
+                progress.done = summary.nodes
+                progress.failed = summary.nodesFailed
+                progress.residualNodes = summary.nodesWithResidualMaps
                 progress.elapsed = clock.now - start
                 if let storeError {
-                    storeErrors.append(storeError)
+                    summary.addStoreError(storeError)
                     events(.storeFailed(node: scan.node, message: storeError))
                 }
+                sink.add(scan, at: index)
                 events(.nodeFinished(scan, progress))
                 launch()
             }
         }
         progress.elapsed = clock.now - start
+        summary.elapsed = progress.elapsed
         events(.finished(progress))
-        return ScanResult(nodes: results.map { $0! }, storeErrors: storeErrors, elapsed: progress.elapsed)
+        return summary
     }
 
     /// One node, start to end, never longer than ``ScanOptions/nodeDeadline``.

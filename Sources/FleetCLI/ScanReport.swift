@@ -1,0 +1,322 @@
+import Foundation
+import FleetModel
+import FleetRollout
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The scan's printed result: a table for people, one JSON document for programs.
+///
+/// Built while the scan runs, so that memory does not grow with the fleet: each node's part
+/// (its table rows, or its JSON object) is rendered as the node finishes and appended to a
+/// ``ReportSpool`` (an unlinked temporary file); only an offset and lengths per node stay in
+/// memory, plus the table's column widths. ``write(run:inventory:database:summary:exitCode:to:)``
+/// prints the header, which needs the final counts, then copies the parts out in inventory
+/// order, a chunk at a time. The text is the same as when the whole report was built in memory.
+final class ScanReport: ScanSink {
+    enum Format { case table, json }
+
+    let format: Format
+    private let spool: ReportSpool
+    /// Per inventory index: where the node's part is in the spool. Table: map rows, then the
+    /// not-scanned row, then the note. JSON: the node object.
+    private var parts: [Part]
+    private struct Part {
+        var offset: Int64 = 0
+        var rows: UInt32 = 0, failed: UInt32 = 0, note: UInt32 = 0
+    }
+    private var rowWidths = ScanReport.rowHeader.map(\.count)
+    private var failedWidths = ScanReport.failedHeader.map(\.count)
+    private var rowCount = 0, failedCount = 0, noteCount = 0
+    private let encoder: JSONEncoder
+
+    /// Verdicts worth a line per map in the table (the counts cover the rest).
+    static let listed: Set<Verdict> = [.residual, .residualHung, .inUse, .pathLoss, .needsReview]
+    static let rowHeader = ["NODE", "MAP", "WWID", "DM", "VERDICT", "WHY"]
+    static let failedHeader = ["NODE", "ADDRESS", "STATUS", "ERROR"]
+
+    init(format: Format, nodes: Int, spool: ReportSpool = ReportSpool()) {
+        self.format = format
+        self.spool = spool
+        parts = [Part](repeating: Part(), count: nodes)
+        encoder = JSONEncoder()
+        // Sorted keys: Foundation's JSONEncoder on Linux does not keep declaration order, and
+        // a stable order keeps runs diff-able.
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+
+    /// Bytes of node parts written so far (in the spool, not in memory).
+    var spooledBytes: Int64 { spool.size }
+    /// Bytes of the spool held in memory: at most one flush threshold while the file works.
+    var bufferedBytes: Int { spool.bufferedBytes }
+
+    // MARK: - Adding nodes (ScanSink)
+
+    func add(_ n: NodeScan, at index: Int) {
+        var part = Part(offset: spool.size)
+        switch format {
+        case .json:
+            let node = JSONNode(node: n.node, address: n.address, status: n.status, error: n.error,
+                                durationMs: Self.ms(n.duration), maps: n.findings.map(ExplainMap.init(finding:)),
+                                warnings: n.warnings)
+            part.rows = spool.append((try? encoder.encode(node)).map { Array($0) } ?? Array("{}".utf8))
+        case .table:
+            var rows: [[String]] = []
+            for f in n.findings.sorted(by: { $0.verdict < $1.verdict }) where Self.listed.contains(f.verdict) {
+                rows.append([n.node, f.map.name ?? "-", f.map.wwid ?? "-", f.map.dm ?? "-", f.verdict.rawValue,
+                             f.reasons.joined(separator: "; ")])
+            }
+            if !rows.isEmpty {
+                Self.widen(&rowWidths, rows)
+                rowCount += rows.count
+                part.rows = spool.append(CellCoding.encode(rows))
+            }
+            if n.status != .ok {
+                let row = [n.node, n.address, n.status.rawValue, n.error ?? "-"]
+                Self.widen(&failedWidths, [row])
+                failedCount += 1
+                part.failed = spool.append(CellCoding.encode([row]))
+            } else if let e = n.error {
+                noteCount += 1
+                part.note = spool.append(Array(e.utf8))
+            }
+        }
+        parts[index] = part
+    }
+
+    // MARK: - Printing
+
+    /// Prints the whole report through `out`, in chunks of about 64 KiB.
+    func write(run: Int64, inventory: String, database: String, summary s: ScanSummary, exitCode: Int32,
+               to out: @escaping (String) -> Void) {
+        var chunk = ChunkedOutput(out: out)
+        defer { chunk.flush() }
+        switch format {
+        case .table:
+            chunk.add("scanned \(s.nodes) nodes in \(Self.seconds(s.elapsed)): ")
+            chunk.add("\(s.nodes - s.nodesFailed) ok, \(s.nodesFailed) not scanned; ")
+            chunk.add("\(s.maps) maps, \(s.nodesWithResidualMaps) nodes with residual maps (run \(run), \(database))\n")
+            if rowCount > 0 {
+                chunk.add("\n" + Self.line(Self.rowHeader, rowWidths))
+                for p in parts where p.rows > 0 {
+                    for r in CellCoding.decode(spool.read(offset: p.offset, length: Int(p.rows))) {
+                        chunk.add(Self.line(r, rowWidths))
+                    }
+                }
+            }
+            if failedCount > 0 {
+                chunk.add("\nnot scanned:\n" + Self.line(Self.failedHeader, failedWidths))
+                for p in parts where p.failed > 0 {
+                    for r in CellCoding.decode(spool.read(offset: p.offset + Int64(p.rows), length: Int(p.failed))) {
+                        chunk.add(Self.line(r, failedWidths))
+                    }
+                }
+            }
+            if noteCount > 0 {
+                chunk.add("\nnotes:\n")
+                for p in parts where p.note > 0 {
+                    let bytes = spool.read(offset: p.offset + Int64(p.rows) + Int64(p.failed), length: Int(p.note))
+                    chunk.add("  " + String(decoding: bytes, as: UTF8.self) + "\n")
+                }
+            }
+            let byVerdict = Verdict.allCases.sorted().compactMap { v in s.mapsByVerdict[v].map { "\(v.rawValue) \($0)" } }
+            let byStatus = NodeStatus.allCases.compactMap { st in s.nodesByStatus[st].map { "\(st.rawValue) \($0)" } }
+            chunk.add("\nmaps by verdict: " + (byVerdict.isEmpty ? "none" : byVerdict.joined(separator: ", ")) + "\n")
+            chunk.add("nodes by status: " + (byStatus.isEmpty ? "none" : byStatus.joined(separator: ", ")) + "\n")
+        case .json:
+            // The document with an empty node list, split where the nodes go: the header is
+            // encoded exactly as before, and `"nodes":[]` cannot occur inside a string value
+            // (a quote there is escaped).
+            let doc = JSONDoc(
+                run: run, inventory: inventory, database: database, exitCode: exitCode, elapsedMs: Self.ms(s.elapsed),
+                nodesByStatus: Dictionary(uniqueKeysWithValues: s.nodesByStatus.map { ($0.key.rawValue, $0.value) }),
+                mapsByVerdict: Dictionary(uniqueKeysWithValues: s.mapsByVerdict.map { ($0.key.rawValue, $0.value) }),
+                nodesWithResidualMaps: s.nodesWithResidualMaps, nodes: [])
+            let text = (try? encoder.encode(doc)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            guard let hole = text.range(of: #""nodes":[]"#) else { chunk.add(text + "\n"); return }
+            chunk.add(String(text[..<hole.lowerBound]) + #""nodes":["#)
+            var first = true
+            for p in parts where p.rows > 0 {
+                if !first { chunk.add(",") }
+                first = false
+                chunk.add(String(decoding: spool.read(offset: p.offset, length: Int(p.rows)), as: UTF8.self))
+            }
+            chunk.add("]" + String(text[hole.upperBound...]) + "\n")
+        }
+    }
+
+    struct JSONNode: Encodable {
+        var node: String, address: String, status: NodeStatus, error: String?, durationMs: Int64
+        var maps: [ExplainMap], warnings: [ParseWarning]
+        enum CodingKeys: String, CodingKey { case node, address, status, error, durationMs, maps, warnings }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(node, forKey: .node); try c.encode(address, forKey: .address)
+            try c.encode(status, forKey: .status); try c.encode(error, forKey: .error)
+            try c.encode(durationMs, forKey: .durationMs); try c.encode(maps, forKey: .maps)
+            try c.encode(warnings, forKey: .warnings)
+        }
+    }
+    struct JSONDoc: Encodable {
+        var run: Int64
+        var inventory: String
+        var database: String
+        var exitCode: Int32
+        var elapsedMs: Int64
+        var nodesByStatus: [String: Int]
+        var mapsByVerdict: [String: Int]
+        var nodesWithResidualMaps: Int
+        var nodes: [JSONNode]
+    }
+
+    static func ms(_ d: Duration) -> Int64 { d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000 }
+    static func seconds(_ d: Duration) -> String { String(format: "%.1fs", Double(ms(d)) / 1000) }
+
+    static func widen(_ widths: inout [Int], _ rows: [[String]]) {
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+    }
+
+    /// One table line: cells padded to the column widths plus two spaces, trailing spaces cut.
+    static func line(_ r: [String], _ width: [Int]) -> String {
+        var line = ""
+        for (i, c) in r.enumerated() {
+            line += c
+            if i < r.count - 1 { line += String(repeating: " ", count: width[i] - c.count + 2) }
+        }
+        while line.hasSuffix(" ") { line.removeLast() }
+        return line + "\n"
+    }
+}
+
+/// Table rows as bytes: per row a cell count, per cell a length and its UTF-8 (cells may
+/// hold any character a node or an error message produced, so no separator would be safe).
+enum CellCoding {
+    static func encode(_ rows: [[String]]) -> [UInt8] {
+        var out: [UInt8] = []
+        func put(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
+        for r in rows {
+            put(r.count)
+            for c in r { let u = Array(c.utf8); put(u.count); out.append(contentsOf: u) }
+        }
+        return out
+    }
+
+    static func decode(_ bytes: [UInt8]) -> [[String]] {
+        var rows: [[String]] = []
+        var i = 0
+        func get() -> Int? {
+            guard i + 4 <= bytes.count else { return nil }
+            let v = Int(bytes[i]) | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2]) << 16 | Int(bytes[i + 3]) << 24
+            i += 4
+            return v
+        }
+        while let n = get() {
+            var row: [String] = []
+            for _ in 0..<n {
+                guard let len = get(), i + len <= bytes.count else { return rows }
+                row.append(String(decoding: bytes[i..<(i + len)], as: UTF8.self))
+                i += len
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+}
+
+/// Collects text and hands it to `out` in pieces of about 64 KiB.
+struct ChunkedOutput {
+    let out: (String) -> Void
+    private var pending = ""
+    init(out: @escaping (String) -> Void) { self.out = out }
+    mutating func add(_ s: String) {
+        pending += s
+        if pending.utf8.count >= 64 << 10 { flush() }
+    }
+    mutating func flush() {
+        if !pending.isEmpty { out(pending); pending = "" }
+    }
+}
+
+/// Append-only bytes in an unlinked temporary file, read back by range. Memory holds at
+/// most ``flushAt`` bytes not yet written; when no file can be made or a write fails, the
+/// rest stays in memory (the report is still printed whole, memory just grows again).
+final class ReportSpool {
+    static let flushAt = 64 << 10
+
+    private var fd: Int32
+    /// False once a write failed: what is in the file stays readable, the rest stays in memory.
+    private var writable = true
+    /// Bytes [0, written) are in the file; [written, size) in `tail`.
+    private var written: Int64 = 0
+    private var tail: [UInt8] = []
+    private(set) var size: Int64 = 0
+    var bufferedBytes: Int { tail.count }
+
+    /// `directory`: default `$TMPDIR`, else /tmp. Pass nil to keep everything in memory.
+    init(directory: String? = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp") {
+        fd = -1
+        guard let directory else { return }
+        var template = Array((directory + "/fleet-scan-report-XXXXXX").utf8CString)
+        let f = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard f >= 0 else { return }
+        _ = fcntl(f, F_SETFD, FD_CLOEXEC)
+        // Unlinked at once: nothing is left behind, whatever ends the process.
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        fd = f
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Appends `bytes` and returns their length (the caller knows the offset: ``size`` before).
+    @discardableResult
+    func append(_ bytes: [UInt8]) -> UInt32 {
+        tail.append(contentsOf: bytes)
+        size += Int64(bytes.count)
+        if tail.count >= Self.flushAt { flush() }
+        return UInt32(bytes.count)
+    }
+
+    private func flush() {
+        guard fd >= 0, writable, !tail.isEmpty else { return }
+        var done = 0
+        while done < tail.count {
+            let n = tail.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, $0.count - done, off_t(written) + off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                // Disk full or the like: keep the rest in memory from here on.
+                writable = false
+                break
+            }
+            done += n
+        }
+        written += Int64(done)
+        tail.removeFirst(done)
+    }
+
+    func read(offset: Int64, length: Int) -> [UInt8] {
+        guard length > 0 else { return [] }
+        var out = [UInt8](repeating: 0, count: length)
+        var got = 0
+        // The part in the file.
+        if offset < written {
+            let fromFile = Int(min(Int64(length), written - offset))
+            out.withUnsafeMutableBytes { buf in
+                while got < fromFile {
+                    let n = pread(fd, buf.baseAddress! + got, fromFile - got, off_t(offset) + off_t(got))
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    got += n
+                }
+            }
+            if got < fromFile { return Array(out[..<got]) }
+        }
+        // The part still in memory.
+        if got < length {
+            let start = Int(offset + Int64(got) - written)
+            let n = min(length - got, tail.count - start)
+            if n > 0 { out.replaceSubrange(got..<(got + n), with: tail[start..<(start + n)]) }
+            got += max(0, n)
+        }
+        return got == length ? out : Array(out[..<got])
+    }
+}
