@@ -39,6 +39,16 @@ public enum LsblkParser {
         // Byte trim (perf: Foundation's trimmingCharacters was ~10% of scan CPU).
         let trimmed = TextLines.trimmedWhitespaceAndNewlines(text)
         guard !trimmed.isEmpty else { return Parsed(value: []) }
+        // Perf: the strict byte reader first; JSONSerialization for anything it leaves.
+        if let root = FastJSON.parse(trimmed), let fast = try? fastDevices(root) { return Parsed(value: fast) }
+        return parseWithFoundation(text)
+    }
+
+    /// The reference reading (JSONSerialization): every input the fast reader leaves, and
+    /// the tests' oracle for the ones it takes.
+    static func parseWithFoundation(_ text: String) -> Parsed<[BlockDeviceNode]> {
+        let trimmed = TextLines.trimmedWhitespaceAndNewlines(text)
+        guard !trimmed.isEmpty else { return Parsed(value: []) }
         guard JSONDepth.max(trimmed.utf8) <= 32 else {
             return Parsed(value: [], warnings: [ParseWarning(line: 1, text: "JSON nested too deeply")])
         }
@@ -49,6 +59,48 @@ public enum LsblkParser {
             return Parsed(value: [], warnings: [ParseWarning(line: 1, text: "not lsblk JSON: \(first)")])
         }
         return Parsed(value: devs.compactMap { node($0, depth: 0) })
+    }
+
+    /// The same tree as the JSONSerialization path, from a document ``FastJSON`` read;
+    /// throws (caller falls back) where that path would warn or read loosely.
+    static func fastDevices(_ root: FastJSON.Value) throws(FastJSON.Bail) -> [BlockDeviceNode] {
+        guard case .array(let devs)? = root["blockdevices"] else { throw FastJSON.Bail() }
+        var out: [BlockDeviceNode] = []
+        out.reserveCapacity(devs.count)
+        for d in devs {
+            if let n = try fastNode(d, depth: 0) { out.append(n) }
+        }
+        return out
+    }
+
+    private static func fastNode(_ d: FastJSON.Value, depth: Int) throws(FastJSON.Bail) -> BlockDeviceNode? {
+        guard case .object = d, depth < 16 else { return nil }
+        var n = BlockDeviceNode()
+        n.name = try d["name"]?.string()
+        n.kname = try d["kname"]?.string()
+        n.type = try d["type"]?.string()
+        n.size = try d["size"]?.string()
+        n.wwn = try d["wwn"]?.string()
+        n.hctl = try d["hctl"]?.string()
+        n.state = try d["state"]?.string()
+        n.pkname = try d["pkname"]?.string()
+        if let m = try d["mountpoint"]?.string() { n.mountpoints.append(m) }
+        if case .array(let ms)? = d["mountpoints"] {
+            for m in ms {
+                switch m {
+                case .string(let s): if !n.mountpoints.contains(s) { n.mountpoints.append(s) }
+                case .null, .array, .object: break
+                // JSONSerialization makes NSNumbers of these; whether `as String` takes them is its business.
+                case .int, .bool: throw FastJSON.Bail()
+                }
+            }
+        }
+        if case .array(let cs)? = d["children"] {
+            for c in cs {
+                if let child = try fastNode(c, depth: depth + 1) { n.children.append(child) }
+            }
+        }
+        return n
     }
 
     private static func node(_ v: Any, depth: Int) -> BlockDeviceNode? {

@@ -64,6 +64,16 @@ public enum MultipathdJSONParser {
         // Byte trim (perf: Foundation's trimmingCharacters was ~10% of scan CPU).
         let trimmed = TextLines.trimmedWhitespaceAndNewlines(text)
         guard !trimmed.isEmpty else { return Parsed(value: []) }
+        // Perf: the strict byte reader first; JSONSerialization for anything it leaves.
+        if let root = FastJSON.parse(trimmed), let fast = try? fastMaps(root) { return Parsed(value: fast) }
+        return parseWithFoundation(text)
+    }
+
+    /// The reference reading (JSONSerialization): every input the fast reader leaves, and
+    /// the tests' oracle for the ones it takes.
+    static func parseWithFoundation(_ text: String) -> Parsed<[MultipathdMap]> {
+        let trimmed = TextLines.trimmedWhitespaceAndNewlines(text)
+        guard !trimmed.isEmpty else { return Parsed(value: []) }
         // JSONSerialization recurses per nesting level; refuse absurd depth before it does.
         guard JSONDepth.max(trimmed.utf8) <= 32 else {
             return Parsed(value: [], warnings: [ParseWarning(line: 1, text: "JSON nested too deeply")])
@@ -100,6 +110,48 @@ public enum MultipathdJSONParser {
         }
         if out.count != maps.count { warnings.append(ParseWarning(line: 1, text: "some \"maps\" entries are not objects")) }
         return Parsed(value: out, warnings: warnings)
+    }
+
+    /// The same maps as the JSONSerialization path, from a document ``FastJSON`` read; throws
+    /// (caller falls back) for every shape that path would warn about or read loosely.
+    static func fastMaps(_ root: FastJSON.Value) throws(FastJSON.Bail) -> [MultipathdMap] {
+        guard case .array(let maps)? = root["maps"] else { throw FastJSON.Bail() }
+        var out: [MultipathdMap] = []
+        out.reserveCapacity(maps.count)
+        for m in maps {
+            guard case .object = m else { throw FastJSON.Bail() }
+            var map = MultipathdMap()
+            map.name = try m["name"]?.string()
+            map.wwid = try m["uuid"]?.string()
+            map.dm = try m["sysfs"]?.string()
+            map.queueing = try m["queueing"]?.string()
+            map.features = try m["features"]?.string()
+            map.dmState = try m["dm_st"]?.string()
+            map.pathCount = try m["paths"]?.int()
+            guard let groups = try arrayOrAbsent(m["path_groups"]) else { out.append(map); continue }
+            for g in groups {
+                guard case .object = g else { throw FastJSON.Bail() }
+                guard let paths = try arrayOrAbsent(g["paths"]) else { continue }
+                for p in paths {
+                    guard case .object = p else { throw FastJSON.Bail() }
+                    map.paths.append(MultipathdPath(
+                        dev: try p["dev"]?.string(), devT: try p["dev_t"]?.string(),
+                        dmState: try p["dm_st"]?.string(), devState: try p["dev_st"]?.string(),
+                        checkerState: try p["chk_st"]?.string()))
+                }
+            }
+            out.append(map)
+        }
+        return out
+    }
+
+    /// An array, or nil when the key is absent; any other type is left to the slow path.
+    static func arrayOrAbsent(_ v: FastJSON.Value?) throws(FastJSON.Bail) -> [FastJSON.Value]? {
+        switch v {
+        case nil: return nil
+        case .array(let a)?: return a
+        default: throw FastJSON.Bail()
+        }
     }
 }
 
