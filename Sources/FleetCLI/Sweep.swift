@@ -201,9 +201,9 @@ struct Sweep: AsyncParsableCommand {
         let scan = ScanRun(executor: executor, options: options,
                            record: { try await writer.record($0) },
                            events: { Self.logScanEvent($0, log) }, now: ctx.now)
-        let result = await scan.run(nodes.map(\.target))
-        for n in result.nodes { metrics.add(n) }
-        let cleanable = result.nodes.reduce(0) { $0 + $1.findings.filter { $0.verdict.isCleanable }.count }
+        // Each node goes into the metrics as it finishes; the scan keeps only counters.
+        let result = await scan.run(nodes.map(\.target), into: &metrics)
+        let cleanable = result.cleanableMaps
 
         // 5. Clean, from the scans just recorded under this run.
         var report: CleanRunReport?
@@ -237,7 +237,7 @@ struct Sweep: AsyncParsableCommand {
         // Exit status: the clean's own failure codes (3, 4, 5) first, then the scan's.
         let code: Int32 = !result.storeErrors.isEmpty || cleanFailed ? Status.database
             : (report?.exitCode ?? 0) != 0 ? report!.exitCode
-            : !result.failedNodes.isEmpty ? Status.nodesFailed
+            : result.nodesFailed > 0 ? Status.nodesFailed
             : metrics.mapsSkipped > 0 ? Status.residual : Status.clean
         let status: RunStatus = !result.storeErrors.isEmpty || cleanFailed ? .failed
             : report?.end == .interrupted ? .interrupted
@@ -247,7 +247,7 @@ struct Sweep: AsyncParsableCommand {
         } catch {
             log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
         }
-        let success = result.storeErrors.isEmpty && !cleanFailed && result.failedNodes.isEmpty
+        let success = result.storeErrors.isEmpty && !cleanFailed && result.nodesFailed == 0
             && metrics.mapsCleanFailed == 0 && (report.map { $0.exitCode == 0 } ?? true)
         let exit = finish(code, success: success)
         if code != 0 { throw exit }
