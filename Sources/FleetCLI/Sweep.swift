@@ -31,17 +31,33 @@ struct Sweep: AsyncParsableCommand {
 
           $ fleet sweep --inventory nodes.yaml --clean --max-failures 2
 
+        With --config, the options come from a YAML file (one key per flag, the flag's \
+        own value syntax; relative paths are relative to the file's folder), so a cron \
+        line or systemd unit stays short and the policy is reviewed in one file. Flags \
+        given on the command line override the file; the file overrides the defaults. \
+        The run's options and the config path are recorded in the history.
+
+          $ fleet sweep --config /etc/fleet/sweep.yaml
+          $ fleet sweep --config /etc/fleet/sweep.yaml --no-clean --limit node-7
+
         Exit status: 0 every node scanned, nothing residual left; 1 residual maps left \
         in place (no --clean, waiting for confirmation, protected); 2 some nodes could \
         not be scanned (wins over 1); with --clean, 3/4/5 as `fleet clean` (cleanups \
         failed / stopped by --max-failures / interrupted), winning over 1 and 2; \
-        65 inventory error; 74 the history database cannot be opened or written; \
+        65 inventory or config file error (file:line:column); 74 the history database cannot be opened or written; \
         75 another sweep holds the lock (nothing was done); 64 other usage errors.
         """
     )
 
-    @Option(help: ArgumentHelp("Inventory file (fleet's YAML or an Ansible YAML inventory).", valueName: "file"))
-    var inventory: String
+    @Option(help: ArgumentHelp(
+        "Read the sweep's options from this YAML file. Flags given on the command line override it.",
+        discussion: "Keys: inventory, limit, db, lock, log_format, metrics_file; clean: {enabled, confirm_after, batch, max_in_flight, rate, pause, max_failures}; access: {forks, connect_timeout, command_timeout, probe_timeout, host_key_policy}. Example: contrib/fleet-sweep.yaml.",
+        valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Inventory file (fleet's YAML or an Ansible YAML inventory). Required unless the --config file names it.",
+                               valueName: "file"))
+    var inventory: String?
 
     @Option(help: ArgumentHelp("Nodes to sweep: name globs, groups, label=value; `!` excludes (e.g. 'rack-a,!node-7').",
                                valueName: "selection"))
@@ -59,9 +75,10 @@ struct Sweep: AsyncParsableCommand {
                                valueName: "path"))
     var metricsFile: String?
 
-    @Flag(help: "Clean the residual maps the scan found (same safety checks and pacing as `fleet clean --execute`).")
+    // --no-clean: a scan-only run with a config file whose clean.enabled is true.
+    @Flag(inversion: .prefixedNo, exclusivity: .chooseLast,
+          help: "Clean the residual maps the scan found (same safety checks and pacing as `fleet clean --execute`).")
     var clean = false
-
 
     @OptionGroup var pacing: RolloutPacingOptions
 
@@ -72,7 +89,13 @@ struct Sweep: AsyncParsableCommand {
         var format: LogFormat { self == .json ? .json : .text }
     }
 
-    func run() async throws { try await run(.live()) }
+    func validate() throws {
+        guard inventory != nil || config != nil else { throw ValidationError("Missing expected argument '--inventory <file>' (or --config <file> naming one)") }
+    }
+
+    func run() async throws {
+        try await run(.live(), commandLine: SweepConfig.sweepArguments(CommandLine.arguments))
+    }
 
     /// `fleet clean --execute --from-run <this sweep>`: plans from the scans this sweep just
     /// recorded (plus the history's earlier observations for --confirm-after).
@@ -98,6 +121,12 @@ struct Sweep: AsyncParsableCommand {
         var rate: String?
         var pause: String
         var maxFailures: String?
+        var hostKeyPolicy: String
+        var logFormat: String
+        /// The --config file (absolute), and the keys of it the run used (the others were
+        /// overridden on the command line).
+        var config: String?
+        var configKeys: [String]?
     }
 
     /// Exit statuses of a sweep (documented in the discussion above and the README).
@@ -106,11 +135,41 @@ struct Sweep: AsyncParsableCommand {
         static let residual: Int32 = 1
         static let nodesFailed: Int32 = 2
         static let inventory: Int32 = 65
+        /// A --config file that cannot be read or is wrong: a data error like the inventory's.
+        static let config: Int32 = 65
         static let database: Int32 = 74
         static let locked: Int32 = SweepLock.busyExitCode
     }
 
-    func run(_ ctx: FleetContext, stop: RolloutStopSignal? = nil) async throws {
+    /// With --config, `commandLine` is what followed `sweep` (the file is read, then parsed
+    /// again in front of it; see ``SweepConfig``).
+    func run(_ ctx: FleetContext, stop: RolloutStopSignal? = nil, commandLine: [String]? = nil) async throws {
+        guard let configPath = config else { return try await sweep(ctx, stop: stop, config: nil) }
+        let resolved: (Sweep, SweepConfig)
+        do {
+            guard let commandLine else {
+                throw SweepConfig.Failure(error: InventoryError(file: configPath, line: nil, column: nil,
+                                                                message: "internal: --config given but not the command line to put after it"),
+                                          logFormat: nil)
+            }
+            resolved = try SweepConfig.resolve(path: configPath, commandLine: commandLine)
+            guard resolved.0.inventory != nil else {
+                throw SweepConfig.Failure(error: InventoryError(file: configPath, line: nil, column: nil,
+                                                                message: "no inventory: expected an 'inventory:' key (or --inventory on the command line)"),
+                                          logFormat: resolved.0.logFormat.rawValue)
+            }
+        } catch let failure as SweepConfig.Failure {
+            // Nothing is known yet (not even the lock): say it in the format the file asked for if it could be read.
+            let format = logFormat == .json || failure.logFormat == "json" ? LogFormat.json : .text
+            EventLog.logger(format: format, now: ctx.now, write: ctx.output.err)
+                .error("config.invalid", metadata: ["config": .string(configPath), "error": .string(failure.description)])
+            throw ExitCode(Status.config)
+        }
+        try await resolved.0.sweep(ctx, stop: stop, config: resolved.1)
+    }
+
+    private func sweep(_ ctx: FleetContext, stop: RolloutStopSignal?, config loaded: SweepConfig?) async throws {
+        let inventory = self.inventory ?? ""  // validate(): set, or --config resolved one
         let log = EventLog.logger(format: logFormat.format, now: ctx.now, write: ctx.output.err)
         let dbPath = database.path ?? FleetDatabase.defaultPath(environment: ctx.environment)
         let lockPath = lock ?? SweepLock.defaultPath(forDatabase: dbPath)
@@ -183,15 +242,19 @@ struct Sweep: AsyncParsableCommand {
                                          commandTimeout: access.commandTimeout.text, probeTimeout: access.probeTimeout.text,
                                          lock: lockPath, metricsFile: metricsFile, confirmAfter: pacing.confirmAfter.text,
                                          batch: pacing.batch, maxInFlight: pacing.maxInFlight, rate: pacing.rate, pause: pacing.pause.text,
-                                         maxFailures: pacing.maxFailures),
+                                         maxFailures: pacing.maxFailures, hostKeyPolicy: access.hostKeyPolicy.rawValue,
+                                         logFormat: logFormat.rawValue, config: loaded.map { Self.absolute($0.file.path) },
+                                         configKeys: loaded?.inEffect),
                 version: FleetVersion.current, startedAt: ctx.now())
         } catch {
             log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
             throw finish(Status.database, success: false)
         }
-        log.info("sweep.started", metadata: ["run": .stringConvertible(run), "inventory": .string(inventory),
-                                             "nodes": .stringConvertible(nodes.count), "db": .string(dbPath),
-                                             "clean": .stringConvertible(clean), "pid": .stringConvertible(getpid())])
+        var startedFields: Logger.Metadata = ["run": .stringConvertible(run), "inventory": .string(inventory),
+                                              "nodes": .stringConvertible(nodes.count), "db": .string(dbPath),
+                                              "clean": .stringConvertible(clean), "pid": .stringConvertible(getpid())]
+        if let loaded { startedFields["config"] = .string(loaded.file.path) }
+        log.info("sweep.started", metadata: startedFields)
 
         // 4. Scan.
         let options = access.scanOptions
