@@ -223,8 +223,17 @@ struct Sweep: AsyncParsableCommand {
 
         // 2. Inventory.
         let nodes: [InventoryNode]
-        do {
-            nodes = try Inventory.load(path: inventory).select(limit)
+        do throws(InventoryError) {
+            let all = try Inventory.load(path: inventory)
+            do {
+                nodes = try all.select(limit)
+            } catch {
+                // A limit from the config file is wrong at its line there, not on a command line.
+                if let loaded, loaded.inEffect.contains("limit"), let s = loaded.file.setting("limit") {
+                    throw loaded.file.error(s, "limit: '\(s.value)': \(error.message)")
+                }
+                throw error
+            }
         } catch {
             log.error("inventory.invalid", metadata: ["inventory": .string(inventory), "error": .string(error.description)])
             throw finish(Status.inventory, success: false)

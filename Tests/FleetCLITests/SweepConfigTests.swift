@@ -284,6 +284,34 @@ import Testing
         #expect(capture.stdout.isEmpty)
     }
 
+    /// A limit that selects nothing is only known once the inventory is read: when it came
+    /// from the file, the error points at its line there.
+    @Test func limitFromTheFileIsReportedAtItsLine() async throws {
+        _ = try write("nodes.yaml", "nodes:\n  - {name: node-1, address: 127.0.14.250}\n")
+        let text = "inventory: nodes.yaml\ndb: history.sqlite\nlimit: \"node-1,rack-z\"\n"
+        let path = try write("sweep.yaml", text)
+        let (output, capture) = FleetOutput.capture()
+        let ctx = FleetContext(makeExecutor: { _ in ScriptedExecutor([:]) }, output: output, environment: [:])
+        var code: Int32 = 0
+        do {
+            try await Sweep.parse(["--config", path]).run(ctx, commandLine: ["--config", path])
+        } catch let e as ExitCode {
+            code = e.rawValue
+        }
+        #expect(code == 65)
+        let (line, column) = try Self.position(of: "\"node-1,rack-z\"", in: text)
+        #expect(capture.stderr.contains("inventory.invalid"))
+        #expect(capture.stderr.contains("\(path):\(line):\(column): limit: 'node-1,rack-z': 'rack-z' matches no node"), "\(capture.stderr)")
+
+        // The same limit on the command line is the command line's mistake.
+        let (o2, c2) = FleetOutput.capture()
+        let ctx2 = FleetContext(makeExecutor: { _ in ScriptedExecutor([:]) }, output: o2, environment: [:])
+        let args = ["--config", path, "--limit", "rack-y"]
+        do { try await Sweep.parse(args).run(ctx2, commandLine: args) } catch is ExitCode {}
+        #expect(c2.stderr.contains("--limit 'rack-y': 'rack-y' matches no node"), "\(c2.stderr)")
+        #expect(!c2.stderr.contains("\(path):"))
+    }
+
     @Test func missingInventoryIsAConfigError() async throws {
         let path = try write("sweep.yaml", "db: h.sqlite\n")
         let (output, capture) = FleetOutput.capture()
