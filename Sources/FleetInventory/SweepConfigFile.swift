@@ -138,14 +138,14 @@ public struct SweepConfigFile: Sendable, Hashable {
                 let known = keys.filter { $0.name.hasPrefix(k + ".") }.map { String($0.name.dropFirst(k.count + 1)) }
                 for (ck, ckn, cv) in try y.mapping(v, k) {
                     guard let key = keys.first(where: { $0.name == "\(k).\(ck)" }) else {
-                        throw misplaced(ckn, ck, in: k, known: known, y: y)
+                        throw misplaced(ckn, ck, in: k, here: "\(k).\(ck)", known: known, y: y)
                     }
                     settings.append(try setting(key, cv, y: y))
                 }
             } else if let key = keys.first(where: { $0.name == k }) {
                 settings.append(try setting(key, v, y: y))
             } else {
-                throw misplaced(kn, k, in: "sweep config", known: topKeys, y: y)
+                throw misplaced(kn, k, in: "sweep config", here: k, known: topKeys, y: y)
             }
         }
         return SweepConfigFile(path: file, settings: settings)
@@ -160,8 +160,9 @@ public struct SweepConfigFile: Sendable, Hashable {
     }
 
     /// An unknown key; when it is a key of another level (`batch` at the top), says where it goes.
-    static func misplaced(_ keyNode: Node, _ key: String, in what: String, known: [String], y: YAMLReader) -> InventoryError {
-        if let elsewhere = keys.first(where: { $0.name.split(separator: ".").last.map(String.init) == key && $0.name != key }) {
+    static func misplaced(_ keyNode: Node, _ key: String, in what: String, here: String, known: [String],
+                          y: YAMLReader) -> InventoryError {
+        if let elsewhere = keys.first(where: { $0.name.split(separator: ".").last.map(String.init) == key && $0.name != here }) {
             let section = elsewhere.name.split(separator: ".").first.map(String.init) ?? ""
             let place = elsewhere.name.contains(".") ? "under '\(section):'" : "at the top level"
             return y.error(keyNode, "\(what): unknown key '\(key)'; '\(key)' belongs \(place) (\(elsewhere.name))")

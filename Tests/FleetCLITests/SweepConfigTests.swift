@@ -197,6 +197,10 @@ import Testing
                         contains: ["unknown key 'batch'", "under 'clean:'", "clean.batch"])
         try expectError("inventory: n.yaml\naccess:\n  timeout: 5s\n", at: "timeout",
                         contains: ["access: unknown key 'timeout'"])
+        try expectError("clean:\n  inventory: n.yaml\n", at: "inventory",
+                        contains: ["clean: unknown key 'inventory'", "belongs at the top level (inventory)"])
+        try expectError("inventory: n.yaml\nclean:\n  forks: 8\n", at: "forks",
+                        contains: ["clean: unknown key 'forks'", "belongs under 'access:' (access.forks)"])
     }
 
     @Test func wrongTypes() throws {
