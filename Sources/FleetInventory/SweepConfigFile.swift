@@ -110,17 +110,6 @@ public struct SweepConfigFile: Sendable, Hashable {
 
     static let sections = ["clean", "access"]
 
-    /// Reads and parses `path`.
-    public static func load(path: String) throws(InventoryError) -> SweepConfigFile {
-        let text: String
-        do {
-            text = try readText(path)
-        } catch {
-            throw InventoryError(file: path, line: nil, column: nil, message: "cannot read sweep config: \(error)")
-        }
-        return try parse(text: text, file: path)
-    }
-
     /// Parses config text; `file` names it in errors and anchors relative paths.
     public static func parse(text: String, file: String) throws(InventoryError) -> SweepConfigFile {
         let y = YAMLReader(file: file)
