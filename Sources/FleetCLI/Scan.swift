@@ -118,20 +118,15 @@ extension Scan {
     }
 }
 
-/// Writes node results on one serial queue, so GRDB's blocking writes never hold a thread
-/// of Swift's cooperative pool (which the SSH sessions' continuations need).
+/// Writes node results through FleetStore's `NodeRecorder`: on its own serial queue (GRDB's
+/// blocking writes never hold a thread of Swift's cooperative pool), nodes that finish close
+/// together in one transaction, and `record` returns once its node is committed.
 final class StoreWriter: Sendable {
-    let db: FleetDatabase
-    let run: Int64
-    let queue = DispatchQueue(label: "fleet-store-writer")
-    init(db: FleetDatabase, run: Int64) { self.db = db; self.run = run }
+    let recorder: NodeRecorder
+    init(db: FleetDatabase, run: Int64) { recorder = NodeRecorder(db: db, run: run) }
 
     func record(_ scan: NodeScan) async throws {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            queue.async { [db, run] in
-                do { _ = try db.recordNode(run: run, scan); c.resume() } catch { c.resume(throwing: error) }
-            }
-        }
+        try await recorder.record(scan)
     }
 }
 

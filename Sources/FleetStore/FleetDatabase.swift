@@ -129,55 +129,76 @@ public final class FleetDatabase: Sendable {
     /// transaction: after a crash it is either all there or not at all.
     @discardableResult
     public func recordNode(run: Int64, _ scan: NodeScan) throws -> Int64 {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let seen = ISOTime.format(scan.startedAt)
-        // "[]" is what the encoder prints for no warnings (most nodes); skip encoding it.
-        let warnings = scan.warnings.isEmpty ? "[]" : String(decoding: try encoder.encode(scan.warnings), as: UTF8.self)
-        var mapRows: [(MapFinding, String, String)] = []
-        for f in scan.findings {
-            mapRows.append((f, String(decoding: try encoder.encode(f.reasons), as: UTF8.self),
-                            String(decoding: try encoder.encode(f.evidence), as: UTF8.self)))
+        let rows = try PreparedNode(scan)
+        return try pool.write { db in try Self.insert(rows, run: run, db) }
+    }
+
+    /// Writes several nodes' whole results in ONE transaction (all or none of them), in
+    /// order; returns their node_run ids. ``NodeRecorder`` uses it to batch a scan's nodes.
+    @discardableResult
+    public func recordNodes(run: Int64, _ scans: [NodeScan]) throws -> [Int64] {
+        let rows = try scans.map(PreparedNode.init)
+        return try pool.write { db in try rows.map { try Self.insert($0, run: run, db) } }
+    }
+
+    /// A node's rows with their JSON columns encoded, ready to insert (encoding happens
+    /// before the write transaction, so the writer lock is held for the inserts only).
+    struct PreparedNode {
+        var scan: NodeScan
+        var seen: String
+        var warnings: String
+        var maps: [(finding: MapFinding, reasons: String, evidence: String)]
+
+        init(_ scan: NodeScan) throws {
+            self.scan = scan
+            seen = ISOTime.format(scan.startedAt)
+            // "[]" is what the encoder prints for no warnings (most nodes); skip encoding it.
+            warnings = scan.warnings.isEmpty ? "[]" : try StoredJSON.encoded(scan.warnings)
+            maps = try scan.findings.map { f in
+                (f, try StoredJSON.reasons(f.reasons), try StoredJSON.evidence(f.evidence))
+            }
         }
-        return try pool.write { db in
-            // Cached statements: compiled once per connection, not once per row (perf).
+    }
+
+    private static func insert(_ node: PreparedNode, run: Int64, _ db: Database) throws -> Int64 {
+        let scan = node.scan, seen = node.seen
+        // Cached statements: compiled once per connection, not once per row (perf).
+        try db.cachedStatement(sql: """
+            INSERT INTO node_runs (run_id, node, address, status, started_at, duration_ms, error, warnings)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [run, scan.node, scan.address, scan.status.rawValue, seen,
+                             scan.duration.milliseconds, scan.error, node.warnings])
+        let nodeRunID = db.lastInsertedRowID
+        for (position, (f, reasons, evidence)) in node.maps.enumerated() {
+            let m = f.map
             try db.cachedStatement(sql: """
-                INSERT INTO node_runs (run_id, node, address, status, started_at, duration_ms, error, warnings)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [run, scan.node, scan.address, scan.status.rawValue, seen,
-                                 scan.duration.milliseconds, scan.error, warnings])
-            let nodeRunID = db.lastInsertedRowID
-            for (position, (f, reasons, evidence)) in mapRows.enumerated() {
-                let m = f.map
-                try db.cachedStatement(sql: """
-                    INSERT INTO maps (node_run_id, node, seen_at, position, line, wwid, name, dm, vendor, product,
-                                      size, features, hwhandler, wp, all_failed, verdict, reasons, evidence)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [nodeRunID, scan.node, seen, position, m.line, m.wwid, m.name, m.dm,
-                                     m.vendor, m.product, m.size, m.features, m.hwhandler, m.wp,
-                                     FleetDatabase.allFailed(m), f.verdict.rawValue, reasons, evidence])
-                let mapID = db.lastInsertedRowID
-                for (g, group) in m.pathGroups.enumerated() {
-                    for (i, p) in group.paths.enumerated() {
-                        let sysfs = p.dev.flatMap { f.evidence.sysfsStates[$0] }
-                        try db.cachedStatement(sql: """
-                            INSERT INTO paths (map_id, group_index, position, policy, prio, group_status, hctl, dev,
-                                               major_minor, dm_state, checker_state, device_state, sysfs_state)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """).execute(arguments: [mapID, g, i, group.policy, group.prio, group.status, p.hctl, p.dev,
-                                             p.majorMinor, p.dmState, p.checkerState, p.deviceState, sysfs])
-                    }
+                INSERT INTO maps (node_run_id, node, seen_at, position, line, wwid, name, dm, vendor, product,
+                                  size, features, hwhandler, wp, all_failed, verdict, reasons, evidence)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [nodeRunID, scan.node, seen, position, m.line, m.wwid, m.name, m.dm,
+                                 m.vendor, m.product, m.size, m.features, m.hwhandler, m.wp,
+                                 FleetDatabase.allFailed(m), f.verdict.rawValue, reasons, evidence])
+            let mapID = db.lastInsertedRowID
+            for (g, group) in m.pathGroups.enumerated() {
+                for (i, p) in group.paths.enumerated() {
+                    let sysfs = p.dev.flatMap { f.evidence.sysfsStates[$0] }
+                    try db.cachedStatement(sql: """
+                        INSERT INTO paths (map_id, group_index, position, policy, prio, group_status, hctl, dev,
+                                           major_minor, dm_state, checker_state, device_state, sysfs_state)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [mapID, g, i, group.policy, group.prio, group.status, p.hctl, p.dev,
+                                         p.majorMinor, p.dmState, p.checkerState, p.deviceState, sysfs])
                 }
             }
-            for (position, o) in scan.outputs.enumerated() {
-                try db.cachedStatement(sql: """
-                    INSERT INTO raw_outputs (node_run_id, position, capture_name, command, exit_code, stdout, stderr)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [nodeRunID, position, o.command.captureName, o.command.display,
-                                     o.exitCode, o.stdout, o.stderr])
-            }
-            return nodeRunID
         }
+        for (position, o) in scan.outputs.enumerated() {
+            try db.cachedStatement(sql: """
+                INSERT INTO raw_outputs (node_run_id, position, capture_name, command, exit_code, stdout, stderr)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [nodeRunID, position, o.command.captureName, o.command.display,
+                                 o.exitCode, o.stdout, o.stderr])
+        }
+        return nodeRunID
     }
 
     /// A map whose paths have all failed in device-mapper (`failed faulty running`): the
