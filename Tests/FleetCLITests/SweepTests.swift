@@ -37,26 +37,9 @@ import Testing
         }
     }
 
-    /// The discovery frames a node in `state` sends (every discovery capture with its exit
-    /// code from meta.tsv). Same reading of the captures as DiscoveryTests.
+    /// The discovery reply of a node in capture state `state` (FleetTestSupport's frames).
     static func discovery(_ state: String) throws -> ScriptedExecutor.Reply {
-        let root = Fixtures.realRoot.appendingPathComponent(state)
-        let meta = try String(contentsOf: root.appendingPathComponent("meta.tsv"), encoding: .utf8)
-        var codes: [String: Int32] = [:]
-        for line in meta.split(separator: "\n") {
-            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
-            if f.count >= 2, let c = Int32(f[1]) { codes[String(f[0])] = c }
-        }
-        var frames: [ScriptedExecutor.FrameSpec] = []
-        for file in try FileManager.default.contentsOfDirectory(atPath: root.path).sorted()
-        where file.hasSuffix(".txt") && !file.hasSuffix(".stderr.txt") && !file.hasPrefix("_") {
-            let name = String(file.dropLast(4))
-            guard let c = NodeCommand(captureName: name), c != .stuckProbes else { continue }
-            if case .probe = c { continue }
-            let err = (try? Fixtures.real(state, name + ".stderr.txt")) ?? ""
-            frames.append(.init(name: name, exitCode: codes[name] ?? 0, stdout: try Fixtures.real(state, file), stderr: err))
-        }
-        let all = frames
+        let all = try Fixtures.discoveryFrames(state)
         return .framing("discovery of \(state)", matches: { String(decoding: $0.stdin, as: UTF8.self).contains("r multipath-ll ") }) { _ in all }
     }
 

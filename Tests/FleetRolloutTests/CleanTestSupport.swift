@@ -7,32 +7,11 @@ import FleetTestSupport
 /// Shared pieces of the clean tests: real captures turned into node-script frames, and a
 /// fresh history database per test.
 enum CleanFixtures {
-    /// The read-only discovery captures of a state folder under ../shared/fixtures/real,
-    /// as (capture name, exit code, stdout, stderr), with exit codes from meta.tsv.
-    /// `ps-dd-wchan`, probes and non-discovery captures are left out.
+    /// The read-only discovery captures of a state folder under ../shared/fixtures/real as
+    /// node-script frames (FleetTestSupport's reading of the captures; `edit` varies one).
     static func discoveryFrames(_ state: String, edit: (String, String) -> String = { _, s in s })
         throws -> [ScriptedExecutor.FrameSpec] {
-        let dir = Fixtures.realRoot.appendingPathComponent(state)
-        var codes: [String: Int32] = [:]
-        if let meta = try? String(contentsOf: dir.appendingPathComponent("meta.tsv"), encoding: .utf8) {
-            for line in meta.split(separator: "\n") {
-                let f = line.split(separator: "\t", omittingEmptySubsequences: false)
-                if f.count >= 2, let c = Int32(f[1]) { codes[String(f[0])] = c }
-            }
-        }
-        var frames: [ScriptedExecutor.FrameSpec] = []
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-        where file.hasSuffix(".txt") && !file.hasSuffix(".stderr.txt") && !file.hasPrefix("_") {
-            let name = String(file.dropLast(4))
-            guard let cmd = NodeCommand(captureName: name), !cmd.isAction, cmd != .stuckProbes else { continue }
-            if case .probe = cmd { continue }
-            let out = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
-            let err = (try? String(contentsOf: dir.appendingPathComponent(name + ".stderr.txt"), encoding: .utf8)) ?? ""
-            frames.append(.init(name: name, exitCode: codes[name] ?? 0, stdout: edit(name, out), stderr: err))
-        }
-        // The lab captures have no /proc/mounts: a node with only its root file system mounted.
-        frames.append(.init(name: "proc-mounts", stdout: "/dev/vda1 / ext4 rw,relatime 0 0\nproc /proc proc rw 0 0\n"))
-        return frames
+        try Fixtures.discoveryFrames(state, edit: edit)
     }
 
     /// The probe output of a state folder (dd-dm-N), for classifying it like a scan.

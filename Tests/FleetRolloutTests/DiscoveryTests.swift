@@ -8,31 +8,9 @@ import FleetTestSupport
 @Suite struct DiscoveryTests {
     static let target = NodeTarget(name: "node-1", host: "127.0.0.1")
 
-    /// The discovery frames a node in `state` would send: every capture whose name is a
-    /// discovery command, with its stderr and the exit code from meta.tsv.
+    /// The discovery frames a node in `state` would send (FleetTestSupport's reading of the captures).
     static func discoveryFrames(_ state: String) throws -> [ScriptedExecutor.FrameSpec] {
-        let dir = Fixtures.realRoot.appendingPathComponent(state)
-        let meta = try String(contentsOf: dir.appendingPathComponent("meta.tsv"), encoding: .utf8)
-        var codes: [String: Int32] = [:]
-        for line in meta.split(separator: "\n") {
-            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
-            if f.count >= 2, let c = Int32(f[1]) { codes[String(f[0])] = c }
-        }
-        var frames: [ScriptedExecutor.FrameSpec] = []
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-        where file.hasSuffix(".txt") && !file.hasSuffix(".stderr.txt") && !file.hasPrefix("_") {
-            let name = String(file.dropLast(4))
-            guard let c = NodeCommand(captureName: name), c != .stuckProbes else { continue }
-            if case .probe = c { continue }
-            let err = (try? Fixtures.real(state, name + ".stderr.txt")) ?? ""
-            frames.append(.init(name: name, exitCode: codes[name] ?? 0, stdout: try Fixtures.real(state, file), stderr: err))
-        }
-        // The lab captures have no /proc/mounts; a node's discovery always sends one.
-        // Nothing on these lab guests mounted the multipath maps.
-        if !frames.contains(where: { $0.name == "proc-mounts" }) {
-            frames.append(.init(name: "proc-mounts", stdout: "/dev/vda1 / ext4 rw,relatime 0 0\nproc /proc proc rw 0 0\n"))
-        }
-        return frames
+        try Fixtures.discoveryFrames(state)
     }
 
     /// `ps` with no dd on any device (the fixtures' own ps capture shows the stuck one).
