@@ -13,6 +13,62 @@
 static inline LIBSSH2_SESSION *fleet_session_init(void) {
     return libssh2_session_init_ex(NULL, NULL, NULL, NULL);
 }
+
+// A session's socket reads, through libssh2's recv callback (perf: fewer recv(2) calls).
+// libssh2 1.10 reads the server's banner ONE BYTE per recv() (~40 calls per login), and
+// asks again after every EAGAIN while it looks for packets on both channel streams. Here,
+// small reads are served from a 1 KiB buffer filled by one recv(), and once recv() said
+// EAGAIN the socket counts as empty until the event loop sees it readable again
+// (`drained` is cleared by fleet_recv_rearm): poll(2) is level-triggered, so data that
+// arrived meanwhile wakes the loop at once. libssh2 only waits for input after a recv
+// EAGAIN, which this callback returns only with its buffer empty, so no buffered byte is
+// ever left waiting for a poll wake-up.
+// recv(2) and errno under other names: including <sys/socket.h>/<errno.h> here would move
+// their declarations into this module and hide them from Swift's Glibc (SOCK_STREAM …).
+extern ssize_t fleet_sys_recv(int fd, void *buf, size_t len, int flags) __asm__("recv");
+extern int *fleet_errno_location(void) __asm__("__errno_location");
+enum { FLEET_ENOENT = 2, FLEET_EAGAIN = 11 };  // Linux values; EWOULDBLOCK == EAGAIN there
+typedef struct {
+    unsigned char buf[1024];
+    size_t start, end;
+    int drained;
+} fleet_recv_state;
+
+static inline ssize_t fleet_recv_cb(libssh2_socket_t fd, void *buffer, size_t length, int flags, void **abstract) {
+    fleet_recv_state *st = (fleet_recv_state *)*abstract;
+    if (st->end > st->start) {
+        size_t n = st->end - st->start;
+        if (n > length) n = length;
+        memcpy(buffer, st->buf + st->start, n);
+        st->start += n;
+        if (st->start == st->end) st->start = st->end = 0;
+        return (ssize_t)n;
+    }
+    if (st->drained) return -FLEET_EAGAIN;
+    int small = length < sizeof(st->buf);
+    ssize_t r = fleet_sys_recv(fd, small ? (void *)st->buf : buffer, small ? sizeof(st->buf) : length, flags);
+    if (r < 0) {
+        // As libssh2's own _libssh2_recv: negative errno, EWOULDBLOCK/ENOENT as EAGAIN.
+        int e = *fleet_errno_location();
+        if (e == FLEET_EAGAIN || e == FLEET_ENOENT) { st->drained = 1; return -FLEET_EAGAIN; }
+        return -e;
+    }
+    if (!small || r == 0) return r;
+    size_t n = (size_t)r < length ? (size_t)r : length;
+    memcpy(buffer, st->buf, n);
+    st->start = n;
+    st->end = (size_t)r;
+    if (st->start == st->end) st->start = st->end = 0;
+    return (ssize_t)n;
+}
+
+static inline LIBSSH2_SESSION *fleet_session_init_buffered(fleet_recv_state *st) {
+    memset(st, 0, sizeof(*st));
+    LIBSSH2_SESSION *s = libssh2_session_init_ex(NULL, NULL, NULL, st);
+    if (s) libssh2_session_callback_set(s, LIBSSH2_CALLBACK_RECV, (void *)fleet_recv_cb);
+    return s;
+}
+static inline void fleet_recv_rearm(fleet_recv_state *st) { st->drained = 0; }
 static inline int fleet_session_disconnect(LIBSSH2_SESSION *s, const char *why) {
     return libssh2_session_disconnect_ex(s, SSH_DISCONNECT_BY_APPLICATION, why, "");
 }

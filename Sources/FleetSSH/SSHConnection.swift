@@ -49,6 +49,8 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     private var phase = Phase.new
     private var fd: Int32 = -1
     private var session: OpaquePointer?
+    /// The session's read buffer and EAGAIN memo (see fleet_recv_cb); lives as long as `session`.
+    private var recvState: UnsafeMutablePointer<fleet_recv_state>?
     private var agent: OpaquePointer?
     private var agentIdentity: UnsafeMutablePointer<libssh2_agent_publickey>?
     private var agentListed = false
@@ -126,6 +128,8 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     // MARK: - LoopClient
 
     func ready() {
+        // The loop saw the socket ready: recv(2) may have something again.
+        if let r = recvState { fleet_recv_rearm(r) }
         switch phase {
         case .connecting: finishTCPConnect()
         case .handshaking: stepHandshake()
@@ -209,7 +213,8 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     // MARK: - SSH handshake and host key
 
     private func startSession() {
-        guard let s = fleet_session_init() else {
+        if recvState == nil { recvState = .allocate(capacity: 1) }
+        guard let s = fleet_session_init_buffered(recvState) else {
             fail(NodeFailure(.protocolError, "\(label): libssh2_session_init failed")); return
         }
         session = s
@@ -542,6 +547,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         for x in execs { if let ch = x.channel { _ = libssh2_channel_free(ch); x.channel = nil } }
         releaseAgent()
         if let s = session { _ = libssh2_session_free(s); session = nil }
+        if let r = recvState { r.deallocate(); recvState = nil }
         closeSocket()
         pollEvents = 0
         deadline = nil

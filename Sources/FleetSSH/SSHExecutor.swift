@@ -73,6 +73,17 @@ public final class SSHExecutor: RemoteExecutor {
         /// Fast, safe algorithms first (curve25519 kex, AES-CTR, SHA-2 ETM MACs), limited to
         /// what this libssh2 supports; host key types already in known_hosts come first.
         func methodPreferences(knownHostKeyTypes: [String]) -> [(Int32, String)] {
+            // Perf: the lists depend only on the known key types (one set for a whole fleet,
+            // usually); built once per set instead of once per login.
+            if let hit = preferenceCache.withLock({ $0[knownHostKeyTypes] }) { return hit }
+            let built = buildMethodPreferences(knownHostKeyTypes: knownHostKeyTypes)
+            preferenceCache.withLock { if $0.count < 64 { $0[knownHostKeyTypes] = built } }
+            return built
+        }
+
+        private let preferenceCache = Mutex<[[String]: [(Int32, String)]]>([:])
+
+        private func buildMethodPreferences(knownHostKeyTypes: [String]) -> [(Int32, String)] {
             func pick(_ m: Int32, _ wanted: [String]) -> String? {
                 guard let have = supported[m] else { return nil }
                 let list = wanted.filter(have.contains)
