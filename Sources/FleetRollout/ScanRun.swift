@@ -231,27 +231,55 @@ public struct ScanRun: Sendable {
 /// operation honours cancellation (it is cancelled, and whatever it returns later is
 /// dropped). A transport that ignores cancellation can therefore hold a thread, but never
 /// the run.
+///
+/// The deadline is a Dispatch timer, not a sleeping Task: a cancelled `Task.sleep` stays
+/// registered with the executor until its original deadline and keeps its task (and, through
+/// the boxes, the operation's task) alive that long — with a node deadline of minutes, ~0.9 KB
+/// for every node of the run. A cancelled timer source is released at once.
 func withDeadline<T: Sendable>(
     _ limit: Duration, _ operation: @escaping @Sendable () async -> T, onTimeout: @escaping @Sendable () -> T
 ) async -> T {
     let once = OnceFlag()
-    let timer = TaskBox()
     let work = TaskBox()
+    let timer = DeadlineTimer()
     return await withTaskCancellationHandler {
         await withCheckedContinuation { (cont: CheckedContinuation<T, Never>) in
+            timer.start(after: limit) {
+                if once.claim() { work.cancel(); cont.resume(returning: onTimeout()) }
+            }
             work.set(Task {
                 let value = await operation()
                 if once.claim() { timer.cancel(); cont.resume(returning: value) }
-            })
-            timer.set(Task {
-                try? await Task.sleep(for: limit)
-                if Task.isCancelled { return }
-                if once.claim() { work.cancel(); cont.resume(returning: onTimeout()) }
             })
         }
     } onCancel: {
         work.cancel()
     }
+}
+
+/// One shared queue for every node's deadline timer (the handlers only resume a continuation).
+private let deadlineQueue = DispatchQueue(label: "fleet-node-deadlines")
+
+/// A one-shot timer on ``deadlineQueue``.
+final class DeadlineTimer: @unchecked Sendable {
+    // @unchecked: DispatchSource's schedule/resume/cancel are thread-safe; `source` is set in
+    // `start` (before anything can call `cancel`) and never changed.
+    private let source = DispatchSource.makeTimerSource(queue: deadlineQueue)
+
+    func start(after limit: Duration, _ fire: @escaping @Sendable () -> Void) {
+        let c = limit.components
+        let ns = c.seconds >= Int64.max / 1_000_000_000 - 1 ? Int.max : Int(c.seconds) * 1_000_000_000 + Int(c.attoseconds / 1_000_000_000)
+        let source = self.source
+        source.setEventHandler {
+            fire()
+            // Cancelling drops the handler (and what it captures) at once.
+            source.cancel()
+        }
+        source.schedule(deadline: .now() + .nanoseconds(max(0, ns)))
+        source.resume()
+    }
+
+    func cancel() { source.cancel() }
 }
 
 /// Set once; `claim()` is true for exactly one caller.
@@ -263,17 +291,18 @@ final class OnceFlag: @unchecked Sendable {
 }
 
 /// A task handle that may be cancelled before it is set (then it is cancelled on set).
+/// Cancelling also lets go of the handle.
 final class TaskBox: @unchecked Sendable {
     // @unchecked: state only touched under `lock`.
     private let lock = NSLock()
     private var task: Task<Void, Never>?
     private var cancelled = false
     func set(_ t: Task<Void, Never>) {
-        let cancelNow = lock.withLock { task = t; return cancelled }
+        let cancelNow = lock.withLock { if !cancelled { task = t }; return cancelled }
         if cancelNow { t.cancel() }
     }
     func cancel() {
-        let t = lock.withLock { cancelled = true; return task }
+        let t = lock.withLock { cancelled = true; let t = task; task = nil; return t }
         t?.cancel()
     }
 }
