@@ -59,11 +59,10 @@ struct Scan: AsyncParsableCommand {
         // The nonce is fresh for every exec; the script is otherwise the same for every node.
         if printScript { out.out(NodeScript.discovery(nonce: NodeScript.newNonce())); return }
         guard let inventory else { throw ExitCode(64) }  // validate() has said why
-        let inv: Inventory
-        let nodes: [InventoryNode]
+        // Only the targets are kept: the parsed inventory is not needed during the scan.
+        let targets: [NodeTarget]
         do {
-            inv = try Inventory.load(path: inventory)
-            nodes = try inv.select(limit)
+            targets = try Inventory.load(path: inventory).select(limit).map(\.target)
         } catch {
             out.err("fleet scan: \(error)\n")
             throw ExitCode(65)
@@ -94,8 +93,8 @@ struct Scan: AsyncParsableCommand {
                            events: { progress.handle($0) }, now: ctx.now)
         // The report is rendered node by node as the scan goes (spooled to a temporary file),
         // so memory grows with --forks, not with the number of nodes.
-        var report = ScanReport(format: format == .json ? .json : .table, nodes: nodes.count)
-        let result = await scan.run(nodes.map(\.target), into: &report)
+        var report = ScanReport(format: format == .json ? .json : .table, nodes: targets.count)
+        let result = await scan.run(targets, into: &report)
         progress.clear()
 
         let code = Self.exitCode(result)
