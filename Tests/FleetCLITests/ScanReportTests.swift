@@ -183,6 +183,23 @@ import FleetTestSupport
         for (o, b) in offsets { #expect(spool.read(offset: o, length: b.count) == b) }
     }
 
+    /// The spool file is unlinked as soon as it is made: nothing is left in the folder, even
+    /// while the spool is in use; a folder it cannot write to leaves the parts in memory.
+    @Test func spoolLeavesNoFileAndFallsBackToMemory() throws {
+        let d = try ScanCommandTests.Dir()
+        let spool = ReportSpool(directory: d.url.path)
+        let bytes = [UInt8](repeating: 7, count: 3 * ReportSpool.flushAt)
+        spool.append(bytes)
+        #expect(spool.bufferedBytes < ReportSpool.flushAt)   // went to the file
+        #expect(try FileManager.default.contentsOfDirectory(atPath: d.url.path).isEmpty)
+        #expect(spool.read(offset: 0, length: bytes.count) == bytes)
+
+        let nowhere = ReportSpool(directory: d.url.appendingPathComponent("missing/folder").path)
+        nowhere.append(bytes)
+        #expect(nowhere.bufferedBytes == bytes.count)
+        #expect(nowhere.read(offset: 5, length: 10) == [UInt8](repeating: 7, count: 10))
+    }
+
     /// `fleet scan` end to end over 1,500 scripted nodes (real fixtures, real SQLite): exit
     /// status, counts and rows in inventory order.
     @Test func scanCommandOverManyNodesPrintsEveryNodeInInventoryOrder() async throws {
