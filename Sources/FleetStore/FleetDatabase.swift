@@ -195,11 +195,15 @@ public final class FleetDatabase: Sendable {
             try db.cachedStatement(sql: """
                 INSERT INTO raw_outputs (node_run_id, position, capture_name, command, exit_code, stdout, stderr)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [nodeRunID, position, o.command.captureName, o.command.display,
+                """).execute(arguments: [nodeRunID, position, o.command.captureName, Self.displayCache.display(o.command),
                                  o.exitCode, o.stdout, o.stderr])
         }
         return nodeRunID
     }
+
+    /// `NodeCommand.display` per command: every node stores the same ~20 commands (perf:
+    /// building each text again was ~1% of a scan's CPU).
+    private static let displayCache = DisplayCache()
 
     /// A map whose paths have all failed in device-mapper (`failed faulty running`): the
     /// vendor procedure's starting point. A map without paths is not counted.
@@ -322,5 +326,20 @@ struct ProcessIdentity {
         let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         return "\(boot):\(fields[19])"
+    }
+}
+
+/// Remembers `NodeCommand.display` texts (bounded: commands name per-node devices, but a
+/// fleet's nodes share most of them).
+final class DisplayCache: @unchecked Sendable {
+    // @unchecked: `texts` is only touched under `lock`.
+    private let lock = NSLock()
+    private var texts: [NodeCommand: String] = [:]
+
+    func display(_ c: NodeCommand) -> String {
+        if let t = lock.withLock({ texts[c] }) { return t }
+        let t = c.display
+        lock.withLock { if texts.count < 4096 { texts[c] = t } }
+        return t
     }
 }

@@ -22,7 +22,7 @@ public final class NodeRecorder: @unchecked Sendable {
     private var pending: [(scan: NodeScan, done: CheckedContinuation<Void, any Error>)] = []
     private var flushScheduled = false
 
-    public init(db: FleetDatabase, run: Int64, maxBatch: Int = 32, linger: DispatchTimeInterval = .milliseconds(40)) {
+    public init(db: FleetDatabase, run: Int64, maxBatch: Int = 64, linger: DispatchTimeInterval = .milliseconds(100)) {
         self.db = db; self.run = run; self.maxBatch = max(1, maxBatch); self.linger = linger
     }
 

@@ -19,12 +19,12 @@ import FleetTestSupport
         let docs = try Self.realJSON()
         #expect(docs.count >= 20)
         for d in docs {
-            let root = try #require(FastJSON.parse(Substring(d.text)), "\(d.state)/\(d.name) left the fast path")
+            let doc = try #require(FastJSON.parse(Substring(d.text)), "\(d.state)/\(d.name) left the fast path")
             if d.name.hasPrefix("multipathd") {
-                #expect((try? MultipathdJSONParser.fastMaps(root)) != nil, "\(d.state)")
+                #expect((try? MultipathdJSONParser.fastMaps(doc)) != nil, "\(d.state)")
                 #expect(MultipathdJSONParser.parse(d.text) == MultipathdJSONParser.parseWithFoundation(d.text), "\(d.state)")
             } else {
-                #expect((try? LsblkParser.fastDevices(root)) != nil, "\(d.state)")
+                #expect((try? LsblkParser.fastDevices(doc)) != nil, "\(d.state)")
                 #expect(LsblkParser.parse(d.text) == LsblkParser.parseWithFoundation(d.text), "\(d.state)")
             }
         }
@@ -98,16 +98,20 @@ import FleetTestSupport
 
     /// The subset is real: valid documents with odd but exact content are taken, not all sent back.
     @Test func fastReaderTakesEscapesAndRepeatedKeys() throws {
-        let r = try #require(FastJSON.parse(#"{"a":"x\"\\\/\n\u00e9","a":"last","n":-12,"z":[true,null,{}]}"#))
-        #expect(try r["a"]?.string() == "last")
-        #expect(try r["n"]?.int() == -12)
-        #expect(try r["n"]?.string() == "-12")
-        #expect(r["missing"] == nil)
-        let s = try #require(FastJSON.parse(#"{"a":"x\"\\\/\n\u00e9"}"#))
-        #expect(try s["a"]?.string() == "x\"\\/\n\u{e9}")
+        let d = try #require(FastJSON.parse(#"{"a":"x\"\\\/\n\u00e9","a":"last","n":-12,"z":[true,null,{}],"\u006e\u0061me":"esc"}"#))
+        #expect(try d.string(d.value(d.root, "a")) == "last")
+        #expect(try d.int(d.value(d.root, "n")) == -12)
+        #expect(try d.string(d.value(d.root, "n")) == "-12")
+        #expect(try d.string(d.value(d.root, "name")) == "esc")  // escaped key
+        #expect(d.value(d.root, "missing") == nil)
+        #expect(throws: FastJSON.Bail.self) { try d.string(FastJSON.Value.bool) }
+        let s = try #require(FastJSON.parse(#"{"a":"x\"\\\/\n\u00e9\u20ac"}"#))
+        #expect(try s.string(s.value(s.root, "a")) == "x\"\\/\n\u{e9}\u{20ac}")
         #expect(FastJSON.parse(#"{"a":[1,]}"#) == nil)
         #expect(FastJSON.parse(#"{"a":1.5}"#) == nil)
         #expect(FastJSON.parse("{\"a\":\"é\"}") == nil)
+        #expect(FastJSON.parse(#"{"a":"\ud800"}"#) == nil)
+        #expect(FastJSON.parse(#"{"a":"\q"}"#) == nil)
     }
 
     /// Real documents, mutated at random (bytes flipped, cut, spliced): both readings agree.
@@ -138,9 +142,10 @@ import FleetTestSupport
 }
 
 extension FastJSON.Value: Equatable {
+    /// Same shape and same byte ranges (enough for `== nil` checks and the tests above).
     public static func == (a: FastJSON.Value, b: FastJSON.Value) -> Bool {
         switch (a, b) {
-        case (.string(let x), .string(let y)): return x == y
+        case (.string(let x, let y, let e), .string(let x2, let y2, let e2)): return x == x2 && y == y2 && e == e2
         case (.int(let x), .int(let y)): return x == y
         case (.bool, .bool), (.null, .null): return true
         case (.array(let x), .array(let y)): return x == y
@@ -149,4 +154,8 @@ extension FastJSON.Value: Equatable {
         default: return false
         }
     }
+}
+
+extension FastJSON.Document: Equatable {
+    public static func == (a: FastJSON.Document, b: FastJSON.Document) -> Bool { a.bytes == b.bytes && a.root == b.root }
 }

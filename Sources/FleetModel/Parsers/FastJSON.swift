@@ -8,43 +8,97 @@
 /// falls back to JSONSerialization, so results and warnings stay what they were for every
 /// input (JSONSerialization is more lenient: trailing commas, a BOM, big numbers).
 enum FastJSON {
+    /// A parsed document: values point into `bytes`; strings are built only when read.
+    struct Document {
+        let bytes: [UInt8]
+        let root: Value
+
+        /// The value of `key` in `object` (last one if repeated, as JSONSerialization), nil
+        /// when absent or when `object` is not an object.
+        func value(_ object: Value?, _ key: String) -> Value? {
+            guard case .object(let pairs)? = object else { return nil }
+            var found: Value?
+            var k = key
+            k.withUTF8 { want in
+                for p in pairs {
+                    guard case .string(let a, let b, let escaped) = p.key else { continue }
+                    let hit: Bool
+                    if escaped {
+                        hit = decode(a, b) == key
+                    } else {
+                        hit = Int(b - a) == want.count && bytes.withUnsafeBufferPointer {
+                            memcmpEqual($0.baseAddress! + Int(a), want.baseAddress, want.count)
+                        }
+                    }
+                    if hit { found = p.value }
+                }
+            }
+            return found
+        }
+
+        /// What `JSONDepth.string` returns for the same value read by JSONSerialization.
+        func string(_ v: Value?) throws(Bail) -> String? {
+            switch v {
+            case .string(let a, let b, let escaped)?:
+                return escaped ? decode(a, b) : bytes.withUnsafeBufferPointer {
+                    String(decoding: UnsafeBufferPointer(rebasing: $0[Int(a)..<Int(b)]), as: UTF8.self)
+                }
+            case .int(let i)?: return String(i)
+            case .bool?: throw Bail()
+            case nil, .null?, .array?, .object?: return nil
+            }
+        }
+
+        /// What `JSONDepth.int` returns for the same value read by JSONSerialization.
+        func int(_ v: Value?) throws(Bail) -> Int? {
+            switch v {
+            case .int(let i)?: return i
+            case .string?: return try string(v).flatMap { TextLines.int(Substring($0)) }
+            case .bool?: throw Bail()
+            case nil, .null?, .array?, .object?: return nil
+            }
+        }
+
+        /// The text of a string the reader validated (escapes known to be well formed).
+        func decode(_ a: Int32, _ b: Int32) -> String {
+            var out: [UInt8] = []
+            out.reserveCapacity(Int(b - a))
+            var i = Int(a)
+            let end = Int(b)
+            while i < end {
+                let c = bytes[i]
+                i += 1
+                guard c == UInt8(ascii: "\\") else { out.append(c); continue }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var u: UInt32 = 0
+                    for _ in 0..<4 { u = u << 4 | UInt32(Reader.hexValue(bytes[i])!); i += 1 }
+                    out.append(contentsOf: Array(String(Character(Unicode.Scalar(u)!)).utf8))
+                default: out.append(e)  // " \\ /
+                }
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+    }
+
     indirect enum Value {
-        case string(String)
+        /// Byte range of the text between the quotes; `escaped` when it holds a backslash.
+        case string(Int32, Int32, escaped: Bool)
         case int(Int)
         /// `true`/`false`: JSONSerialization makes an NSNumber of them; readers refuse
         /// (``Bail``) rather than guess its text.
         case bool
         case null
         case array([Value])
-        /// Pairs in document order; a repeated key counts by its last value (as JSONSerialization).
-        case object([(key: String, value: Value)])
-
-        subscript(key: String) -> Value? {
-            guard case .object(let pairs) = self else { return nil }
-            var found: Value?
-            for p in pairs where p.key == key { found = p.value }
-            return found
-        }
-
-        /// What `JSONDepth.string` returns for the same value read by JSONSerialization.
-        func string() throws(Bail) -> String? {
-            switch self {
-            case .string(let s): return s
-            case .int(let i): return String(i)
-            case .bool: throw Bail()
-            case .null, .array, .object: return nil
-            }
-        }
-
-        /// What `JSONDepth.int` returns for the same value read by JSONSerialization.
-        func int() throws(Bail) -> Int? {
-            switch self {
-            case .int(let i): return i
-            case .string(let s): return TextLines.int(Substring(s))
-            case .bool: throw Bail()
-            case .null, .array, .object: return nil
-            }
-        }
+        /// Pairs in document order (the key is a `.string`).
+        case object([(key: Value, value: Value)])
     }
 
     /// The input is outside the subset: use JSONSerialization instead.
@@ -53,26 +107,29 @@ enum FastJSON {
     /// Same limit the JSONSerialization path enforces (`JSONDepth.max(...) <= 32`).
     static let maxDepth = 32
 
-    /// The document's root value, or nil when the text is outside the subset.
-    static func parse(_ text: Substring) -> Value? {
-        var copy: [UInt8]?
-        let fast = text.utf8.withContiguousStorageIfAvailable { parse(bytes: $0) }
-        if let fast { return fast }
-        copy = Array(text.utf8)
-        return copy!.withUnsafeBufferPointer { parse(bytes: $0) }
+    /// The document, or nil when the text is outside the subset.
+    static func parse(_ text: Substring) -> Document? {
+        let bytes = Array(text.utf8)
+        guard bytes.count < Int(Int32.max) else { return nil }
+        let root: Value? = bytes.withUnsafeBufferPointer { b in
+            var r = Reader(b: b)
+            do {
+                r.skipSpace()
+                let v = try r.value(depth: 0)
+                r.skipSpace()
+                guard r.i == b.count else { return nil }
+                return v
+            } catch {
+                return nil
+            }
+        }
+        return root.map { Document(bytes: bytes, root: $0) }
     }
 
-    static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Value? {
-        var r = Reader(b: bytes)
-        do {
-            r.skipSpace()
-            let v = try r.value(depth: 0)
-            r.skipSpace()
-            guard r.i == bytes.count else { return nil }
-            return v
-        } catch {
-            return nil
-        }
+    @inline(__always) static func memcmpEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>?, _ n: Int) -> Bool {
+        guard n > 0, let b else { return n == 0 }
+        for k in 0..<n where a[k] != b[k] { return false }
+        return true
     }
 
     private struct Reader {
@@ -93,7 +150,7 @@ enum FastJSON {
             switch b[i] {
             case UInt8(ascii: "{"): return try object(depth: depth + 1)
             case UInt8(ascii: "["): return try array(depth: depth + 1)
-            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "\""): return try string()
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .int(try integer())
             case UInt8(ascii: "t"): try literal("true"); return .bool
             case UInt8(ascii: "f"): try literal("false"); return .bool
@@ -113,7 +170,7 @@ enum FastJSON {
         mutating func object(depth: Int) throws(Bail) -> Value {
             guard depth <= FastJSON.maxDepth else { throw Bail() }
             i += 1  // {
-            var pairs: [(key: String, value: Value)] = []
+            var pairs: [(key: Value, value: Value)] = []
             skipSpace()
             if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
             while true {
@@ -168,61 +225,48 @@ enum FastJSON {
             return neg ? -v : v
         }
 
-        /// A string starting at the opening quote; ASCII only, no control characters.
-        mutating func string() throws(Bail) -> String {
+        static func hexValue(_ h: UInt8) -> UInt8? {
+            switch h {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return h - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return h - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return h - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+
+        /// A string starting at the opening quote; ASCII only, no control characters,
+        /// escapes checked here (``Document/decode(_:_:)`` relies on it).
+        mutating func string() throws(Bail) -> Value {
             i += 1  // "
             let start = i
-            // Plain run (no escapes): one copy into the String.
-            while i < b.count {
-                let c = b[i]
-                if c == UInt8(ascii: "\"") {
-                    let s = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
-                    i += 1
-                    return s
-                }
-                if c == UInt8(ascii: "\\") { break }
-                guard c >= 0x20, c < 0x80 else { throw Bail() }
-                i += 1
-            }
-            guard i < b.count else { throw Bail() }
-            var out = Array(UnsafeBufferPointer(rebasing: b[start..<i]))
+            var escaped = false
             while i < b.count {
                 let c = b[i]
                 if c == UInt8(ascii: "\"") {
                     i += 1
-                    return String(decoding: out, as: UTF8.self)
+                    return .string(Int32(start), Int32(i - 1), escaped: escaped)
                 }
                 guard c >= 0x20, c < 0x80 else { throw Bail() }
-                if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
                 i += 1
+                guard c == UInt8(ascii: "\\") else { continue }
+                escaped = true
                 guard i < b.count else { throw Bail() }
                 let e = b[i]
                 i += 1
                 switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
                 case UInt8(ascii: "u"):
                     guard b.count - i >= 4 else { throw Bail() }
                     var u: UInt32 = 0
                     for _ in 0..<4 {
-                        let h = b[i]
-                        let d: UInt8
-                        switch h {
-                        case UInt8(ascii: "0")...UInt8(ascii: "9"): d = h - UInt8(ascii: "0")
-                        case UInt8(ascii: "a")...UInt8(ascii: "f"): d = h - UInt8(ascii: "a") + 10
-                        case UInt8(ascii: "A")...UInt8(ascii: "F"): d = h - UInt8(ascii: "A") + 10
-                        default: throw Bail()
-                        }
+                        guard let d = Self.hexValue(b[i]) else { throw Bail() }
                         u = u << 4 | UInt32(d)
                         i += 1
                     }
                     // NUL and surrogates: leave them to JSONSerialization.
-                    guard u != 0, let scalar = Unicode.Scalar(u) else { throw Bail() }
-                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                    guard u != 0, Unicode.Scalar(u) != nil else { throw Bail() }
                 default:
                     throw Bail()
                 }

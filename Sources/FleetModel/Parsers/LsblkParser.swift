@@ -40,7 +40,7 @@ public enum LsblkParser {
         let trimmed = TextLines.trimmedWhitespaceAndNewlines(text)
         guard !trimmed.isEmpty else { return Parsed(value: []) }
         // Perf: the strict byte reader first; JSONSerialization for anything it leaves.
-        if let root = FastJSON.parse(trimmed), let fast = try? fastDevices(root) { return Parsed(value: fast) }
+        if let doc = FastJSON.parse(trimmed), let fast = try? fastDevices(doc) { return Parsed(value: fast) }
         return parseWithFoundation(text)
     }
 
@@ -63,41 +63,42 @@ public enum LsblkParser {
 
     /// The same tree as the JSONSerialization path, from a document ``FastJSON`` read;
     /// throws (caller falls back) where that path would warn or read loosely.
-    static func fastDevices(_ root: FastJSON.Value) throws(FastJSON.Bail) -> [BlockDeviceNode] {
-        guard case .array(let devs)? = root["blockdevices"] else { throw FastJSON.Bail() }
+    static func fastDevices(_ doc: FastJSON.Document) throws(FastJSON.Bail) -> [BlockDeviceNode] {
+        guard case .array(let devs)? = doc.value(doc.root, "blockdevices") else { throw FastJSON.Bail() }
         var out: [BlockDeviceNode] = []
         out.reserveCapacity(devs.count)
         for d in devs {
-            if let n = try fastNode(d, depth: 0) { out.append(n) }
+            if let n = try fastNode(d, depth: 0, doc) { out.append(n) }
         }
         return out
     }
 
-    private static func fastNode(_ d: FastJSON.Value, depth: Int) throws(FastJSON.Bail) -> BlockDeviceNode? {
+    private static func fastNode(_ d: FastJSON.Value, depth: Int, _ doc: FastJSON.Document) throws(FastJSON.Bail) -> BlockDeviceNode? {
         guard case .object = d, depth < 16 else { return nil }
         var n = BlockDeviceNode()
-        n.name = try d["name"]?.string()
-        n.kname = try d["kname"]?.string()
-        n.type = try d["type"]?.string()
-        n.size = try d["size"]?.string()
-        n.wwn = try d["wwn"]?.string()
-        n.hctl = try d["hctl"]?.string()
-        n.state = try d["state"]?.string()
-        n.pkname = try d["pkname"]?.string()
-        if let m = try d["mountpoint"]?.string() { n.mountpoints.append(m) }
-        if case .array(let ms)? = d["mountpoints"] {
+        n.name = try doc.string(doc.value(d, "name"))
+        n.kname = try doc.string(doc.value(d, "kname"))
+        n.type = try doc.string(doc.value(d, "type"))
+        n.size = try doc.string(doc.value(d, "size"))
+        n.wwn = try doc.string(doc.value(d, "wwn"))
+        n.hctl = try doc.string(doc.value(d, "hctl"))
+        n.state = try doc.string(doc.value(d, "state"))
+        n.pkname = try doc.string(doc.value(d, "pkname"))
+        if let m = try doc.string(doc.value(d, "mountpoint")) { n.mountpoints.append(m) }
+        if case .array(let ms)? = doc.value(d, "mountpoints") {
             for m in ms {
                 switch m {
-                case .string(let s): if !n.mountpoints.contains(s) { n.mountpoints.append(s) }
+                case .string:
+                    if let s = try doc.string(m), !n.mountpoints.contains(s) { n.mountpoints.append(s) }
                 case .null, .array, .object: break
                 // JSONSerialization makes NSNumbers of these; whether `as String` takes them is its business.
                 case .int, .bool: throw FastJSON.Bail()
                 }
             }
         }
-        if case .array(let cs)? = d["children"] {
+        if case .array(let cs)? = doc.value(d, "children") {
             for c in cs {
-                if let child = try fastNode(c, depth: depth + 1) { n.children.append(child) }
+                if let child = try fastNode(c, depth: depth + 1, doc) { n.children.append(child) }
             }
         }
         return n

@@ -65,7 +65,7 @@ public enum MultipathdJSONParser {
         let trimmed = TextLines.trimmedWhitespaceAndNewlines(text)
         guard !trimmed.isEmpty else { return Parsed(value: []) }
         // Perf: the strict byte reader first; JSONSerialization for anything it leaves.
-        if let root = FastJSON.parse(trimmed), let fast = try? fastMaps(root) { return Parsed(value: fast) }
+        if let doc = FastJSON.parse(trimmed), let fast = try? fastMaps(doc) { return Parsed(value: fast) }
         return parseWithFoundation(text)
     }
 
@@ -114,30 +114,30 @@ public enum MultipathdJSONParser {
 
     /// The same maps as the JSONSerialization path, from a document ``FastJSON`` read; throws
     /// (caller falls back) for every shape that path would warn about or read loosely.
-    static func fastMaps(_ root: FastJSON.Value) throws(FastJSON.Bail) -> [MultipathdMap] {
-        guard case .array(let maps)? = root["maps"] else { throw FastJSON.Bail() }
+    static func fastMaps(_ doc: FastJSON.Document) throws(FastJSON.Bail) -> [MultipathdMap] {
+        guard case .array(let maps)? = doc.value(doc.root, "maps") else { throw FastJSON.Bail() }
         var out: [MultipathdMap] = []
         out.reserveCapacity(maps.count)
         for m in maps {
             guard case .object = m else { throw FastJSON.Bail() }
             var map = MultipathdMap()
-            map.name = try m["name"]?.string()
-            map.wwid = try m["uuid"]?.string()
-            map.dm = try m["sysfs"]?.string()
-            map.queueing = try m["queueing"]?.string()
-            map.features = try m["features"]?.string()
-            map.dmState = try m["dm_st"]?.string()
-            map.pathCount = try m["paths"]?.int()
-            guard let groups = try arrayOrAbsent(m["path_groups"]) else { out.append(map); continue }
+            map.name = try doc.string(doc.value(m, "name"))
+            map.wwid = try doc.string(doc.value(m, "uuid"))
+            map.dm = try doc.string(doc.value(m, "sysfs"))
+            map.queueing = try doc.string(doc.value(m, "queueing"))
+            map.features = try doc.string(doc.value(m, "features"))
+            map.dmState = try doc.string(doc.value(m, "dm_st"))
+            map.pathCount = try doc.int(doc.value(m, "paths"))
+            guard let groups = try arrayOrAbsent(doc.value(m, "path_groups")) else { out.append(map); continue }
             for g in groups {
                 guard case .object = g else { throw FastJSON.Bail() }
-                guard let paths = try arrayOrAbsent(g["paths"]) else { continue }
+                guard let paths = try arrayOrAbsent(doc.value(g, "paths")) else { continue }
                 for p in paths {
                     guard case .object = p else { throw FastJSON.Bail() }
                     map.paths.append(MultipathdPath(
-                        dev: try p["dev"]?.string(), devT: try p["dev_t"]?.string(),
-                        dmState: try p["dm_st"]?.string(), devState: try p["dev_st"]?.string(),
-                        checkerState: try p["chk_st"]?.string()))
+                        dev: try doc.string(doc.value(p, "dev")), devT: try doc.string(doc.value(p, "dev_t")),
+                        dmState: try doc.string(doc.value(p, "dm_st")), devState: try doc.string(doc.value(p, "dev_st")),
+                        checkerState: try doc.string(doc.value(p, "chk_st"))))
                 }
             }
             out.append(map)
