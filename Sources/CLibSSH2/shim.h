@@ -112,6 +112,26 @@ static inline int fleet_knownhost_plain_raw(void) {
     return LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW;
 }
 static inline int fleet_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+// epoll for the SSH event loops (Glibc's Swift module does not export <sys/epoll.h>);
+// struct epoll_event is packed, so Swift only sees fds and flags.
+#include <sys/epoll.h>
+static inline int fleet_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+/// op: 0 add, 1 modify, 2 delete. Returns epoll_ctl's result (errno untouched).
+static inline int fleet_epoll_set(int ep, int op, int fd, int in, int out) {
+    struct epoll_event e;
+    memset(&e, 0, sizeof e);
+    e.events = (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0);
+    e.data.fd = fd;
+    return epoll_ctl(ep, op == 0 ? EPOLL_CTL_ADD : op == 1 ? EPOLL_CTL_MOD : EPOLL_CTL_DEL, fd, &e);
+}
+/// Ready fds into `fds` (at most `max`, capped at 256); returns epoll_wait's result.
+static inline int fleet_epoll_wait(int ep, int *fds, int max, int timeout_ms) {
+    struct epoll_event ev[256];
+    if (max > 256) max = 256;
+    int n = epoll_wait(ep, ev, max, timeout_ms);
+    for (int i = 0; i < n; i++) fds[i] = ev[i].data.fd;
+    return n;
+}
 static inline int fleet_block_inbound(void) { return LIBSSH2_SESSION_BLOCK_INBOUND; }
 static inline int fleet_block_outbound(void) { return LIBSSH2_SESSION_BLOCK_OUTBOUND; }
 // Fingerprints are SHA-256 (libssh2 links libcrypto already: no new dependency).

@@ -70,6 +70,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     private(set) var pollEvents: Int16 = 0
     private(set) var deadline: ContinuousClock.Instant?
     var pollFD: Int32 { fd }
+    private(set) var pollToken: UInt64 = 0
 
     init(loop: EventLoop, target: NodeTarget, options: SSHOptions, config: SSHExecutor.Shared) {
         self.loop = loop; self.target = target; self.options = options; self.config = config
@@ -177,6 +178,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         phase = .connecting
         let a = addresses[addressIndex]
         fd = socket(a.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        pollToken = nextSocketToken()
         guard fd >= 0 else {
             fail(NodeFailure(.unreachable, "\(label): socket(): \(String(cString: strerror(errno)))")); return
         }
