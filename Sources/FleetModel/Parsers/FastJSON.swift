@@ -88,7 +88,9 @@ enum FastJSON {
         }
     }
 
-    indirect enum Value {
+    /// Not `indirect`: arrays already live on the heap, and boxing every scalar cost a
+    /// malloc per value.
+    enum Value {
         /// Byte range of the text between the quotes; `escaped` when it holds a backslash.
         case string(Int32, Int32, escaped: Bool)
         case int(Int)
@@ -109,7 +111,8 @@ enum FastJSON {
 
     /// The document, or nil when the text is outside the subset.
     static func parse(_ text: Substring) -> Document? {
-        let bytes = Array(text.utf8)
+        // One memcpy when the text is contiguous (always, for command output).
+        let bytes = text.utf8.withContiguousStorageIfAvailable { Array($0) } ?? Array(text.utf8)
         guard bytes.count < Int(Int32.max) else { return nil }
         let root: Value? = bytes.withUnsafeBufferPointer { b in
             var r = Reader(b: b)
