@@ -245,7 +245,12 @@ func withDeadline<T: Sendable>(
     return await withTaskCancellationHandler {
         await withCheckedContinuation { (cont: CheckedContinuation<T, Never>) in
             timer.start(after: limit) {
-                if once.claim() { work.cancel(); cont.resume(returning: onTimeout()) }
+                // Decide on the cooperative pool, like the work itself: when something else
+                // starves the pool (a blocking caller, a loaded test host), a node whose result
+                // is already queued behind it must not be reported as timed out.
+                Task {
+                    if once.claim() { work.cancel(); cont.resume(returning: onTimeout()) }
+                }
             }
             work.set(Task {
                 let value = await operation()

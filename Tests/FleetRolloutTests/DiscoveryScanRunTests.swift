@@ -41,9 +41,11 @@ import FleetTestSupport
 
     @Test func keepsExactlyForksNodesInFlight() async {
         let ex = BarrierExecutor(width: 4, reply: Self.healthyNode)
-        // Short deadline: if fewer than 4 ran at once the barrier never opens and those nodes time out.
-        let opts = ScanOptions(forks: 4, connectTimeout: .seconds(1),
-                               discovery: DiscoveryOptions(commandTimeout: .seconds(1), probeTimeout: .seconds(1)))
+        // Finite deadline (~47 s): if fewer than 4 ran at once the barrier never opens and those
+        // nodes time out. Not shorter: on a loaded 2-core CI host the test's own tasks can wait
+        // that long for a thread.
+        let opts = ScanOptions(forks: 4, connectTimeout: .seconds(5),
+                               discovery: DiscoveryOptions(commandTimeout: .seconds(5), probeTimeout: .seconds(5)))
         let result = await ScanRun(executor: ex, options: opts).run(Self.targets(25))
         #expect(result.nodes.count == 25)
         #expect(result.nodes.allSatisfy { $0.status == .ok })
