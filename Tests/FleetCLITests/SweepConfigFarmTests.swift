@@ -42,17 +42,7 @@ import Testing
     struct FarmTruth: Decodable { var nodes: [FarmNode] }
 
     static func run(_ executable: String, _ args: [String], cwd: String? = nil) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ChildProcess.run(executable, args, cwd: cwd)
     }
 
     static func events(_ log: String, _ name: String) -> [[String: Any]] {

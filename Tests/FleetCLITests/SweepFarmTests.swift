@@ -31,16 +31,7 @@ import Testing
     struct FarmTruth: Decodable { var nodes: [FarmNode] }
 
     static func farm(_ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = [Fixtures.repoRoot.appendingPathComponent("tools/farm/farm").path] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ChildProcess.run("/usr/bin/python3", [Fixtures.repoRoot.appendingPathComponent("tools/farm/farm").path] + args)
     }
 
     func sweep(_ args: [String]) async throws -> (Int32, String) {

@@ -3,18 +3,6 @@ import Testing
 import FleetModel
 import FleetTestSupport
 
-/// A seeded generator (SplitMix64), so a failing run can be replayed with its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Feeds ≥ 100,000 mutated inputs through every parser, NodeSnapshot and the classifier.
 /// "Passes" means: no crash, no hang, and the invariants below hold.
 @Suite struct FuzzTests {

@@ -115,7 +115,7 @@ import Testing
     /// Random evidence with awkward text (quotes, slashes, control characters, non-ASCII,
     /// DEL, upper-case and digit keys): always JSONEncoder's exact text, by hand or by fallback.
     @Test func randomEvidenceTextIsJSONEncoders() throws {
-        var rng = Seeded(state: 0xE71D)
+        var rng = SplitMix64(state: 0xE71D)
         let plain = ["a", "sd", "dm-", "/", "\"", "\\", " ", "~", ":", "{", "}", "Z", "9"]
         let odd = ["\n", "\t", "\u{7F}", "é", "€", "\u{1}"]
         func text() -> String {
@@ -145,17 +145,5 @@ import Testing
         }
         #expect(byHand > 300)  // the hand path was exercised, not only the fallback
         #expect(byHand < 2_900)  // and so was the fallback
-    }
-}
-
-/// SplitMix64: a seeded generator, so a failure replays.
-private struct Seeded: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
