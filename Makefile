@@ -28,5 +28,14 @@ test: deps
 demo: build
 	tools/demo.sh
 
+# Benchmarks (not tests; they print numbers, README "Measured"): parser, SSH transport, the
+# scan of a simulated farm (BENCH_N nodes, BENCH_C at once; PEERS=1 also runs pssh, clush,
+# Ansible, parallel-ssh and ssh|xargs on the same farm with both jobs, installing what is
+# missing), and the history queries over 1,000 nodes x 365 days.
+BENCH_N ?= 1000
+BENCH_C ?= 200
 bench: deps
-	bench/run.sh
+	bench/parse.sh
+	bench/ssh.sh $(BENCH_N) $(BENCH_C)
+	bench/scan.sh $(if $(PEERS),--peers --install --peer-job both) $(BENCH_N) $(BENCH_C)
+	bench/history.sh
