@@ -27,20 +27,9 @@ import FleetTestSupport
           - {name: node-c, address: 127.0.2.3}
         """
 
-    /// The frames a node in capture state `state` sends, plus /proc/mounts (not in the lab captures).
+    /// The frames a node in capture state `state` sends (FleetTestSupport's reading of the captures).
     static func frames(_ state: String) throws -> [ScriptedExecutor.FrameSpec] {
-        let dir = Fixtures.realRoot.appendingPathComponent(state)
-        var out: [ScriptedExecutor.FrameSpec] = []
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-        where file.hasSuffix(".txt") && !file.hasSuffix(".stderr.txt") && !file.hasPrefix("_") {
-            let name = String(file.dropLast(4))
-            guard let c = NodeCommand(captureName: name), c != .stuckProbes else { continue }
-            if case .probe = c { continue }
-            out.append(.init(name: name, stdout: try Fixtures.real(state, file),
-                             stderr: (try? Fixtures.real(state, name + ".stderr.txt")) ?? ""))
-        }
-        out.append(.init(name: "proc-mounts", stdout: "/dev/vda1 / ext4 rw 0 0\n"))
-        return out
+        try Fixtures.discoveryFrames(state)
     }
 
     static func residualNode() throws -> ScriptedExecutor.Node {
