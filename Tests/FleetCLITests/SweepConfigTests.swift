@@ -36,6 +36,19 @@ import Testing
         return (line, text.distance(from: lineStart, to: r.lowerBound) + 1)
     }
 
+    /// `fleet sweep ARGS` run in-process with no SSH (no test here reaches a node): its exit
+    /// status (0 when it returned) and what it wrote.
+    static func sweep(_ args: [String]) async throws -> (code: Int32, capture: OutputCapture) {
+        let (output, capture) = FleetOutput.capture()
+        let ctx = FleetContext(makeExecutor: { _ in ScriptedExecutor([:]) }, output: output, environment: [:])
+        do {
+            try await Sweep.parse(args).run(ctx, commandLine: args)
+        } catch let e as ExitCode {
+            return (e.rawValue, capture)
+        }
+        return (0, capture)
+    }
+
     /// `fleet sweep ARGS` resolved as the command does it.
     static func resolve(_ args: [String]) throws -> (Sweep, SweepConfig) {
         let cmd = try Sweep.parse(args)
@@ -265,15 +278,7 @@ import Testing
 
         """
         let path = try write("sweep.yaml", text)
-        let (output, capture) = FleetOutput.capture()
-        let ctx = FleetContext(makeExecutor: { _ in ScriptedExecutor([:]) }, output: output, environment: [:])
-        let args = ["--config", path]
-        var code: Int32 = 0
-        do {
-            try await Sweep.parse(args).run(ctx, commandLine: args)
-        } catch let e as ExitCode {
-            code = e.rawValue
-        }
+        let (code, capture) = try await Self.sweep(["--config", path])
         #expect(code == 65)
         let (line, column) = try Self.position(of: "fast", in: text)
         let lines = capture.stderr.split(separator: "\n")
@@ -294,38 +299,21 @@ import Testing
         _ = try write("nodes.yaml", "nodes:\n  - {name: node-1, address: 127.0.14.250}\n")
         let text = "inventory: nodes.yaml\ndb: history.sqlite\nlimit: \"node-1,rack-z\"\n"
         let path = try write("sweep.yaml", text)
-        let (output, capture) = FleetOutput.capture()
-        let ctx = FleetContext(makeExecutor: { _ in ScriptedExecutor([:]) }, output: output, environment: [:])
-        var code: Int32 = 0
-        do {
-            try await Sweep.parse(["--config", path]).run(ctx, commandLine: ["--config", path])
-        } catch let e as ExitCode {
-            code = e.rawValue
-        }
+        let (code, capture) = try await Self.sweep(["--config", path])
         #expect(code == 65)
         let (line, column) = try Self.position(of: "\"node-1,rack-z\"", in: text)
         #expect(capture.stderr.contains("inventory.invalid"))
         #expect(capture.stderr.contains("\(path):\(line):\(column): limit: 'node-1,rack-z': 'rack-z' matches no node"), "\(capture.stderr)")
 
         // The same limit on the command line is the command line's mistake.
-        let (o2, c2) = FleetOutput.capture()
-        let ctx2 = FleetContext(makeExecutor: { _ in ScriptedExecutor([:]) }, output: o2, environment: [:])
-        let args = ["--config", path, "--limit", "rack-y"]
-        do { try await Sweep.parse(args).run(ctx2, commandLine: args) } catch is ExitCode {}
+        let (_, c2) = try await Self.sweep(["--config", path, "--limit", "rack-y"])
         #expect(c2.stderr.contains("--limit 'rack-y': 'rack-y' matches no node"), "\(c2.stderr)")
         #expect(!c2.stderr.contains("\(path):"))
     }
 
     @Test func missingInventoryIsAConfigError() async throws {
         let path = try write("sweep.yaml", "db: h.sqlite\n")
-        let (output, capture) = FleetOutput.capture()
-        let ctx = FleetContext(makeExecutor: { _ in ScriptedExecutor([:]) }, output: output, environment: [:])
-        var code: Int32 = 0
-        do {
-            try await Sweep.parse(["--config", path]).run(ctx, commandLine: ["--config", path])
-        } catch let e as ExitCode {
-            code = e.rawValue
-        }
+        let (code, capture) = try await Self.sweep(["--config", path])
         #expect(code == 65)
         #expect(capture.stderr.contains("config.invalid"))
         #expect(capture.stderr.contains("no inventory"))
