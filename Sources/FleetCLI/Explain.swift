@@ -21,7 +21,7 @@ struct Explain: ParsableCommand {
 
           $ fleet explain customer-multipath-ll.txt
           $ xclip -o | fleet explain -
-          $ fleet explain --format json ../shared/fixtures/real/residual
+          $ fleet explain --format json fixtures/real/residual
 
         Exit status: 0 nothing residual, 1 residual maps found, 64 usage error.
         With several PATHs, `--format json` prints one JSON object per PATH, one per line.

@@ -37,7 +37,7 @@ public enum NodeCommand: Hashable, Sendable {
     }
 
     /// The name of the file this command's stdout has in a capture folder such as
-    /// `../shared/fixtures/real/<state>/` (without `.txt`), so `fleet explain DIR` and the
+    /// `fixtures/real/<state>/` (without `.txt`), so `fleet explain DIR` and the
     /// scanner share one mapping.
     public var captureName: String {
         switch self {

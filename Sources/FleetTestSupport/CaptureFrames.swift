@@ -3,7 +3,7 @@ import FleetModel
 
 extension Fixtures {
     /// The frames a node in capture state `state` sends for fleet's discovery script: every
-    /// capture under ../shared/fixtures/real/<state> whose name is a read-only discovery
+    /// capture under fixtures/real/<state> whose name is a read-only discovery
     /// command, with its stderr and its exit code from meta.tsv. `ps-dd-wchan`, probes and
     /// action captures are left out (they answer other scripts). `edit(name, stdout)` may
     /// change a capture (a test's variation of the real output).

@@ -1,17 +1,22 @@
 import Foundation
 import FleetModel
 
-/// Locates the shared real-kernel captures (../shared/fixtures/real from the repo root).
+/// Locates the real-kernel captures and the vendor's samples, both inside the repository
+/// (`fixtures/real`, `fixtures/vendor`), so a clone alone runs every test.
 public enum Fixtures {
     /// The repository root, found from this source file's location.
     public static let repoRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// `../shared/fixtures/real`, or `FLEET_FIXTURES` when set.
+    /// `fixtures/real` in the repository, or `FLEET_FIXTURES` when set (to try new captures
+    /// before they are copied in).
     public static var realRoot: URL {
         if let env = ProcessInfo.processInfo.environment["FLEET_FIXTURES"] { return URL(fileURLWithPath: env) }
-        return repoRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/real")
+        return repoRoot.appendingPathComponent("fixtures/real")
     }
+
+    /// `fixtures/vendor`: the vendor procedure's sample outputs, one file per sample.
+    public static var vendorRoot: URL { repoRoot.appendingPathComponent("fixtures/vendor") }
 
     /// Reads `<state>/<name>` under the real captures, byte-exact.
     public static func real(_ state: String, _ name: String) throws -> String {
@@ -45,9 +50,8 @@ extension Fixtures {
 }
 
 extension Fixtures {
-    /// The vendor procedure, `../shared/reference/residual-drive-letters.txt` (next to the fixtures).
-    public static func vendorDoc() throws -> String {
-        try String(contentsOf: realRoot.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("reference/residual-drive-letters.txt"), encoding: .utf8)
+    /// One of the vendor procedure's sample outputs (`fixtures/vendor/README.md` lists them).
+    public static func vendor(_ name: String) throws -> String {
+        try String(contentsOf: vendorRoot.appendingPathComponent(name), encoding: .utf8)
     }
 }

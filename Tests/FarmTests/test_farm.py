@@ -1,5 +1,5 @@
 """The farm checked over real SSH: every state transition and every fault, and its renderings
-byte for byte against the real captures in ../shared/fixtures/real.
+byte for byte against the real captures in fixtures/real.
 
 Run: python3 -m pytest -q Tests/FarmTests   (uses 127.0.9.x, port 22; needs root for sshd)
 """
@@ -16,7 +16,7 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FARM = os.path.join(REPO, "tools", "farm", "farm")
-FIXTURES = os.path.join(os.path.dirname(REPO), "shared", "fixtures", "real")
+FIXTURES = os.environ.get("FLEET_FIXTURES") or os.path.join(REPO, "fixtures", "real")
 sys.path.insert(0, os.path.join(REPO, "tools", "farm"))
 import farmlib  # noqa: E402
 

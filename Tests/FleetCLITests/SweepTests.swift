@@ -9,7 +9,7 @@ import Testing
 
 /// `fleet sweep` run in-process through its injectable context: real inventory file, real
 /// SQLite history, real lock file, real metrics file; nodes answered by a ScriptedExecutor
-/// with the real captures of ../shared/fixtures/real.
+/// with the real captures of fixtures/real.
 @Suite(.serialized) struct SweepTests {
     let dir: String
 

@@ -2,7 +2,7 @@ import FleetModel
 import Testing
 
 @Suite struct ProtectRuleTests {
-    // mpatha from ../shared/fixtures/real/healthy/multipath-ll.txt: `LIO-ORG,lun1`.
+    // mpatha from fixtures/real/healthy/multipath-ll.txt: `LIO-ORG,lun1`.
     let mpatha = MultipathMap(name: "mpatha", wwid: "36001405ae3a4a2b307ccf2a518e52df9", dm: "dm-0",
                               vendor: "LIO-ORG", product: "lun1")
 

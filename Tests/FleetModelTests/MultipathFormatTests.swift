@@ -3,25 +3,11 @@ import Testing
 import FleetModel
 import FleetTestSupport
 
-/// The vendor document's samples and hand-written samples of each format case.
+/// The vendor document's samples (fixtures/vendor, one file per sample) and hand-written
+/// samples of each format case.
 @Suite struct MultipathFormatTests {
-    static var vendorDoc: String {
-        get throws { try Fixtures.vendorDoc() }
-    }
-
-    /// The indented `multipath -ll` block that follows `marker` in the vendor doc, de-indented.
-    static func vendorBlock(after marker: String, lines count: Int) throws -> String {
-        let doc = try vendorDoc
-        let lines = doc.components(separatedBy: "\n")
-        let start = try #require(lines.firstIndex { $0.contains(marker) })
-        let block = lines[(start + 1)...].drop { $0.trimmingCharacters(in: .whitespaces).isEmpty }.prefix(count)
-        let indent = block.first!.prefix { $0 == " " }.count
-        return block.map { String($0.dropFirst(min(indent, $0.prefix { $0 == " " }.count))) }.joined(separator: "\n")
-    }
-
     @Test func vendorResidualSample() throws {
-        let text = try Self.vendorBlock(after: "The path status is failed faulty running", lines: 5)
-        let r = MultipathParser.parse(text)
+        let r = MultipathParser.parse(try Fixtures.vendor("step-1.1-multipath-ll-residual.txt"))
         #expect(r.warnings.isEmpty)
         let m = try #require(r.maps.first)
         #expect(r.maps.count == 1)
@@ -39,8 +25,7 @@ import FleetTestSupport
     }
 
     @Test func vendorAfterCleanupSample() throws {
-        let text = try Self.vendorBlock(after: "The residual dm-12 device is cleared.", lines: 10)
-        let r = MultipathParser.parse(text)
+        let r = MultipathParser.parse(try Fixtures.vendor("step-2.3-multipath-ll-after.txt"))
         #expect(r.warnings.isEmpty)
         #expect(r.maps.map(\.name) == ["mpathb", "mpathn"])
         #expect(r.maps.map(\.dm) == ["dm-3", "dm-5"])
@@ -50,37 +35,27 @@ import FleetTestSupport
     }
 
     @Test func vendorSysBlockAndByID() throws {
-        let sys = SymlinkListingParser.parse(try Self.vendorBlock(after: "SCSI disks sdi and sdj are cleared.", lines: 11))
+        let sys = SymlinkListingParser.parse(try Fixtures.vendor("step-2.3-ls-sys-block-after.txt"))
         #expect(sys.warnings.isEmpty)
         #expect(sys.value.map(\.name) == ["dm-0", "dm-1", "dm-2", "dm-3", "sdb", "sdc", "sdd", "sde", "sdh", "sdi"])
         #expect(sys.value[4].hctl == "35:0:0:1")
         #expect(sys.value[5].hctl == "34:65535:5692:0")
         #expect(sys.value[0].hctl == nil)
-        let doc = try Self.vendorDoc
-        let idx = try #require(doc.range(of: "ls -l /dev/disk/by-id/"))
-        let after = String(doc[idx.upperBound...])
-        let byID = SymlinkListingParser.parse(try Self.block(after))
+        let byID = SymlinkListingParser.parse(try Fixtures.vendor("step-2.3-ls-dev-disk-by-id-after.txt"))
         #expect(byID.warnings.isEmpty)
         #expect(byID.value.count == 12)
         #expect(byID.value.first { $0.name == "dm-uuid-mpath-3618cf24100f8f457315a764c000001f6" }?.targetBase == "dm-5")
-        #expect(byID.value.last?.targetBase == "sdc")  // last line has no final newline in the doc
-    }
-
-    static func block(_ s: String) throws -> String {
-        let lines = s.components(separatedBy: "\n").drop { !$0.contains("total 0") }
-        return lines.prefix { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-            .map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n")
+        #expect(byID.value.last?.targetBase == "sdc")
     }
 
     @Test func vendorProbeSample() throws {
-        let text = try Self.vendorBlock(after: "The following is an example of the command output. If the returned result is Input/output error", lines: 4)
-        let p = ProbeParser.parse(stderr: text, exitCode: 1)
+        let p = ProbeParser.parse(stderr: try Fixtures.vendor("step-1.2-dd-io-error.stderr.txt"), exitCode: 1)
         #expect(p.outcome == .ioError)
     }
 
     @Test func vendorPsSample() throws {
         let line = "root     21725  9748  0 10:33 pts/10   00:00:00 dd if=/dev/dm-12 of=/dev/null count=1 bs=10M iflag=direct"
-        #expect(try Self.vendorDoc.contains(line))
+        #expect(try Fixtures.vendor("step-1.3-ps-ef-dd.txt") == line + "\n")
         // The vendor uses `ps -ef`; fleet runs `ps -eo pid,ppid,stat,wchan:32,etime,cmd`.
         let rows = PsParser.parse("  21725  9748 D    submit_bio_wait  00:17 dd if=/dev/dm-12 of=/dev/null count=1 bs=10M iflag=direct\n").value
         #expect(PsParser.ddProcesses(reading: DMDeviceName("dm-12")!, in: rows).map(\.pid) == [21725])

@@ -7,7 +7,7 @@ import FleetTestSupport
 /// Shared pieces of the clean tests: real captures turned into node-script frames, and a
 /// fresh history database per test.
 enum CleanFixtures {
-    /// The read-only discovery captures of a state folder under ../shared/fixtures/real as
+    /// The read-only discovery captures of a state folder under fixtures/real as
     /// node-script frames (FleetTestSupport's reading of the captures; `edit` varies one).
     static func discoveryFrames(_ state: String, edit: (String, String) -> String = { _, s in s })
         throws -> [ScriptedExecutor.FrameSpec] {

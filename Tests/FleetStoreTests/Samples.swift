@@ -2,7 +2,7 @@ import Foundation
 import FleetModel
 import FleetTestSupport
 
-/// Node scans built by hand from the real captures in ../shared/fixtures/real (values read
+/// Node scans built by hand from the real captures in fixtures/real (values read
 /// from `residual/multipath-ll.txt`, `_lab-luns.txt` and `meta.tsv`), so the store is tested
 /// without depending on the parsers.
 enum Samples {

@@ -3,7 +3,7 @@
 One JSON state file per node (DIR/nodes/<name>/state.json) is the source of truth. Every
 change re-renders DIR/nodes/<name>/out/ (the outputs the sh shims cat) and
 DIR/nodes/<name>/root/ (the FLEET_SYSROOT tree of real files and symlinks that the real
-`ls` and `cat` read). Formats follow ../shared/fixtures/real (multipath-tools 0.9.4).
+`ls` and `cat` read). Formats follow fixtures/real (multipath-tools 0.9.4).
 
 Also run as a script by the shims: `farmlib.py settle|exec|ghost|kill NODE_DIR …`.
 """
