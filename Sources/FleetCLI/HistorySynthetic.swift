@@ -36,8 +36,8 @@ struct HistorySyntheticWriter: AsyncParsableCommand {
         let map = MultipathMap(name: "mpatha", wwid: wwid, dm: "dm-0", vendor: "NETAPP", product: "LUN C-Mode",
                                size: "10G", features: "3 queue_if_no_path pg_init_retries 50", hwhandler: "1 alua", wp: "rw",
                                pathGroups: [PathGroup(policy: "service-time 0", prio: 0, status: "enabled", paths: [
-                                   Path(hctl: "2:0:0:1", dev: "sdb", majorMinor: "8:16", dmState: "failed", checkerState: "faulty", deviceState: "running"),
-                                   Path(hctl: "3:0:0:1", dev: "sdc", majorMinor: "8:32", dmState: "failed", checkerState: "faulty", deviceState: "running"),
+                                   Path(hctl: "2:0:0:1", dev: "sdb", majorMinor: "8:16", dmState: .failed, checkerState: .faulty, deviceState: .running),
+                                   Path(hctl: "3:0:0:1", dev: "sdc", majorMinor: "8:32", dmState: .failed, checkerState: .faulty, deviceState: .running),
                                ])], line: 1)
         return NodeScan(node: "node-\(i)", address: "127.0.0.1", status: .ok, startedAt: Date(), duration: .milliseconds(120),
                         outputs: [CommandOutput(command: .multipathList, stdout: "synthetic \(i)\n")],

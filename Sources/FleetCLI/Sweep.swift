@@ -348,7 +348,7 @@ struct Sweep: AsyncParsableCommand {
                 var f: Logger.Metadata = ["node": .string(r.node), "map": .string(m.cleanup.name.rawValue),
                                           "wwid": .string(m.cleanup.wwid.rawValue), "dm": .string(m.cleanup.dm.rawValue),
                                           "disks": .array(m.cleanup.disks.map { .string($0.rawValue) }),
-                                          "commands": .array(m.steps.map { .string("\($0.command): \($0.outcome)") })]
+                                          "commands": .array(m.steps.map { .string("\($0.command): \($0.outcome.rawValue)") })]
                 if let reason = m.reason { f["reason"] = .string(reason) }
                 let (level, event): (Logger.Level, String) = switch m.outcome {
                 case .cleaned: (.notice, "map.cleaned")

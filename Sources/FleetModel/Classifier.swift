@@ -20,8 +20,6 @@ public enum Classifier {
         }
     }
 
-    static let pathLossStates: Set<String> = ["transport-offline", "blocked"]
-
     static func classify(_ m: MultipathMap, in s: NodeSnapshot) -> (Verdict, [String]) {
         let paths = m.paths
         guard let wwid = m.wwid, WWID(wwid) != nil else {
@@ -31,14 +29,14 @@ public enum Classifier {
             return (.needsReview, ["map has no paths: not the vendor procedure's case"])
         }
         // Native NVMe multipath (multipath-tools' foreign library): no dm table, nothing to clean.
-        if m.dm == nil, paths.allSatisfy({ $0.dmState == "n/a" }) {
-            let notLive = paths.filter { $0.deviceState != "live" }
+        if m.dm == nil, paths.allSatisfy({ $0.dmState == .notApplicable }) {
+            let notLive = paths.filter { $0.deviceState != .live }
             if notLive.isEmpty { return (.healthy, ["native NVMe multipath: \(allPaths(paths.count)) live"]) }
             return (.needsReview, ["native NVMe multipath, not dm-multipath: " + notLive.map(describe).joined(separator: ", ")])
         }
-        let failed = paths.filter { $0.dmState == "failed" }
-        let active = paths.filter { $0.dmState == "active" }
-        let unknownDM = paths.filter { $0.dmState != "failed" && $0.dmState != "active" }
+        let failed = paths.filter { $0.dmState == .failed }
+        let active = paths.filter { $0.dmState == .active }
+        let unknownDM = paths.filter { $0.dmState != .failed && $0.dmState != .active }
         let dm = m.dm.flatMap(DMDeviceName.init)
 
         // Not all failed: healthy or degraded; nothing to clean, little to prove.
@@ -47,7 +45,7 @@ public enum Classifier {
                 return (.needsReview, ["unknown path state: " + unknownDM.map(describe).joined(separator: ", ")])
             }
             if failed.isEmpty {
-                let notReady = active.filter { $0.checkerState != "ready" && $0.checkerState != "ghost" }
+                let notReady = active.filter { $0.checkerState != .ready && $0.checkerState != .ghost }
                 let offline = sysfsNotRunning(active, s)
                 if notReady.isEmpty && offline.isEmpty {
                     return (.healthy, ["\(allPaths(paths.count)) active"])
@@ -103,15 +101,15 @@ public enum Classifier {
         for p in paths {
             guard let name = p.dev else { continue }
             if let d = BlockDeviceName(name) {
-                if let st = s.lsblkState(of: d), pathLossStates.contains(st) { lost.append("\(name) \(st) (lsblk)") }
+                if let st = s.lsblkState(of: d), st.isPathLoss { lost.append("\(name) \(st) (lsblk)") }
                 if let st = s.sysfsState(of: d) ?? s.lsblkState(of: d) {
-                    if pathLossStates.contains(st) { lost.append("\(name) \(st)") }
-                    else if st != "running" { odd.append("\(name) \(st)") }
+                    if st.isPathLoss { lost.append("\(name) \(st)") }
+                    else if st != .running { odd.append("\(name) \(st)") }
                 } else {
                     missingState.append(name)
                 }
             }
-            if let ds = p.deviceState, pathLossStates.contains(ds) {
+            if let ds = p.deviceState, ds.isPathLoss {
                 lost.append("\(name) \(ds) (multipath)")
             }
         }
@@ -130,9 +128,9 @@ public enum Classifier {
         if !missingState.isEmpty { review.append("no sysfs state for " + missingState.joined(separator: ", ")) }
         let notSCSI = paths.filter { $0.dev.flatMap(BlockDeviceName.init) == nil }
         if !notSCSI.isEmpty { review.append("path not a SCSI disk: " + notSCSI.map(describe).joined(separator: ", ")) }
-        let notFaulty = paths.filter { $0.checkerState != "faulty" }
+        let notFaulty = paths.filter { $0.checkerState != .faulty }
         if !notFaulty.isEmpty { review.append("checker not faulty: " + notFaulty.map(describe).joined(separator: ", ")) }
-        let notRunning = paths.filter { $0.deviceState != "running" && !(($0.deviceState).map(pathLossStates.contains) ?? false) }
+        let notRunning = paths.filter { $0.deviceState != .running && $0.deviceState?.isPathLoss != true }
         if !notRunning.isEmpty { review.append("device state not running: " + notRunning.map(describe).joined(separator: ", ")) }
         if let dm {
             if s.holders(of: dm) == nil { review.append("holders of \(dm) unknown") }
@@ -162,7 +160,7 @@ public enum Classifier {
         // 4. The probe decides between residual and residual-hung (vendor step 1.2).
         guard let dm, let probe = s.probe(of: dm) ?? s.earlierBlockedProbe(of: dm) else {
             // Say what multipath -ll alone suggests, so a pasted customer output is still useful.
-            let pattern = paths.allSatisfy { $0.checkerState == "faulty" && $0.deviceState == "running" }
+            let pattern = paths.allSatisfy { $0.checkerState == .faulty && $0.deviceState == .running }
                 ? ["looks like the vendor's residual pattern (failed faulty running): the facts below decide"] : []
             return (.needsReview, reasons + pattern + review + ["not probed"])
         }
@@ -199,12 +197,12 @@ public enum Classifier {
     static func allPaths(_ n: Int) -> String { n == 1 ? "the only path" : "all \(n) paths" }
 
     static func describe(_ p: Path) -> String {
-        [p.dev ?? "-", p.dmState, p.checkerState, p.deviceState].compactMap { $0 }.joined(separator: " ")
+        [p.dev ?? "-", p.dmState?.rawValue, p.checkerState?.rawValue, p.deviceState?.rawValue].compactMap { $0 }.joined(separator: " ")
     }
 
     static func sysfsNotRunning(_ paths: [Path], _ s: NodeSnapshot) -> [String] {
         paths.compactMap { p in
-            guard let d = p.dev.flatMap(BlockDeviceName.init), let st = s.sysfsState(of: d), st != "running" else { return nil }
+            guard let d = p.dev.flatMap(BlockDeviceName.init), let st = s.sysfsState(of: d), st != .running else { return nil }
             return "\(d) \(st)"
         }
     }

@@ -53,7 +53,7 @@ public struct ExplainReport: Codable, Sendable, Hashable {
             var rows = [["NAME", "WWID", "DM", "VENDOR", "PRODUCT", "SIZE", "FEATURES", "PATHS", "VERDICT"]]
             for m in maps {
                 let paths = m.pathGroups.flatMap(\.paths)
-                let failed = paths.filter { $0.dmState == "failed" }.count
+                let failed = paths.filter { $0.dmState == .failed }.count
                 rows.append([m.name ?? "-", m.wwid ?? "-", m.dm ?? "-", m.vendor ?? "-", m.product ?? "-",
                              m.size ?? "-", m.features ?? "-", "\(paths.count - failed)/\(paths.count) up",
                              m.verdict?.rawValue ?? "-"])
@@ -66,8 +66,8 @@ public struct ExplainReport: Codable, Sendable, Hashable {
                     let head = ["  \(gi + 1)", g.policy ?? "-", g.prio.map(String.init) ?? "-", g.status ?? "-"]
                     if g.paths.isEmpty { prow.append(head + ["-", "-", "-", "-", "-", "-"]) }
                     for p in g.paths {
-                        prow.append(head + [p.hctl ?? "-", p.dev ?? "-", p.majorMinor ?? "-", p.dmState ?? "-",
-                                            p.checkerState ?? "-", p.deviceState ?? "-"])
+                        prow.append(head + [p.hctl ?? "-", p.dev ?? "-", p.majorMinor ?? "-", p.dmState?.rawValue ?? "-",
+                                            p.checkerState?.rawValue ?? "-", p.deviceState?.rawValue ?? "-"])
                     }
                 }
                 if prow.count > 1 { out += Self.aligned(prow) } else { out += "  (no paths)\n" }
@@ -201,9 +201,9 @@ public struct ExplainPath: Codable, Sendable, Hashable {
     public var hctl: String?
     public var dev: String?
     public var majorMinor: String?
-    public var dmState: String?
-    public var checkerState: String?
-    public var deviceState: String?
+    public var dmState: DMPathState?
+    public var checkerState: CheckerState?
+    public var deviceState: DeviceState?
 
     public init(path p: Path) {
         hctl = p.hctl; dev = p.dev; majorMinor = p.majorMinor
@@ -212,7 +212,8 @@ public struct ExplainPath: Codable, Sendable, Hashable {
 
     var jsonValue: JSONValue {
         .object([("hctl", .init(hctl)), ("dev", .init(dev)), ("majorMinor", .init(majorMinor)),
-                 ("dmState", .init(dmState)), ("checkerState", .init(checkerState)), ("deviceState", .init(deviceState))])
+                 ("dmState", .init(dmState?.rawValue)), ("checkerState", .init(checkerState?.rawValue)),
+                 ("deviceState", .init(deviceState?.rawValue))])
     }
 
     public var path: Path {

@@ -39,11 +39,11 @@ public struct MapEvidence: Sendable, Hashable, Codable {
     /// Mount points of the map or its partitions (from /proc/mounts, bind mounts included).
     public var mountpoints: [String]
     /// /sys/block/sdX/device/state per path disk.
-    public var sysfsStates: [String: String]
+    public var sysfsStates: [String: DeviceState]
     public var probe: ProbeResult?
 
     public init(queueing: String? = nil, openCount: Int? = nil, holders: [String] = [], slaves: [String] = [],
-                mountpoints: [String] = [], sysfsStates: [String: String] = [:], probe: ProbeResult? = nil) {
+                mountpoints: [String] = [], sysfsStates: [String: DeviceState] = [:], probe: ProbeResult? = nil) {
         self.queueing = queueing; self.openCount = openCount; self.holders = holders; self.slaves = slaves
         self.mountpoints = mountpoints; self.sysfsStates = sysfsStates; self.probe = probe
     }

@@ -54,15 +54,15 @@ public struct Path: Hashable, Sendable {
     /// `8:96`, or nil (`#:#`).
     public var majorMinor: String?
     /// dm state: `active` / `failed`.
-    public var dmState: String?
+    public var dmState: DMPathState?
     /// checker state: `ready` / `faulty` / `ghost` / `shaky` / `undef` / `i/o pending` / `delayed` / …
-    public var checkerState: String?
+    public var checkerState: CheckerState?
     /// device state as multipath prints it: `running` / `offline` / `blocked` / `transport-offline` / `live` / … .
     /// Not authoritative: read sysfs (see MANIFEST's portal-down captures).
-    public var deviceState: String?
+    public var deviceState: DeviceState?
 
     public init(hctl: String? = nil, dev: String? = nil, majorMinor: String? = nil,
-                dmState: String? = nil, checkerState: String? = nil, deviceState: String? = nil) {
+                dmState: DMPathState? = nil, checkerState: CheckerState? = nil, deviceState: DeviceState? = nil) {
         self.hctl = hctl; self.dev = dev; self.majorMinor = majorMinor
         self.dmState = dmState; self.checkerState = checkerState; self.deviceState = deviceState
     }

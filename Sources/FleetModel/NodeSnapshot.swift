@@ -26,7 +26,7 @@ public struct NodeSnapshot: Sendable {
     /// /proc/self/mountinfo: the only place a bind of a device node (a raw block volume)
     /// names its device. nil when not captured (older scans, capture folders).
     public private(set) var mountInfo: [MountInfoEntry]?
-    public private(set) var deviceStates: [BlockDeviceName: String] = [:]
+    public private(set) var deviceStates: [BlockDeviceName: DeviceState] = [:]
     public private(set) var slavesHolders: [DMDeviceName: SlavesHolders] = [:]
     public private(set) var dmNames: [DMDeviceName: DMNameUUID] = [:]
     public private(set) var probes: [DMDeviceName: ProbeResult] = [:]
@@ -82,7 +82,7 @@ public struct NodeSnapshot: Sendable {
         case .deviceState(let d):
             guard o.exitCode == 0 else { return }
             let r = DeviceStateParser.parse(o.stdout)
-            if let s = r.value { deviceStates[d] = s }
+            if let s = r.value { deviceStates[d] = DeviceState(rawValue: s) }
             warn(c, r.warnings)
         case .slavesHolders(let d):
             let r = SlavesHoldersParser.parse(o.stdout); warn(c, r.warnings)
@@ -113,14 +113,9 @@ public struct NodeSnapshot: Sendable {
     /// column): the ones that get the readability probe.
     public var allFailedMaps: [DMDeviceName] {
         maps.compactMap { m in
-            guard Self.allPathsFailed(m), let dm = m.dm.flatMap(DMDeviceName.init) else { return nil }
+            guard m.allPathsFailed, let dm = m.dm.flatMap(DMDeviceName.init) else { return nil }
             return dm
         }
-    }
-
-    static func allPathsFailed(_ m: MultipathMap) -> Bool {
-        let p = m.paths
-        return !p.isEmpty && p.allSatisfy { $0.dmState == "failed" }
     }
 
     public func map(wwid: String) -> MultipathMap? { maps.first { $0.wwid == wwid } }
@@ -131,12 +126,13 @@ public struct NodeSnapshot: Sendable {
 
     public func slaves(of dm: DMDeviceName) -> [String]? { slavesHolders[dm]?.slaves }
     public func holders(of dm: DMDeviceName) -> [String]? { slavesHolders[dm]?.holders }
-    public func sysfsState(of disk: BlockDeviceName) -> String? { deviceStates[disk] }
+    public func sysfsState(of disk: BlockDeviceName) -> DeviceState? { deviceStates[disk] }
 
     /// lsblk's STATE of a disk (lsblk reads the same sysfs file): a second witness.
-    public func lsblkState(of disk: BlockDeviceName) -> String? {
+    public func lsblkState(of disk: BlockDeviceName) -> DeviceState? {
         guard let roots = lsblk else { return nil }
         return roots.first { $0.kname == disk.rawValue || ($0.kname == nil && $0.name == disk.rawValue) }?.state
+            .map(DeviceState.init(rawValue:))
     }
     public func probe(of dm: DMDeviceName) -> ProbeResult? { probes[dm] }
     public func nameUUID(of dm: DMDeviceName) -> DMNameUUID? { dmNames[dm] }
@@ -274,7 +270,7 @@ public struct NodeSnapshot: Sendable {
     /// The evidence record stored with a finding.
     public func evidence(for map: MultipathMap) -> MapEvidence {
         let dm = map.dm.flatMap(DMDeviceName.init)
-        var states: [String: String] = [:]
+        var states: [String: DeviceState] = [:]
         for p in map.paths {
             if let d = p.dev.flatMap(BlockDeviceName.init), let s = deviceStates[d] { states[d.rawValue] = s }
         }

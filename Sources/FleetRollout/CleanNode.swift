@@ -112,94 +112,83 @@ public struct NodeCleaner: Sendable {
     /// The discovery script (no probes: probing a queueing map would leave another stuck dd)
     /// plus `ps`, parsed into a snapshot.
     func reread(_ session: any RemoteSession, node: String) async throws(NodeFailure) -> NodeSnapshot {
-        let seconds = Discovery.wholeSeconds(options.commandTimeout)
-        let n1 = nonce()
-        let raw = try await session.exec(ExecRequest(command: NodeScript.execCommand,
-                                                     stdin: Array(NodeScript.discovery(nonce: n1).utf8),
-                                                     timeout: .seconds(seconds), outputLimit: options.outputLimit))
-        let framed = Framing.parse(raw.stdout, nonce: n1)
-        if let problem = Discovery.incomplete(raw, framed, what: "re-read", seconds: seconds) {
-            throw NodeFailure(problem.status, problem.message)
-        }
+        let framed: FramedOutputs
+        do { framed = try await run(.discovery, what: "re-read", session: session) } catch { throw error.failure }
         guard let ll = framed.outputs.first(where: { $0.command == .multipathList }), ll.exitCode == 0 else {
             throw NodeFailure(.nodeError, "re-read: multipath -ll did not run or failed")
         }
-        let n2 = nonce()
-        let rawPS = try await session.exec(ExecRequest(command: NodeScript.execCommand,
-                                                       stdin: Array(NodeScript.sequence([.stuckProbes], nonce: n2, pauseAfterActions: 0).utf8),
-                                                       timeout: .seconds(seconds), outputLimit: options.outputLimit))
-        let framedPS = Framing.parse(rawPS.stdout, nonce: n2, resolve: { $0 == NodeCommand.stuckProbes.captureName ? .stuckProbes : nil })
-        if let problem = Discovery.incomplete(rawPS, framedPS, what: "ps", seconds: seconds) {
-            throw NodeFailure(problem.status, problem.message)
+        let framedPS: FramedOutputs
+        do {
+            framedPS = try await run(.sequence([.stuckProbes], pauseAfterActions: 0), what: "ps", session: session)
+        } catch {
+            throw error.failure
         }
         return NodeSnapshot(outputs: framed.outputs + framedPS.outputs)
     }
 
     /// Why the map on the node no longer matches the plan, or nil when it still does.
-    static func mismatch(_ c: MapCleanup, snapshot s: NodeSnapshot, protect: [ProtectRule]) -> String? {
+    static func mismatch(_ c: MapCleanup, snapshot s: NodeSnapshot, protect: [ProtectRule]) -> Mismatch? {
         let wwid = c.wwid.rawValue
         if c.resumeOnly {
-            if let m = s.map(wwid: wwid) { return "map \(wwid) is back in multipath -ll as \(m.name ?? "?") \(m.dm ?? "?")" }
+            if let m = s.map(wwid: wwid) { return .mapBack(wwid: c.wwid, name: m.name, dm: m.dm) }
             for d in c.disks where s.sysBlock?.contains(where: { $0.name == d.rawValue }) ?? false {
                 if let owner = s.maps.first(where: { $0.paths.contains { $0.dev == d.rawValue } }) {
-                    return "\(d) now belongs to map \(owner.name ?? "?") (\(owner.wwid ?? "?"))"
+                    return .diskInMap(d, mapName: owner.name, wwid: owner.wwid)
                 }
                 if let dm = s.slavesHolders.first(where: { $0.value.slaves?.contains(d.rawValue) ?? false })?.key {
-                    return "\(d) is a slave of \(dm)"
+                    return .diskIsSlave(d, of: dm)
                 }
-                guard let mounts = s.mounts else { return "mounts unknown (/proc/mounts not read)" }
+                guard let mounts = s.mounts else { return .mountsUnknown }
                 if let mnt = mounts.first(where: { Self.isPartition(String($0.source.split(separator: "/").last ?? ""), of: d.rawValue) }) {
-                    return "\(d) is mounted on \(mnt.mountpoint)"
+                    return .diskMounted(d, on: mnt.mountpoint)
                 }
                 // sdX names are reused: the disk must still be this LUN (lsblk's WWN is the
                 // WWID without its NAA type digit: 3600140… → 0x600140…).
                 let wwn = s.lsblk?.first { $0.name == d.rawValue || $0.kname == d.rawValue }?.wwn
-                guard let wwn else { return "cannot confirm \(d) is still WWID \(wwid): no WWN in lsblk" }
+                guard let wwn else { return .diskWWNUnknown(d, wwid: c.wwid) }
                 if wwn.lowercased() != "0x" + wwid.dropFirst().lowercased() {
-                    return "\(d) is now WWN \(wwn), not WWID \(wwid)"
+                    return .diskIsOtherLUN(d, wwn: wwn, wwid: c.wwid)
                 }
             }
-            if s.sysBlock == nil { return "/sys/block listing missing" }
+            if s.sysBlock == nil { return .sysBlockMissing }
             return nil
         }
-        guard let m = s.map(wwid: wwid) else { return "map \(wwid) is no longer in multipath -ll" }
-        if m.name != c.name.rawValue { return "map \(wwid) is now named \(m.name ?? "(none)"), planned \(c.name)" }
-        if m.dm != c.dm.rawValue { return "map \(wwid) is now \(m.dm ?? "(no dm)"), planned \(c.dm)" }
+        guard let m = s.map(wwid: wwid) else { return .mapGone(c.wwid) }
+        if m.name != c.name.rawValue { return .renamed(c.wwid, now: m.name, planned: c.name) }
+        if m.dm != c.dm.rawValue { return .dmChanged(c.wwid, now: m.dm, planned: c.dm) }
         if let other = s.maps.first(where: { $0.name == c.name.rawValue && $0.wwid != wwid }) {
-            return "name \(c.name) now also used by WWID \(other.wwid ?? "?")"
+            return .nameTaken(c.name, byWWID: other.wwid)
         }
         if let other = s.maps.first(where: { $0.dm == c.dm.rawValue && $0.wwid != wwid }) {
-            return "\(c.dm) now belongs to WWID \(other.wwid ?? "?") (\(other.name ?? "?"))"
+            return .dmTaken(c.dm, byWWID: other.wwid, name: other.name)
         }
         if let nu = s.nameUUID(of: c.dm) {
             if nu.name != c.name.rawValue || nu.uuid != "mpath-\(wwid)" {
-                return "sysfs says \(c.dm) is \(nu.name ?? "?") \(nu.uuid ?? "?"), planned \(c.name) mpath-\(wwid)"
+                return .sysfsIdentity(c.dm, name: nu.name, uuid: nu.uuid, plannedName: c.name, wwid: c.wwid)
             }
         }
         let disks = m.paths.map { $0.dev ?? "-" }
         if Set(disks) != Set(c.disks.map(\.rawValue)) || disks.count != c.disks.count {
-            return "path disks are now \(disks.joined(separator: ",")), planned \(c.disks.map(\.rawValue).joined(separator: ","))"
+            return .pathDisksChanged(now: disks, planned: c.disks)
         }
         if let slaves = s.slaves(of: c.dm), Set(slaves) != Set(c.disks.map(\.rawValue)) {
-            return "sysfs slaves of \(c.dm) are now \(slaves.joined(separator: ",")), planned \(c.disks.map(\.rawValue).joined(separator: ","))"
+            return .slavesChanged(c.dm, now: slaves, planned: c.disks)
         }
-        let back = m.paths.filter { $0.dmState != "failed" }
-        if !back.isEmpty {
-            return "paths recovering: " + back.map { "\($0.dev ?? "?") \($0.dmState ?? "?") \($0.checkerState ?? "?")" }.joined(separator: ", ")
-        }
+        let back = m.paths.filter { $0.dmState != .failed }
+        if !back.isEmpty { return .pathsRecovering(back) }
         for d in c.disks {
             let state = s.sysfsState(of: d) ?? m.paths.first { $0.dev == d.rawValue }?.deviceState
-            if state != "running" { return "\(d) device state is \(state ?? "unknown")" }
+            if state != .running { return .deviceState(d, state) }
         }
-        guard let mounts = s.mounts(of: m) else { return "mounts unknown (/proc/mounts not read)" }
-        if !mounts.isEmpty { return "now mounted on \(mounts.map(\.mountpoint).joined(separator: ", "))" }
-        guard let holders = s.holders(of: c.dm) else { return "holders of \(c.dm) unknown" }
-        if !holders.isEmpty { return "now held by \(holders.joined(separator: ", "))" }
+        guard let mounts = s.mounts(of: m) else { return .mountsUnknown }
+        if !mounts.isEmpty { return .mounted(mounts.map(\.mountpoint)) }
+        guard let holders = s.holders(of: c.dm) else { return .holdersUnknown(c.dm) }
+        if !holders.isEmpty { return .held(by: holders) }
         // A dd stuck on a queueing map holds it open; disabling queueing frees it.
         let stuck = c.queueing ? (s.stuckDD(reading: c.dm)?.count ?? 0) : 0
-        guard let open = s.openCount(of: m) else { return "open count of \(c.name) unknown" }
-        if open > stuck { return "open count is \(open)" + (stuck > 0 ? " (\(stuck) stuck dd)" : "") }
-        if let rule = protect.first(where: { $0.matches(m) }) { return "protected by inventory rule \(rule)" }
+        guard let open = s.openCount(of: m) else { return .openCountUnknown(c.name) }
+        if open > stuck { return .open(count: open, stuckDD: stuck) }
+        if let rule = protect.first(where: { $0.matches(m) }) { return .protected(rule) }
         return nil
     }
 
@@ -261,7 +250,7 @@ public struct NodeCleaner: Sendable {
         if let why = Self.mismatch(cleanup, snapshot: snapshot, protect: plan.protect) {
             for (cmd, id) in planned {
                 try? audit.finished(id, outcome: .aborted, exitCode: nil, stdout: nil, stderr: nil, duration: nil, reason: "changed since plan: \(why)")
-                result.steps.append(CleanStep(command: cmd.display, outcome: "aborted", note: why))
+                result.steps.append(CleanStep(command: cmd.display, outcome: .aborted, note: why.description))
             }
             result.outcome = .aborted
             result.reason = "changed since plan: \(why)"
@@ -282,7 +271,7 @@ public struct NodeCleaner: Sendable {
     func skip(_ queue: inout ArraySlice<(NodeCommand, Int64)>, _ result: inout MapCleanResult, _ why: String) {
         for (cmd, id) in queue {
             try? audit.finished(id, outcome: .skipped, exitCode: nil, stdout: nil, stderr: nil, duration: nil, reason: why)
-            result.steps.append(CleanStep(command: cmd.display, outcome: "skipped", note: why))
+            result.steps.append(CleanStep(command: cmd.display, outcome: .skipped, note: why))
         }
         queue = []
     }
@@ -296,18 +285,22 @@ public struct NodeCleaner: Sendable {
             case .disableQueueing:
                 let step = try await act(cmd, id: id, session: session)
                 result.steps.append(step)
-                if step.outcome != "ok" {
+                if step.outcome != .ok {
                     result.reason = "\(cmd.display) failed: \(step.brief)"
                     skip(&queue, &result, "\(cmd.display) failed")
                     return
                 }
                 // Procedure step 1.3: a dd still reading the map is killed before the flush.
-                try await killStuckProbes(cleanup, plan: plan, session: session, into: &result)
+                if let failure = try await killStuckProbes(cleanup, plan: plan, session: session, into: &result) {
+                    result.reason = "looking for stuck probes before the flush: \(failure.message)"
+                    skip(&queue, &result, "the stuck-probe look-up failed: no flush without knowing what holds the map")
+                    return
+                }
             case .flushMap:
                 var step = try await act(cmd, id: id, session: session)
                 result.steps.append(step)
                 var attempt = 1
-                while step.outcome != "ok", attempt < options.flushAttempts {
+                while step.outcome != .ok, attempt < options.flushAttempts {
                     attempt += 1
                     await sleep(options.flushRetryDelay)
                     let retryID: Int64
@@ -319,7 +312,7 @@ public struct NodeCleaner: Sendable {
                     step = try await act(cmd, id: retryID, session: session, note: "attempt \(attempt) of \(options.flushAttempts)")
                     result.steps.append(step)
                 }
-                if step.outcome != "ok" {
+                if step.outcome != .ok {
                     result.reason = "\(cmd.display) failed after \(attempt) attempt\(attempt == 1 ? "" : "s"): \(step.brief)"
                     skip(&queue, &result, "\(cmd.display) failed: no disk of this map is deleted")
                     return
@@ -329,12 +322,12 @@ public struct NodeCleaner: Sendable {
                 var failures: [String] = []
                 var step = try await act(cmd, id: id, session: session)
                 result.steps.append(step)
-                if step.outcome != "ok" { failures.append("\(cmd.display): \(step.brief)") }
+                if step.outcome != .ok { failures.append("\(cmd.display): \(step.brief)") }
                 while let (next, nid) = queue.first, case .flushBuffers = next {
                     queue = queue.dropFirst()
                     step = try await act(next, id: nid, session: session)
                     result.steps.append(step)
-                    if step.outcome != "ok" { failures.append("\(next.display): \(step.brief)") }
+                    if step.outcome != .ok { failures.append("\(next.display): \(step.brief)") }
                 }
                 if !failures.isEmpty {
                     result.reason = "flushbufs failed: " + failures.joined(separator: "; ")
@@ -344,7 +337,7 @@ public struct NodeCleaner: Sendable {
             case .deleteSCSIDevice:
                 let step = try await act(cmd, id: id, session: session)
                 result.steps.append(step)
-                if step.outcome != "ok" {
+                if step.outcome != .ok {
                     result.reason = "\(cmd.display) failed: \(step.brief)"
                     skip(&queue, &result, "an earlier delete failed")
                     return
@@ -352,7 +345,7 @@ public struct NodeCleaner: Sendable {
             default:
                 let step = try await act(cmd, id: id, session: session)
                 result.steps.append(step)
-                if step.outcome != "ok" {
+                if step.outcome != .ok {
                     result.reason = "\(cmd.display) failed: \(step.brief)"
                     skip(&queue, &result, "\(cmd.display) failed")
                     return
@@ -364,14 +357,17 @@ public struct NodeCleaner: Sendable {
     }
 
     /// Finds dd processes still reading the map's dm device and kills each (audited).
+    /// Returns the failure when the `ps` output came back cut short: nothing is killed on
+    /// the strength of a partial process list, and the map's later steps are not sent.
     func killStuckProbes(_ c: MapCleanup, plan: NodeCleanPlan, session: any RemoteSession,
-                         into result: inout MapCleanResult) async throws {
+                         into result: inout MapCleanResult) async throws -> ScriptFailure? {
         let ps: FramedOutputs
         switch await runCatching([.stuckProbes], session: session) {
         case .success(let f): ps = f
-        case .failure(let f): throw SessionLost(failure: f)
+        case .failure(let f) where f.sessionLost: throw SessionLost(failure: f.failure)
+        case .failure(let f): return f
         }
-        guard let out = ps.outputs.first, out.exitCode == 0 else { return }
+        guard let out = ps.outputs.first, out.exitCode == 0 else { return nil }
         let pids = PsParser.ddProcesses(reading: c.dm, in: PsParser.parse(out.stdout).value)
             .compactMap { ProcessID(String($0.pid)) }
         for pid in pids {
@@ -382,50 +378,57 @@ public struct NodeCleaner: Sendable {
             // `multipath -f` (with retries) tells whether the map is still held.
             result.steps.append(try await act(cmd, id: id, session: session, note: "stuck probe on \(c.dm)"))
         }
+        return nil
     }
 
     /// Runs one action in its own framed exec: started → command → outcome, all audited.
     func act(_ cmd: NodeCommand, id: Int64, session: any RemoteSession, note: String? = nil) async throws -> CleanStep {
         do { try audit.started(id) } catch {
             try? audit.finished(id, outcome: .aborted, exitCode: nil, stdout: nil, stderr: nil, duration: nil, reason: "audit write failed")
-            return CleanStep(command: cmd.display, outcome: "aborted", note: "not sent: could not write the audit: \(error)")
+            return CleanStep(command: cmd.display, outcome: .aborted, note: "not sent: could not write the audit: \(error)")
         }
         let clock = ContinuousClock()
         let t0 = clock.now
         let sent = await runCatching([cmd], session: session)
+        // A whole output decides by its exit code; one cut short is a failed step whose
+        // frame (if any arrived) is kept for the audit.
         let framed: FramedOutputs
+        var cutShort: String?
         switch sent {
         case .success(let f): framed = f
-        case .failure(let f):
+        case .failure(let f) where f.sessionLost:
             try? audit.finished(id, outcome: .failed, exitCode: nil, stdout: nil, stderr: nil, duration: clock.now - t0,
                                 reason: "session failed, result unknown: \(f.message)")
-            throw SessionLost(failure: f)
+            throw SessionLost(failure: f.failure)
+        case .failure(let f):
+            framed = f.partial
+            cutShort = f.message
         }
         let elapsed = clock.now - t0
         let out = framed.outputs.first
-        let ok = framed.complete && out?.exitCode == 0
-        var reason: String? = note
-        if out == nil { reason = [note, "no output frame: the command's result is unknown"].compactMap { $0 }.joined(separator: "; ") }
-        try? audit.finished(id, outcome: ok ? .ok : .failed, exitCode: out?.exitCode, stdout: out?.stdout, stderr: out?.stderr,
+        let outcome: ActionOutcome = cutShort == nil && out?.exitCode == 0 ? .ok : .failed
+        var notes = [note, cutShort].compactMap { $0 }
+        if out == nil { notes.append("no output frame: the command's result is unknown") }
+        let reason: String? = notes.isEmpty ? nil : notes.joined(separator: "; ")
+        try? audit.finished(id, outcome: outcome, exitCode: out?.exitCode, stdout: out?.stdout, stderr: out?.stderr,
                             duration: elapsed, reason: reason)
-        return CleanStep(command: cmd.display, outcome: ok ? "ok" : "failed", exitCode: out?.exitCode,
+        return CleanStep(command: cmd.display, outcome: outcome, exitCode: out?.exitCode,
                          stdout: out?.stdout ?? "", stderr: out?.stderr ?? "", durationMS: elapsed.ms, note: reason)
     }
 
-    func runCatching(_ commands: [NodeCommand], session: any RemoteSession) async -> Result<FramedOutputs, NodeFailure> {
-        do { return .success(try await run(commands, session: session)) } catch { return .failure(error) }
+    func runCatching(_ commands: [NodeCommand], session: any RemoteSession) async -> Result<FramedOutputs, ScriptFailure> {
+        do {
+            return .success(try await run(.sequence(commands, pauseAfterActions: 0),
+                                          what: commands.map(\.display).joined(separator: "; "), session: session))
+        } catch {
+            return .failure(error)
+        }
     }
 
-    func run(_ commands: [NodeCommand], session: any RemoteSession) async throws(NodeFailure) -> FramedOutputs {
-        let seconds = Discovery.wholeSeconds(options.commandTimeout)
-        let n = nonce()
-        let byName = Dictionary(commands.map { ($0.captureName, $0) }, uniquingKeysWith: { a, _ in a })
-        let raw = try await session.exec(ExecRequest(command: NodeScript.execCommand,
-                                                     stdin: Array(NodeScript.sequence(commands, nonce: n, pauseAfterActions: 0).utf8),
-                                                     timeout: .seconds(seconds), outputLimit: options.outputLimit))
-        let framed = Framing.parse(raw.stdout, nonce: n, resolve: { byName[$0] })
-        if raw.truncated { throw NodeFailure(.truncated, "output of \(commands.map(\.display).joined(separator: "; ")) went past the cap") }
-        return framed
+    /// Every script of a cleanup goes through the session's one runner (truncation and
+    /// completeness checked there), bounded by the command timeout.
+    func run(_ kind: NodeScriptKind, what: String, session: any RemoteSession) async throws(ScriptFailure) -> FramedOutputs {
+        try await session.run(kind, what: what, timeout: options.commandTimeout, outputLimit: options.outputLimit, nonce: nonce())
     }
 
     /// Procedure step 2.3 for every map whose steps all succeeded, re-reading a few times

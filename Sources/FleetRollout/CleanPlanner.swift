@@ -110,12 +110,12 @@ public enum CleanPlanner {
             }
         }
         if m.paths.isEmpty { reasons.append(.noPaths) }
-        let notFailed = m.paths.filter { $0.dmState != "failed" }.map { $0.dev ?? $0.hctl ?? "?" }
+        let notFailed = m.paths.filter { $0.dmState != .failed }.map { $0.dev ?? $0.hctl ?? "?" }
         if !notFailed.isEmpty { reasons.append(.pathsNotAllFailed(notFailed)) }
         let ev = f.evidence
         let blocked = m.paths.compactMap { p -> String? in
             let state = p.dev.flatMap { ev.sysfsStates[$0] } ?? p.deviceState
-            return state == "running" ? nil : "\(p.dev ?? "?")=\(state ?? "unknown")"
+            return state == .running ? nil : "\(p.dev ?? "?")=\(state?.rawValue ?? "unknown")"
         }
         if !blocked.isEmpty { reasons.append(.pathsBlocked(blocked)) }
         if !ev.slaves.isEmpty, Set(ev.slaves) != Set(m.paths.compactMap(\.dev)) {

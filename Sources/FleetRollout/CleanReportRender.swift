@@ -37,10 +37,10 @@ extension CleanRunReport {
                 } else {
                     for st in m.steps {
                         let rc = st.exitCode.map { " exit \($0)" } ?? ""
-                        var line = "      $ \(st.command)   [\(st.outcome)\(rc)\(st.durationMS > 0 ? ", \(st.durationMS) ms" : "")]"
+                        var line = "      $ \(st.command)   [\(st.outcome.rawValue)\(rc)\(st.durationMS > 0 ? ", \(st.durationMS) ms" : "")]"
                         let err = st.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-                        if st.outcome != "ok", !err.isEmpty { line += " \(err.split(separator: "\n").last.map(String.init) ?? "")" }
-                        if let note = st.note, st.outcome != "ok" || note.hasPrefix("attempt") { line += " (\(note))" }
+                        if st.outcome != .ok, !err.isEmpty { line += " \(err.split(separator: "\n").last.map(String.init) ?? "")" }
+                        if let note = st.note, st.outcome != .ok || note.hasPrefix("attempt") { line += " (\(note))" }
                         s += line + "\n"
                     }
                 }

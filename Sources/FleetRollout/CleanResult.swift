@@ -20,14 +20,14 @@ public struct CleanStep: Sendable, Hashable, Codable {
     /// Display text (`multipath -f mpatha`).
     public var command: String
     /// ok / failed / skipped / aborted.
-    public var outcome: String
+    public var outcome: ActionOutcome
     public var exitCode: Int32?
     public var stdout: String
     public var stderr: String
     public var durationMS: Int64
     public var note: String?
 
-    public init(command: String, outcome: String, exitCode: Int32? = nil, stdout: String = "", stderr: String = "",
+    public init(command: String, outcome: ActionOutcome, exitCode: Int32? = nil, stdout: String = "", stderr: String = "",
                 durationMS: Int64 = 0, note: String? = nil) {
         self.command = command; self.outcome = outcome; self.exitCode = exitCode; self.stdout = stdout
         self.stderr = stderr; self.durationMS = durationMS; self.note = note

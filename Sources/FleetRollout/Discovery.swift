@@ -53,20 +53,17 @@ public enum Discovery {
         nonce: @Sendable () -> String = { NodeScript.newNonce() }
     ) async throws(NodeFailure) -> NodeDiscovery {
         var result = NodeDiscovery()
-        let cmdSeconds = wholeSeconds(options.commandTimeout)
 
-        // 1. Discovery: one exec. A transport failure here is the node's status (thrown).
-        let n1 = nonce()
-        let raw = try await session.exec(ExecRequest(
-            command: NodeScript.execCommand,
-            stdin: Array(NodeScript.discovery(nonce: n1).utf8),
-            timeout: .seconds(cmdSeconds), outputLimit: options.outputLimit))
-        let framed = Framing.parse(raw.stdout, nonce: n1)
-        result.outputs = framed.outputs
-        result.warnings += framed.warnings.map { ParseWarning(line: 0, text: "discovery: \($0)") }
-        if let problem = incomplete(raw, framed, what: "discovery", seconds: cmdSeconds) {
-            result.status = problem.status
-            result.error = "\(node): \(problem.message)"
+        // 1. Discovery: one exec. A transport failure here is the node's status (thrown); an
+        // output cut short is kept as evidence and said in the node's note.
+        let framed: FramedOutputs
+        do {
+            framed = try await runScript(.discovery, what: "discovery", label: "discovery", session: session,
+                                         timeout: options.commandTimeout, options: options, nonce: nonce, into: &result)
+        } catch {
+            if error.kind == .transport { throw error.failure }
+            result.status = error.status
+            result.error = "\(node): \(error.message)"
             return result
         }
         if let ll = framed.outputs.first(where: { $0.command == .multipathList }), ll.commandMissing {
@@ -89,7 +86,7 @@ public enum Discovery {
             guard let map = snapshot.map(dm: dm) else { return true }
             return !map.paths.contains { p in
                 guard let disk = p.dev.flatMap(BlockDeviceName.init), let state = snapshot.sysfsState(of: disk) else { return false }
-                return state != "running"
+                return state != .running
             }
         }
         var stuck: [DMDeviceName: (pid: Int32, afterKill: Bool?)] = [:]
@@ -135,8 +132,7 @@ public enum Discovery {
         _ devices: [DMDeviceName], session: any RemoteSession, node: String, options: DiscoveryOptions,
         nonce: @Sendable () -> String, into result: inout NodeDiscovery
     ) async throws(NodeFailure) -> (stuck: [DMDeviceName: (pid: Int32, afterKill: Bool?)], notProbed: [DMDeviceName: Int32]) {
-        let probeSeconds = wholeSeconds(options.probeTimeout)
-        let cmdSeconds = wholeSeconds(options.commandTimeout)
+        let probeSeconds = NodeScript.wholeSeconds(options.probeTimeout)
 
         // Never stack a second dd on a device that still has one stuck from an earlier probe
         // (a queueing map keeps it in D state): every scan would leave one more behind, each
@@ -150,19 +146,13 @@ public enum Discovery {
         let devices = devices.filter { notProbed[$0] == nil }
         guard !devices.isEmpty else { return ([:], notProbed) }
 
-        let probeCommands = devices.map { NodeCommand.probe($0, seconds: probeSeconds) }
-        let byName = Dictionary(probeCommands.map { ($0.captureName, $0) }, uniquingKeysWith: { a, _ in a })
-
-        let n2 = nonce()
-        let raw = try await session.exec(ExecRequest(
-            command: NodeScript.execCommand,
-            stdin: Array(NodeScript.probes(devices, seconds: probeSeconds, nonce: n2).utf8),
-            timeout: .seconds(probeSeconds + cmdSeconds), outputLimit: options.outputLimit))
-        let framed = Framing.parse(raw.stdout, nonce: n2, resolve: { byName[$0] })
-        result.outputs += framed.outputs
-        result.warnings += framed.warnings.map { ParseWarning(line: 0, text: "probe: \($0)") }
-        if let problem = incomplete(raw, framed, what: "probe", seconds: probeSeconds + cmdSeconds) {
-            throw NodeFailure(problem.status, problem.message)
+        let framed: FramedOutputs
+        do {
+            framed = try await runScript(.probes(devices, seconds: probeSeconds), what: "probe", label: "probe", session: session,
+                                         timeout: .seconds(probeSeconds + NodeScript.wholeSeconds(options.commandTimeout)),
+                                         options: options, nonce: nonce, into: &result)
+        } catch {
+            throw error.failure
         }
 
         // `timeout -s KILL` exits 137 when it had to kill dd (procedure step 1.2: "suspended").
@@ -198,41 +188,33 @@ public enum Discovery {
         _ commands: [NodeCommand], session: any RemoteSession, options: DiscoveryOptions,
         nonce: @Sendable () -> String, into result: inout NodeDiscovery
     ) async throws(NodeFailure) -> [CommandOutput] {
-        let cmdSeconds = wholeSeconds(options.commandTimeout)
-        let n = nonce()
-        let byName = Dictionary(commands.map { ($0.captureName, $0) }, uniquingKeysWith: { a, _ in a })
-        let raw = try await session.exec(ExecRequest(
-            command: NodeScript.execCommand,
-            stdin: Array(NodeScript.sequence(commands, nonce: n).utf8),
-            timeout: .seconds(cmdSeconds), outputLimit: options.outputLimit))
-        let framed = Framing.parse(raw.stdout, nonce: n, resolve: { byName[$0] })
-        result.outputs += framed.outputs
-        result.warnings += framed.warnings.map { ParseWarning(line: 0, text: "step 1.3: \($0)") }
-        if let problem = incomplete(raw, framed, what: "ps/kill", seconds: cmdSeconds) {
-            throw NodeFailure(problem.status, problem.message)
+        do {
+            return try await runScript(.sequence(commands, pauseAfterActions: 1), what: "ps/kill", label: "step 1.3",
+                                       session: session, timeout: options.commandTimeout, options: options,
+                                       nonce: nonce, into: &result).outputs
+        } catch {
+            throw error.failure
         }
-        return framed.outputs
     }
 
-    /// Why a script's output cannot be trusted as complete, if it cannot.
-    static func incomplete(_ raw: ExecResult, _ framed: FramedOutputs, what: String, seconds: Int)
-        -> (status: NodeStatus, message: String)?
-    {
-        if raw.truncated { return (.truncated, "\(what) output went past the cap") }
-        if framed.complete { return nil }
-        if raw.exitStatus == 137 || raw.exitSignal == "KILL" {
-            return (.commandTimeout, "\(what) did not finish within \(seconds)s on the node (killed by timeout)")
+    /// One node script through the session's runner; what arrived (whole or cut short) is
+    /// kept in `result` with its framing warnings under `label`.
+    static func runScript(
+        _ kind: NodeScriptKind, what: String, label: String, session: any RemoteSession, timeout: Duration,
+        options: DiscoveryOptions, nonce: @Sendable () -> String, into result: inout NodeDiscovery
+    ) async throws(ScriptFailure) -> FramedOutputs {
+        func keep(_ f: FramedOutputs) {
+            result.outputs += f.outputs
+            result.warnings += f.warnings.map { ParseWarning(line: 0, text: "\(label): \($0)") }
         }
-        if raw.exitStatus == 126 || raw.exitStatus == 127 {
-            return (.nodeError, "\(what): cannot run `timeout`/`sh` on the node: \(raw.stderrText.trimmed)")
+        do {
+            let framed = try await session.run(kind, what: what, timeout: timeout, outputLimit: options.outputLimit, nonce: nonce())
+            keep(framed)
+            return framed
+        } catch {
+            keep(error.partial)
+            throw error
         }
-        let status = raw.exitStatus.map(String.init) ?? "none"
-        return (.nodeError, "\(what) script ended early (exit \(status)): \(raw.stderrText.trimmed.prefix(200))")
-    }
-
-    static func wholeSeconds(_ d: Duration) -> Int {
-        let c = d.components
-        return Int(max(1, c.seconds + (c.attoseconds > 0 ? 1 : 0)))
     }
 }
 

@@ -66,8 +66,9 @@ extension FleetDatabase {
                 while groups.count <= g { groups.append(PathGroup()) }
                 groups[g].policy = p["policy"]; groups[g].prio = p["prio"]; groups[g].status = p["group_status"]
                 groups[g].paths.append(Path(hctl: p["hctl"], dev: p["dev"], majorMinor: p["major_minor"],
-                                            dmState: p["dm_state"], checkerState: p["checker_state"],
-                                            deviceState: p["device_state"]))
+                                            dmState: (p["dm_state"] as String?).map(DMPathState.init(rawValue:)),
+                                            checkerState: (p["checker_state"] as String?).map(CheckerState.init(rawValue:)),
+                                            deviceState: (p["device_state"] as String?).map(DeviceState.init(rawValue:))))
             }
             let map = MultipathMap(name: r["name"], wwid: r["wwid"], dm: r["dm"], vendor: r["vendor"], product: r["product"],
                                    size: r["size"], features: r["features"], hwhandler: r["hwhandler"], wp: r["wp"],

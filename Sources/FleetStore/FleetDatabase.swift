@@ -177,7 +177,7 @@ public final class FleetDatabase: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [nodeRunID, scan.node, seen, position, m.line, m.wwid, m.name, m.dm,
                                  m.vendor, m.product, m.size, m.features, m.hwhandler, m.wp,
-                                 FleetDatabase.allFailed(m), f.verdict.rawValue, reasons, evidence])
+                                 m.allPathsFailed, f.verdict.rawValue, reasons, evidence])
             let mapID = db.lastInsertedRowID
             for (g, group) in m.pathGroups.enumerated() {
                 for (i, p) in group.paths.enumerated() {
@@ -187,7 +187,8 @@ public final class FleetDatabase: Sendable {
                                            major_minor, dm_state, checker_state, device_state, sysfs_state)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """).execute(arguments: [mapID, g, i, group.policy, group.prio, group.status, p.hctl, p.dev,
-                                         p.majorMinor, p.dmState, p.checkerState, p.deviceState, sysfs])
+                                         p.majorMinor, p.dmState?.rawValue, p.checkerState?.rawValue, p.deviceState?.rawValue,
+                                         sysfs?.rawValue])
                 }
             }
         }
@@ -204,13 +205,6 @@ public final class FleetDatabase: Sendable {
     /// `NodeCommand.display` per command: every node stores the same ~20 commands (perf:
     /// building each text again was ~1% of a scan's CPU).
     private static let displayCache = DisplayCache()
-
-    /// A map whose paths have all failed in device-mapper (`failed faulty running`): the
-    /// vendor procedure's starting point. A map without paths is not counted.
-    public static func allFailed(_ map: MultipathMap) -> Bool {
-        let paths = map.paths
-        return !paths.isEmpty && paths.allSatisfy { $0.dmState == "failed" }
-    }
 
     /// Times (ascending) at which `wwid` was seen on `node` with every path failed, in any
     /// recorded scan, optionally only since `since`. `fleet clean` uses it to require a map

@@ -12,12 +12,6 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case running, ok, partial, failed, interrupted
 }
 
-/// `actions.outcome`: `planned` is written before the command runs, `started` right before
-/// it is sent, one of the others after.
-public enum ActionOutcome: String, Sendable, Codable, CaseIterable {
-    case planned, started, ok, failed, skipped, aborted
-    public var isFinished: Bool { self != .planned && self != .started }
-}
 
 /// One row of `runs`, with counts over its nodes.
 public struct RunRecord: Sendable, Hashable, Codable {

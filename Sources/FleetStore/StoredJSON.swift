@@ -73,7 +73,7 @@ enum StoredJSON {
             first = false
             guard appendString(key, to: &out) else { return nil }
             out.append(UInt8(ascii: ":"))
-            guard appendString(e.sysfsStates[key]!, to: &out) else { return nil }
+            guard appendString(e.sysfsStates[key]!.rawValue, to: &out) else { return nil }
         }
         out.append(contentsOf: "}}".utf8)
         return String(decoding: out, as: UTF8.self)

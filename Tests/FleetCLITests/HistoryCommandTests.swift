@@ -22,7 +22,7 @@ struct HistoryFixture {
     var runs: [Int64] = []
 
     static func map(_ name: String, _ wwid: String, _ dm: String, failed: Bool) -> MapFinding {
-        let st = failed ? ("failed", "faulty") : ("active", "ready")
+        let st: (DMPathState, CheckerState) = failed ? (.failed, .faulty) : (.active, .ready)
         let m = MultipathMap(name: name, wwid: wwid, dm: dm, vendor: "LIO-ORG", product: "lun1", size: "1.0G", features: "0",
                              hwhandler: "1 alua", wp: "rw", pathGroups: [PathGroup(policy: "service-time 0", prio: failed ? 0 : 50, status: "active", paths: [
                                  Path(hctl: "6:0:0:1", dev: "sdg", majorMinor: "8:96", dmState: st.0, checkerState: st.1, deviceState: "running"),

@@ -219,9 +219,9 @@ import FleetTestSupport
         for (states, dm, chk, dev) in rows {
             let text = "m (3600a) dm-1 V,P\nsize=1G features='0' hwhandler='0' wp=rw\n`-+- policy='round-robin 0' prio=1 status=enabled\n  `- 1:0:0:1 sdb 8:16 \(states)\n"
             let p = MultipathParser.parse(text).maps[0].paths[0]
-            #expect(p.dmState == dm, "\(states)")
-            #expect(p.checkerState == chk, "\(states)")
-            #expect(p.deviceState == dev, "\(states)")
+            #expect(p.dmState?.rawValue == dm, "\(states)")
+            #expect(p.checkerState?.rawValue == chk, "\(states)")
+            #expect(p.deviceState?.rawValue == dev, "\(states)")
         }
     }
 

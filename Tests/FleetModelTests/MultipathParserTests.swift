@@ -89,7 +89,7 @@ func check(_ maps: [MultipathMap], _ expected: [ExpectedMap], _ where_: String) 
         #expect(m.vendor == "LIO-ORG", "\(where_) \(e.name)")
         #expect(m.pathGroups.count == 1, "\(where_) \(e.name)")
         #expect(m.paths.map { $0.dev ?? "-" } == e.paths.map(\.0), "\(where_) \(e.name)")
-        #expect(m.paths.map { [$0.dmState, $0.checkerState, $0.deviceState].compactMap { $0 }.joined(separator: " ") }
+        #expect(m.paths.map { [$0.dmState?.rawValue, $0.checkerState?.rawValue, $0.deviceState?.rawValue].compactMap { $0 }.joined(separator: " ") }
             == e.paths.map(\.1), "\(where_) \(e.name)")
     }
 }

@@ -187,6 +187,30 @@ import FleetTestSupport
         ])
     }
 
+    @Test func cutShortStuckProbeListingStopsTheMapBeforeAnyKillOrFlush() async throws {
+        // The `ps` after fail_if_no_path names the stuck dd (pid 8410) but the script was
+        // killed before its END marker (exit 137): a partial process list is not acted on.
+        // No kill, flush or delete is scripted: sending one would stop the test process.
+        let scan = try CleanFixtures.scan("hung", probes: ["dm-2"], at: Self.t)
+        let plan = CleanPlanner.plan(scan: scan, target: NodeTarget(name: "node-1", host: "127.0.4.1"), protect: [],
+                                     observations: [Self.mpathc: [Self.t.addingTimeInterval(-600)]], confirmAfter: .seconds(300))
+        let stuck = try Fixtures.real("hung", "ps-dd-wchan.txt")
+        let h = try Harness(try Self.reread("hung", ps: stuck) + [
+            Self.action("dmsetup-message-mpathc"),
+            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, stuck, "")], complete: false, exitStatus: 137),
+        ])
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(plan)
+        #expect(h.executor.unconsumed.isEmpty)
+        #expect(r.status == .ok, "the session is fine; only this map's steps stop")
+        #expect(r.maps.first?.outcome == .failed)
+        let rows = try h.actions()
+        #expect(rows.map(\.kind) == ["disable-queueing", "flush-map", "flush-buffers", "flush-buffers", "delete-device", "delete-device"])
+        #expect(rows.map(\.outcome) == [.ok, .skipped, .skipped, .skipped, .skipped, .skipped])
+        #expect(rows.dropFirst().allSatisfy { $0.startedAt == nil })
+        #expect(r.maps.first?.steps.map(\.outcome) == [.ok, .skipped, .skipped, .skipped, .skipped, .skipped])
+    }
+
     @Test func stepsOkButMapStillThereIsAFailure() async throws {
         // The node says every command worked but the re-read still shows the map: not cleaned.
         let h = try Harness(try Self.reread("residual") + [
@@ -233,11 +257,13 @@ import FleetTestSupport
         // Another LUN's name for the same disks (sdX reused): refused.
         var other = same
         other.wwid = WWID("36001405ffffffffffffffffffffffff0")!
-        #expect(NodeCleaner.mismatch(other, snapshot: snapshot, protect: [])?.contains("is now WWN 0x6001405ae3a4a2b307ccf2a518e52df9") == true)
+        #expect(NodeCleaner.mismatch(other, snapshot: snapshot, protect: [])
+            == .diskIsOtherLUN(BlockDeviceName("sdg")!, wwn: "0x6001405ae3a4a2b307ccf2a518e52df9", wwid: other.wwid))
         // sdc belongs to mpathb: never deleted by a resume.
         var inMap = same
         inMap.disks = [BlockDeviceName("sdc")!]
-        #expect(NodeCleaner.mismatch(inMap, snapshot: snapshot, protect: [])?.contains("now belongs to map mpathb") == true)
+        #expect(NodeCleaner.mismatch(inMap, snapshot: snapshot, protect: [])
+            == .diskInMap(BlockDeviceName("sdc")!, mapName: "mpathb", wwid: "360014052df940906efa8efc931101de3"))
     }
 
     @Test func unreachableNodeFailsWithoutAnyAuditRow() async throws {

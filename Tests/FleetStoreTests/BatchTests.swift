@@ -137,7 +137,7 @@ import Testing
                                 holders: (0..<Int.random(in: 0...2, using: &rng)).map { _ in text() },
                                 slaves: (0..<Int.random(in: 0...2, using: &rng)).map { _ in text() },
                                 mountpoints: (0..<Int.random(in: 0...2, using: &rng)).map { _ in text() },
-                                sysfsStates: states, probe: probe)
+                                sysfsStates: states.mapValues(DeviceState.init(rawValue:)), probe: probe)
             if StoredJSON.handEncoded(e) != nil { byHand += 1 }
             #expect(try StoredJSON.evidence(e) == Self.encoderText(e))
             let reasons = (0..<Int.random(in: 0...3, using: &rng)).map { _ in text() }

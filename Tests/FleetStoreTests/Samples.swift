@@ -10,7 +10,7 @@ enum Samples {
     static let t0 = Date(timeIntervalSince1970: 1_795_000_000.250)
 
     static func path(_ hctl: String, _ dev: String, _ mm: String, _ dm: String, _ chk: String) -> Path {
-        Path(hctl: hctl, dev: dev, majorMinor: mm, dmState: dm, checkerState: chk, deviceState: "running")
+        Path(hctl: hctl, dev: dev, majorMinor: mm, dmState: DMPathState(rawValue: dm), checkerState: CheckerState(rawValue: chk), deviceState: .running)
     }
 
     /// `residual/multipath-ll.txt`: mpatha (LUN 1, unmapped, no_path_retry fail) has both paths

@@ -333,9 +333,9 @@ public enum MultipathParser {
                 }
             }
         }
-        if words.count > 0 { p.dmState = words[0] }
-        if words.count > 1 { p.checkerState = words[1] }
-        if words.count > 2 { p.deviceState = words[2] }
+        if words.count > 0 { p.dmState = DMPathState(rawValue: words[0]) }
+        if words.count > 1 { p.checkerState = CheckerState(rawValue: words[1]) }
+        if words.count > 2 { p.deviceState = DeviceState(rawValue: words[2]) }
         return p
     }
 
