@@ -81,8 +81,7 @@ struct Clean: AsyncParsableCommand {
         do {
             nodes = try Inventory.load(path: inventory).select(limit)
         } catch {
-            out.err("fleet clean: \(error)\n")
-            throw ExitCode(65)
+            throw out.fail(.clean, .badInput, error)
         }
         let db: FleetDatabase
         let run: Int64
@@ -93,8 +92,7 @@ struct Clean: AsyncParsableCommand {
                 batch: pacing.batch, maxInFlight: pacing.maxInFlight, rate: pacing.rate, pause: pacing.pause.text, maxFailures: pacing.maxFailures),
                 version: FleetVersion.current, startedAt: ctx.now())
         } catch {
-            out.err("fleet clean: \(error)\n")
-            throw ExitCode(74)
+            throw out.fail(.clean, .database, error)
         }
         let stop = stop ?? {
             let s = RolloutStopSignal()
@@ -111,20 +109,19 @@ struct Clean: AsyncParsableCommand {
         do {
             report = try await cleaner.run(nodes: nodes, run: run)
         } catch {
-            out.err("fleet clean: \(error)\n")
-            try? db.finishRun(run, status: .failed, exitCode: 74, endedAt: ctx.now())
-            throw ExitCode(74)
+            try? db.finishRun(run, status: .failed, exitCode: ExitStatus.database.rawValue, endedAt: ctx.now())
+            throw out.fail(.clean, .database, error)
         }
         let status: RunStatus = report.end == .interrupted ? .interrupted
             : report.exitCode == 0 ? .ok : report.mapsCleaned > 0 ? .partial : .failed
         do { try db.finishRun(run, status: status, exitCode: report.exitCode, endedAt: ctx.now()) } catch {
-            out.err("fleet clean: \(error)\n")
+            out.warn(.clean, error)
         }
         switch format {
         case .table: out.out(report.table())
         case .json: out.out(report.json() + "\n")
         }
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        if report.exit != .ok { throw ExitCode(report.exit) }
     }
 
     /// One line per event on stderr: the run's progress as it happens (stdout gets the report).

@@ -43,22 +43,22 @@ struct Explain: ParsableCommand {
     func run() throws {
         let code = execute(out: { StandardStream.out($0) },
                            err: { StandardStream.err($0) })
-        if code != 0 { throw ExitCode(code) }
+        if code != .ok { throw ExitCode(code) }
     }
 
     /// Does the work and returns the exit status: 0 nothing residual, 1 residual found,
     /// 64 unreadable input. Output goes through `out`/`err` so tests can capture it.
-    func execute(out: (String) -> Void, err: (String) -> Void) -> Int32 {
+    func execute(out: (String) -> Void, err: (String) -> Void) -> ExitStatus {
         var reports: [(String, ExplainReport)] = []
         for p in paths {
             do {
                 reports.append((p, try Self.report(for: p)))
             } catch let e as ExplainInputError {
-                err("fleet explain: \(e.message)\n")
-                return 64
+                err(ErrorPrinter.line(.explain, e.message))
+                return .usage
             } catch {
-                err("fleet explain: \(p): \(error)\n")
-                return 64
+                err(ErrorPrinter.line(.explain, "\(p): \(error)"))
+                return .usage
             }
         }
         for (i, (p, r)) in reports.enumerated() {
@@ -70,7 +70,7 @@ struct Explain: ParsableCommand {
                 out(r.table())
             }
         }
-        return reports.contains(where: { $0.1.hasResidual }) ? 1 : 0
+        return reports.contains(where: { $0.1.hasResidual }) ? .residual : .ok
     }
 
     struct ExplainInputError: Error { var message: String }

@@ -65,8 +65,7 @@ extension HistoryRendering {
             db = try listing.openExisting()
         } catch let e as StoreError {
             // Same code as scan/clean/sweep for "the history database cannot be opened".
-            StandardStream.err("fleet history: \(e.message)\n")
-            throw ExitCode(74)
+            throw FleetOutput.standard.fail(.history, .database, e.message)
         }
         let text = try render(db, now: Date())
         StandardStream.out(text)

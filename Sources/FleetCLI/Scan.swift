@@ -58,14 +58,13 @@ struct Scan: AsyncParsableCommand {
         let out = ctx.output
         // The nonce is fresh for every exec; the script is otherwise the same for every node.
         if printScript { out.out(NodeScript.discovery(nonce: NodeScript.newNonce())); return }
-        guard let inventory else { throw ExitCode(64) }  // validate() has said why
+        guard let inventory else { throw ExitCode(ExitStatus.usage) }  // validate() has said why
         // Only the targets are kept: the parsed inventory is not needed during the scan.
         let targets: [NodeTarget]
         do {
             targets = try Inventory.load(path: inventory).select(limit).map(\.target)
         } catch {
-            out.err("fleet scan: \(error)\n")
-            throw ExitCode(65)
+            throw out.fail(.scan, .badInput, error)
         }
 
         let db: FleetDatabase
@@ -79,8 +78,7 @@ struct Scan: AsyncParsableCommand {
                                          format: format.rawValue),
                 version: FleetVersion.current, startedAt: ctx.now())
         } catch {
-            out.err("fleet scan: \(error)\n")
-            throw ExitCode(74)
+            throw out.fail(.scan, .database, error)
         }
 
         let options = access.scanOptions
@@ -97,23 +95,27 @@ struct Scan: AsyncParsableCommand {
         let result = await scan.run(targets, into: &report)
         progress.clear()
 
-        let code = Self.exitCode(result)
+        let exit = Self.exitStatus(result)
         let status: RunStatus = result.storeErrorCount > 0 ? .failed : result.nodesFailed == 0 ? .ok : .partial
         do {
-            try db.finishRun(run, status: status, exitCode: code, endedAt: ctx.now())
+            try db.finishRun(run, status: status, exitCode: exit.rawValue, endedAt: ctx.now())
         } catch {
-            out.err("fleet scan: \(error)\n")
+            out.warn(.scan, error)
         }
-        report.write(run: run, inventory: inventory, database: db.path, summary: result, exitCode: code, to: out.out)
-        for e in result.storeErrors.prefix(5) { out.err("fleet scan: \(e)\n") }
-        if code != 0 { throw ExitCode(code) }
+        report.write(run: run, inventory: inventory, database: db.path, summary: result, exitCode: exit.rawValue, to: out.out)
+        for e in result.storeErrors.prefix(5) { out.warn(.scan, e) }
+        if exit != .ok { throw ExitCode(exit) }
     }
 }
 
 extension Scan {
-    /// 74 history write failed, 2 some nodes not scanned (wins over 1), 1 residual maps, 0.
-    static func exitCode(_ s: ScanSummary) -> Int32 {
-        s.storeErrorCount > 0 ? 74 : s.nodesFailed > 0 ? 2 : s.nodesWithResidualMaps > 0 ? 1 : 0
+    /// A history write that failed, then nodes not scanned (wins over residual: a scan that
+    /// did not see every node cannot say "nothing residual"), then residual maps.
+    static func exitStatus(_ s: ScanSummary) -> ExitStatus {
+        if s.storeErrorCount > 0 { return .database }
+        if s.nodesFailed > 0 { return .notScanned }
+        if s.nodesWithResidualMaps > 0 { return .residual }
+        return .ok
     }
 }
 

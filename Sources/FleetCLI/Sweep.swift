@@ -129,16 +129,22 @@ struct Sweep: AsyncParsableCommand {
         var configKeys: [String]?
     }
 
-    /// Exit statuses of a sweep (documented in the discussion above and the README).
-    enum Status {
-        static let clean: Int32 = 0
-        static let residual: Int32 = 1
-        static let nodesFailed: Int32 = 2
-        static let inventory: Int32 = 65
-        /// A --config file that cannot be read or is wrong: a data error like the inventory's.
-        static let config: Int32 = 65
-        static let database: Int32 = 74
-        static let locked: Int32 = SweepLock.busyExitCode
+    /// The sweep's status: a history failure first, then the clean's own failure codes (3,
+    /// 4, 5), then nodes not scanned, then residual maps left in place.
+    static func exitStatus(scanStoreFailed: Bool, cleanFailed: Bool, clean: ExitStatus?,
+                           nodesFailed: Int, mapsLeft: Int) -> ExitStatus {
+        if scanStoreFailed || cleanFailed { return .database }
+        if let clean, clean != .ok { return clean }
+        if nodesFailed > 0 { return .notScanned }
+        if mapsLeft > 0 { return .residual }
+        return .ok
+    }
+
+    /// What the history's run row says about the run.
+    static func runStatus(_ exit: ExitStatus, storeFailed: Bool, clean report: CleanRunReport?) -> RunStatus {
+        if storeFailed { return .failed }
+        if report?.end == .interrupted { return .interrupted }
+        return exit == .ok || exit == .residual ? .ok : .partial
     }
 
     /// With --config, `commandLine` is what followed `sweep` (the file is read, then parsed
@@ -163,7 +169,8 @@ struct Sweep: AsyncParsableCommand {
             let format = logFormat == .json || failure.logFormat == "json" ? LogFormat.json : .text
             EventLog.logger(format: format, now: ctx.now, write: ctx.output.err)
                 .error("config.invalid", metadata: ["config": .string(configPath), "error": .string(failure.description)])
-            throw ExitCode(Status.config)
+            // A --config file that cannot be read or is wrong: a data error like the inventory's.
+            throw ExitCode(ExitStatus.badInput)
         }
         try await resolved.0.sweep(ctx, stop: stop, config: resolved.1)
     }
@@ -185,14 +192,14 @@ struct Sweep: AsyncParsableCommand {
             var fields: Logger.Metadata = ["lock": .string(lockPath), "message": .string(error.description)]
             if case .held(_, let pid?, _) = error { fields["holder_pid"] = .stringConvertible(pid) }
             log.error("sweep.locked", metadata: fields)
-            throw ExitCode(Status.locked)
+            throw ExitCode(ExitStatus.locked)
         }
         defer { held.release() }
 
         /// Ends the run: metrics (carrying the last success over a failed run), final event.
-        func finish(_ code: Int32, success: Bool) -> ExitCode {
+        func finish(_ code: ExitStatus, success: Bool) -> ExitCode {
             metrics.duration = clock.now - started
-            metrics.exitCode = code
+            metrics.exitCode = code.rawValue
             metrics.success = success
             if success {
                 metrics.lastSuccess = ctx.now()
@@ -210,9 +217,13 @@ struct Sweep: AsyncParsableCommand {
             let failed = nodes - (metrics.nodesByStatus[.ok] ?? 0)
             var maps: [Verdict: Int] = [:]
             for counts in metrics.mapsByNode.values { for (v, n) in counts { maps[v, default: 0] += n } }
-            log.log(level: code == Status.clean ? .info : code == Status.residual ? .notice : .error,
-                    "sweep.finished",
-                    metadata: ["exit_code": .stringConvertible(code), "nodes": .stringConvertible(nodes),
+            let level: Logger.Level = switch code {
+            case .ok: .info
+            case .residual: .notice
+            default: .error
+            }
+            log.log(level: level, "sweep.finished",
+                    metadata: ["exit_code": .stringConvertible(code.rawValue), "nodes": .stringConvertible(nodes),
                                "not_scanned": .stringConvertible(failed),
                                "residual_maps": .stringConvertible((maps[.residual] ?? 0) + (maps[.residualHung] ?? 0)),
                                "cleaned": .stringConvertible(metrics.mapsCleaned),
@@ -236,7 +247,7 @@ struct Sweep: AsyncParsableCommand {
             }
         } catch {
             log.error("inventory.invalid", metadata: ["inventory": .string(inventory), "error": .string(error.description)])
-            throw finish(Status.inventory, success: false)
+            throw finish(.badInput, success: false)
         }
 
         // 3. History.
@@ -257,7 +268,7 @@ struct Sweep: AsyncParsableCommand {
                 version: FleetVersion.current, startedAt: ctx.now())
         } catch {
             log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
-            throw finish(Status.database, success: false)
+            throw finish(.database, success: false)
         }
         var startedFields: Logger.Metadata = ["run": .stringConvertible(run), "inventory": .string(inventory),
                                               "nodes": .stringConvertible(nodes.count), "db": .string(dbPath),
@@ -306,23 +317,19 @@ struct Sweep: AsyncParsableCommand {
         }
         metrics.mapsSkipped = max(0, cleanable - metrics.mapsCleaned - metrics.mapsCleanFailed)
 
-        // Exit status: the clean's own failure codes (3, 4, 5) first, then the scan's.
-        let code: Int32 = !result.storeErrors.isEmpty || cleanFailed ? Status.database
-            : (report?.exitCode ?? 0) != 0 ? report!.exitCode
-            : result.nodesFailed > 0 ? Status.nodesFailed
-            : metrics.mapsSkipped > 0 ? Status.residual : Status.clean
-        let status: RunStatus = !result.storeErrors.isEmpty || cleanFailed ? .failed
-            : report?.end == .interrupted ? .interrupted
-            : code == Status.clean || code == Status.residual ? .ok : .partial
+        let storeFailed = !result.storeErrors.isEmpty || cleanFailed
+        let code = Self.exitStatus(scanStoreFailed: !result.storeErrors.isEmpty, cleanFailed: cleanFailed, clean: report?.exit,
+                                   nodesFailed: result.nodesFailed, mapsLeft: metrics.mapsSkipped)
+        let status = Self.runStatus(code, storeFailed: storeFailed, clean: report)
         do {
-            try db.finishRun(run, status: status, exitCode: code, endedAt: ctx.now())
+            try db.finishRun(run, status: status, exitCode: code.rawValue, endedAt: ctx.now())
         } catch {
             log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
         }
         let success = result.storeErrors.isEmpty && !cleanFailed && result.nodesFailed == 0
             && metrics.mapsCleanFailed == 0 && (report.map { $0.exitCode == 0 } ?? true)
         let exit = finish(code, success: success)
-        if code != 0 { throw exit }
+        if code != .ok { throw exit }
     }
 
     /// One line per cleaned node, one per map acted on, one per map it left alone (and why).

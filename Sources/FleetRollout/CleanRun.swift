@@ -59,23 +59,16 @@ public struct CleanRunReport: Sendable, Codable {
     }
     public var failedNodes: [String] { nodes.filter(\.failed).map(\.node) }
 
-    /// Documented in docs/clean.md.
-    public enum Exit {
-        public static let ok: Int32 = 0
-        /// Some planned cleanups failed, or some nodes could not be scanned or reached.
-        public static let failures: Int32 = 3
-        /// Stopped early: failures exceeded --max-failures.
-        public static let maxFailures: Int32 = 4
-        /// Stopped early by SIGINT / SIGTERM.
-        public static let interrupted: Int32 = 5
-    }
+    /// The run's status in the one exit-status table (docs/clean.md, README).
+    public var exit: ExitStatus { ExitStatus(rawValue: exitCode) ?? .cleanupsFailed }
 
     static func exitCode(end: RolloutEnd, nodes: [NodeCleanResult]) -> Int32 {
-        switch end {
-        case .maxFailures: return Exit.maxFailures
-        case .interrupted: return Exit.interrupted
-        case .completed: return nodes.contains(where: \.failed) ? Exit.failures : Exit.ok
+        let status: ExitStatus = switch end {
+        case .maxFailures: .maxFailures
+        case .interrupted: .interrupted
+        case .completed: nodes.contains(where: \.failed) ? .cleanupsFailed : .ok
         }
+        return status.rawValue
     }
 }
 

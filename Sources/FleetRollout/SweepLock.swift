@@ -14,9 +14,6 @@ public final class SweepLock: @unchecked Sendable {
     private var fd: Int32
     private let lock = NSLock()
 
-    /// sysexits.h EX_TEMPFAIL: "try again later". What an overlapping sweep exits with.
-    public static let busyExitCode: Int32 = 75
-
     /// `<db>.lock`, in the database's folder.
     public static func defaultPath(forDatabase db: String) -> String { db + ".lock" }
 
@@ -82,7 +79,7 @@ public enum SweepLockError: Error, Sendable, Hashable, CustomStringConvertible {
         case .held(let path, let pid, let since):
             let who = pid.map { "pid \($0)" } ?? "another process (pid not yet written)"
             let when = since.map { ", running since \($0)" } ?? ""
-            return "another sweep is running: \(path) is locked by \(who)\(when); exiting without doing anything (exit \(SweepLock.busyExitCode))"
+            return "another sweep is running: \(path) is locked by \(who)\(when); exiting without doing anything (exit \(ExitStatus.locked.rawValue))"
         case .cannotOpen(let path, let reason):
             return "cannot open lock file \(path): \(reason)"
         }

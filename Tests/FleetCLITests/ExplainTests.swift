@@ -10,7 +10,7 @@ import Testing
         let cmd = try Explain.parse(args)
         var out = "", err = ""
         let code = cmd.execute(out: { out += $0 }, err: { err += $0 })
-        return (code, out, err)
+        return (code.rawValue, out, err)
     }
 
     static func state(_ s: String) -> String { Fixtures.realRoot.appendingPathComponent(s).path }
