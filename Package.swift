@@ -3,6 +3,7 @@ import PackageDescription
 
 // Dependencies point downward only:
 //   fleet -> FleetCLI -> FleetRollout -> {FleetStore -> FleetMigrations, FleetInventory, FleetModel}
+//   FleetCLI -> FleetReport -> {FleetStore, FleetModel, Mustache}: the HTML report
 //   FleetSSH -> {CLibSSH2, FleetModel} sits to the side; only FleetCLI links it, so the
 //   model, store and rollout tests never link libssh2.
 let package = Package(
@@ -16,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         .systemLibrary(
@@ -42,12 +44,18 @@ let package = Package(
             name: "FleetStore",
             dependencies: ["FleetModel", "FleetMigrations", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // `fleet report` / `sweep --report`: the history as one self-contained HTML page.
+        .target(
+            name: "FleetReport",
+            dependencies: ["FleetModel", "FleetStore", .product(name: "Mustache", package: "swift-mustache")],
+            resources: [.embedInCode("report.mustache")]
+        ),
         .target(name: "FleetRollout", dependencies: ["FleetModel", "FleetStore", "FleetInventory",
                                               .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "FleetCLI",
             dependencies: [
-                "FleetModel", "FleetInventory", "FleetStore", "FleetRollout", "FleetSSH",
+                "FleetModel", "FleetInventory", "FleetStore", "FleetRollout", "FleetSSH", "FleetReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -63,5 +71,6 @@ let package = Package(
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FleetRolloutTests", dependencies: ["FleetRollout", "FleetTestSupport"]),
         .testTarget(name: "FleetCLITests", dependencies: ["FleetCLI", "FleetTestSupport"]),
+        .testTarget(name: "FleetReportTests", dependencies: ["FleetReport", "FleetTestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import FleetModel
 import FleetStore
 
@@ -16,6 +17,16 @@ struct DatabaseOptions: ParsableArguments {
     /// Opens (creating and migrating when needed) the database.
     func open() throws -> FleetDatabase {
         try FleetDatabase(path: resolvedPath)
+    }
+
+    /// Opens the database, refusing to create one: a mistyped --db must not answer
+    /// "(none)" (or an empty report) from a new empty file.
+    func openExisting() throws -> FleetDatabase {
+        let path = resolvedPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError("no history database at \(path) (fleet scan, clean and sweep create it; --db or FLEET_DB selects another)")
+        }
+        return try open()
     }
 }
 

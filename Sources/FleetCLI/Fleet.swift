@@ -8,7 +8,7 @@ public struct Fleet: AsyncParsableCommand {
         commandName: "fleet",
         abstract: "Find and safely remove residual dm-multipath devices across a fleet of Linux nodes.",
         version: FleetVersion.current,
-        subcommands: [Explain.self, Scan.self, Clean.self, History.self, Sweep.self]
+        subcommands: [Explain.self, Scan.self, Clean.self, History.self, Sweep.self, Report.self]
     )
     public init() {}
 }

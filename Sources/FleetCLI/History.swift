@@ -39,14 +39,9 @@ struct HistoryListingOptions: ParsableArguments {
     @Option(help: "Output format: table, json or csv.")
     var format: HistoryFormat = .table
 
-    /// Opens the database, refusing to create one: a mistyped --db must not answer
-    /// "(none)" from a new empty file.
+    /// Opens the database, refusing to create one (``DatabaseOptions/openExisting()``).
     func openExisting() throws -> FleetDatabase {
-        let path = database.resolvedPath
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw StoreError("no history database at \(path) (fleet scan, clean and sweep create it; --db or FLEET_DB selects another)")
-        }
-        return try database.open()
+        try database.openExisting()
     }
 }
 
@@ -126,33 +121,4 @@ extension HistoryTable {
     /// Table/CSV cells: empty for nil, ISO 8601 UTC for dates.
     static func cell(_ v: (any CustomStringConvertible)?) -> String { v.map(\.description) ?? "" }
     static func time(_ d: Date?) -> String { d.map(ISOTime.format) ?? "" }
-}
-
-/// Any JSON value, so JSON stored as text (a run's options) is printed as JSON, not as a string.
-enum HistoryJSONValue: Codable, Equatable {
-    case null, bool(Bool), number(Double), string(String), array([HistoryJSONValue]), object([String: HistoryJSONValue])
-
-    init(text: String) {
-        self = (try? JSONDecoder().decode(HistoryJSONValue.self, from: Data(text.utf8))) ?? .string(text)
-    }
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([HistoryJSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: HistoryJSONValue].self)) }
-    }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case .bool(let b): try c.encode(b)
-        case .number(let n): if n == n.rounded(), abs(n) < 1e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
-        }
-    }
 }

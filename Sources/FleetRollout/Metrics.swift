@@ -1,5 +1,6 @@
 import Foundation
 import FleetModel
+import FleetStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,32 +77,13 @@ public struct SweepMetrics: Sendable, Hashable {
         return out
     }
 
-    /// Writes ``render()`` to `path` atomically: a temporary file in the same folder (not
-    /// ending in `.prom`, so the collector never reads it half-written), fsync, rename.
+    /// Writes ``render()`` to `path` atomically (``AtomicFile``: the temporary file's dot name
+    /// does not end in `.prom`, so the collector never reads it half-written).
     public func write(to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        let tmp = dir + "/." + url.lastPathComponent + ".\(getpid()).tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw MetricsError("cannot create \(tmp): \(String(cString: strerror(errno)))") }
-        let bytes = Array(render().utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                let reason = String(cString: strerror(errno))
-                close(fd); unlink(tmp)
-                throw MetricsError("cannot write \(tmp): \(reason)")
-            }
-            off += n
-        }
-        _ = fsync(fd)
-        close(fd)
-        guard rename(tmp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(tmp)
-            throw MetricsError("cannot rename \(tmp) to \(path): \(reason)")
+        do {
+            try AtomicFile.write(Array(render().utf8), to: path)
+        } catch let e as AtomicFileError {
+            throw MetricsError(e.description)
         }
     }
 

@@ -211,6 +211,76 @@ extension FleetDatabase {
         }
     }
 
+    // MARK: - Report
+
+    /// Every node_run of the runs started since `since`, with its count of cleanable maps,
+    /// sorted by node then time (`fleet report`'s heatmap, trend and "keeps coming back").
+    public func nodeRunResidues(since: Date? = nil) throws -> [NodeRunResidue] {
+        try pool.read { db in
+            // From the runs in the window (runs_started) to their node_runs (run_id, node):
+            // node_runs has no index on time alone. Per node_run, its maps are one range of
+            // the (node_run_id, position) key.
+            try Row.fetchAll(db, sql: """
+                SELECT n.node, n.run_id, n.started_at, n.status, n.error,
+                       (SELECT COUNT(*) FROM maps m WHERE m.node_run_id = n.id AND +m.verdict IN \(residualVerdictsSQL)) AS residual
+                FROM runs r CROSS JOIN node_runs n ON n.run_id = r.id
+                WHERE r.started_at >= ?
+                ORDER BY n.node, n.started_at, n.id
+                """, arguments: [since.map(ISOTime.format) ?? ""]).map { r in
+                NodeRunResidue(node: r["node"], runID: r["run_id"],
+                               startedAt: ISOTime.parse(r["started_at"]) ?? Date(timeIntervalSince1970: 0),
+                               status: NodeStatus(rawValue: r["status"]) ?? .nodeError, error: r["error"],
+                               residualMaps: r["residual"])
+            }
+        }
+    }
+
+    /// One row per (run, node, WWID) that has actions planned since `since`, oldest first.
+    public func mapCleanups(since: Date? = nil) throws -> [MapCleanupRecord] {
+        try pool.read { db in
+            // `last_outcome`: the outcome of the map's last action (highest id).
+            try Row.fetchAll(db, sql: """
+                SELECT g.*, (SELECT a.outcome FROM actions a WHERE a.id = g.last_id) AS last_outcome
+                FROM (SELECT run_id, node, wwid, MAX(map_name) AS map_name, MAX(dm) AS dm, MIN(planned_at) AS planned_at,
+                             COUNT(*) AS actions, MAX(id) AS last_id,
+                             SUM(outcome IN ('planned', 'started')) AS unfinished, SUM(outcome = 'skipped') AS skipped,
+                             SUM(outcome = 'aborted') AS aborted, SUM(outcome = 'ok') AS ok
+                      FROM actions WHERE planned_at >= ?
+                      GROUP BY run_id, node, wwid) g
+                ORDER BY g.planned_at, g.node, g.wwid
+                """, arguments: [since.map(ISOTime.format) ?? ""]).map { r in
+                let last: String = r["last_outcome"]
+                let outcome: MapCleanupOutcome =
+                    (r["unfinished"] as Int) > 0 ? .unfinished
+                    : (r["aborted"] as Int) > 0 && (r["ok"] as Int) == 0 ? .aborted
+                    : (r["skipped"] as Int) > 0 || last != ActionOutcome.ok.rawValue ? .failed
+                    : .cleaned
+                return MapCleanupRecord(runID: r["run_id"], node: r["node"], wwid: r["wwid"], mapName: r["map_name"], dm: r["dm"],
+                                        plannedAt: ISOTime.parse(r["planned_at"]) ?? Date(timeIntervalSince1970: 0),
+                                        actions: r["actions"], outcome: outcome)
+            }
+        }
+    }
+
+    /// The maps of every node's latest successful scan, by node then multipath -ll order.
+    public func currentMaps() throws -> [CurrentMapRecord] {
+        try pool.read { db in
+            let decoder = JSONDecoder()
+            return try Row.fetchAll(db, sql: """
+                SELECT m.node, m.seen_at, m.name, m.wwid, m.dm, m.vendor, m.product, m.size, m.verdict, m.reasons
+                FROM node_latest l CROSS JOIN maps m ON m.node_run_id = l.node_run_id
+                ORDER BY m.node, m.position
+                """).map { m in
+                let reasonsText: String = m["reasons"]
+                let map = MultipathMap(name: m["name"], wwid: m["wwid"], dm: m["dm"], vendor: m["vendor"], product: m["product"],
+                                       size: m["size"])
+                return CurrentMapRecord(node: m["node"], seenAt: ISOTime.parse(m["seen_at"]) ?? Date(timeIntervalSince1970: 0),
+                                        map: map, verdict: Verdict(rawValue: m["verdict"]) ?? .needsReview,
+                                        reasons: (try? decoder.decode([String].self, from: Data(reasonsText.utf8))) ?? [])
+            }
+        }
+    }
+
     // MARK: - Prune
 
     /// Deletes finished runs started before `cutoff` and everything below them (cascade), and

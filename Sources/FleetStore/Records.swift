@@ -129,3 +129,49 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// One node_run in a time window with how many of its maps had a cleanable verdict:
+/// one observation of `fleet report`'s heatmap and trend.
+public struct NodeRunResidue: Sendable, Hashable {
+    public var node: String
+    public var runID: Int64
+    public var startedAt: Date
+    public var status: NodeStatus
+    public var error: String?
+    public var residualMaps: Int
+}
+
+/// What became of one map's cleanup in one run, read from its `actions` rows.
+public enum MapCleanupOutcome: String, Sendable, Codable, CaseIterable {
+    /// Every step ran and the last one succeeded (a failed stuck-probe kill or a failed
+    /// `multipath -f` attempt followed by a successful retry does not count against it).
+    /// The cleaner's final re-read (procedure step 2.3) is not stored in the history.
+    case cleaned
+    /// A step failed, so the steps after it were skipped or never planned.
+    case failed
+    /// Aborted before the first command: the map changed since the plan.
+    case aborted
+    /// A step still `planned` or `started`: the run was killed or is still going.
+    case unfinished
+}
+
+/// One map's cleanup in one run: its actions folded (`fleet report`).
+public struct MapCleanupRecord: Sendable, Hashable {
+    public var runID: Int64
+    public var node: String
+    public var wwid: String
+    public var mapName: String?
+    public var dm: String?
+    public var plannedAt: Date
+    public var actions: Int
+    public var outcome: MapCleanupOutcome
+}
+
+/// A map as its node's latest successful scan saw it (the map without its paths).
+public struct CurrentMapRecord: Sendable, Hashable {
+    public var node: String
+    public var seenAt: Date
+    public var map: MultipathMap
+    public var verdict: Verdict
+    public var reasons: [String]
+}

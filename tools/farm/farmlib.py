@@ -547,7 +547,7 @@ def build_root(st, root):
         vend = (m["vendor"] if m else p["vendor"]).strip()
         prod = (m["product"] if m else p["product"]).strip()
         for link in ("scsi-1%s_%s:%s" % (vend, prod, serial), "scsi-S%s_%s_%s" % (vend, prod, serial)):
-            lp = os.path.join(byid, link)
+            lp = os.path.join(byid, udev_safe(link))
             if not os.path.lexists(lp):
                 os.symlink("../../" + p["dev"], lp)
         if not m:
@@ -679,6 +679,13 @@ def save_state(ndir, st):
     with open(tmp, "w") as f:
         json.dump(st, f, indent=1, sort_keys=True)
     os.rename(tmp, os.path.join(ndir, "state.json"))
+
+
+def udev_safe(name):
+    """A /dev/disk/by-id link name as udev makes it from vendor and product strings
+    (util_replace_whitespace, then util_replace_chars): a product string with spaces or
+    slashes still gives one file name."""
+    return re.sub(r"[^0-9A-Za-z#+\-.:=@_]", "_", re.sub(r"\s+", "_", name))
 
 
 def settle(node):
