@@ -45,8 +45,7 @@ struct Report: AsyncParsableCommand {
         do {
             db = try database.openExisting()
         } catch {
-            StandardStream.err("fleet report: \(error)\n")
-            throw ExitCode(74)
+            throw FleetOutput.standard.fail(.report, .database, error)
         }
         let now = Date()
         let options = HistoryReport.Options(since: now.addingTimeInterval(-Double(since.duration.components.seconds)),
@@ -54,9 +53,8 @@ struct Report: AsyncParsableCommand {
         do {
             try HistoryReport.write(db, options, to: out)
         } catch {
-            StandardStream.err("fleet report: \(error)\n")
-            throw ExitCode(74)
+            throw FleetOutput.standard.fail(.report, .database, error)
         }
-        StandardStream.out("wrote \(out)\n")
+        FleetOutput.standard.out("wrote \(out)\n")
     }
 }

@@ -25,7 +25,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable, Hashable {
 
     /// The subcommands, as named on the command line and in README's table header.
     public enum Command: String, CaseIterable, Sendable {
-        case scan, clean, sweep, explain, history
+        case scan, clean, sweep, explain, history, report
     }
 
     /// Which statuses each subcommand can exit with.
@@ -35,5 +35,6 @@ public enum ExitStatus: Int32, CaseIterable, Sendable, Hashable {
         .sweep: [.ok, .residual, .notScanned, .cleanupsFailed, .maxFailures, .interrupted, .usage, .badInput, .database, .locked],
         .explain: [.ok, .residual, .usage],
         .history: [.ok, .usage, .database],
+        .report: [.ok, .usage, .database],
     ]
 }
