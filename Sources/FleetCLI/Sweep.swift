@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FleetInventory
 import FleetModel
+import FleetReport
 import FleetRollout
 import FleetSSH
 import FleetStore
@@ -16,7 +17,8 @@ struct Sweep: AsyncParsableCommand {
         and names the holder's pid. Then scans every selected node and records it, like \
         `fleet scan`. Never prompts. Writes one line per event on stderr (--log-format \
         text or json) and nothing on stdout; with --metrics-file, a Prometheus textfile \
-        for node_exporter.
+        for node_exporter; with --report, the HTML page of `fleet report` (last 30 days), \
+        replaced atomically after each sweep.
 
           $ fleet sweep --inventory /etc/fleet/nodes.yaml \\
               --metrics-file /var/lib/prometheus/node-exporter/fleet.prom
@@ -51,7 +53,7 @@ struct Sweep: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Read the sweep's options from this YAML file. Flags given on the command line override it.",
-        discussion: "Keys: inventory, limit, db, lock, log_format, metrics_file; clean: {enabled, confirm_after, batch, max_in_flight, rate, pause, max_failures}; access: {forks, connect_timeout, command_timeout, probe_timeout, host_key_policy}. Example: contrib/fleet-sweep.yaml.",
+        discussion: "Keys: inventory, limit, db, lock, log_format, metrics_file, report; clean: {enabled, confirm_after, batch, max_in_flight, rate, pause, max_failures}; access: {forks, connect_timeout, command_timeout, probe_timeout, host_key_policy}. Example: contrib/fleet-sweep.yaml.",
         valueName: "file"))
     var config: String?
 
@@ -74,6 +76,10 @@ struct Sweep: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write Prometheus metrics here (atomically) for node_exporter's textfile collector.",
                                valueName: "path"))
     var metricsFile: String?
+
+    @Option(help: ArgumentHelp("After the sweep, write the HTML report (`fleet report`: last 30 days, 200 nodes) here, atomically.",
+                               valueName: "path"))
+    var report: String?
 
     // --no-clean: a scan-only run with a config file whose clean.enabled is true.
     @Flag(inversion: .prefixedNo, exclusivity: .chooseLast,
@@ -115,6 +121,7 @@ struct Sweep: AsyncParsableCommand {
         var probeTimeout: String
         var lock: String
         var metricsFile: String?
+        var report: String?
         var confirmAfter: String
         var batch: String
         var maxInFlight: Int
@@ -260,7 +267,7 @@ struct Sweep: AsyncParsableCommand {
                 kind: .sweep, inventory: inventory,
                 options: RecordedOptions(limit: limit, clean: clean, forks: access.forks, connectTimeout: access.connectTimeout.text,
                                          commandTimeout: access.commandTimeout.text, probeTimeout: access.probeTimeout.text,
-                                         lock: lockPath, metricsFile: metricsFile, confirmAfter: pacing.confirmAfter.text,
+                                         lock: lockPath, metricsFile: metricsFile, report: report, confirmAfter: pacing.confirmAfter.text,
                                          batch: pacing.batch, maxInFlight: pacing.maxInFlight, rate: pacing.rate, pause: pacing.pause.text,
                                          maxFailures: pacing.maxFailures, hostKeyPolicy: access.hostKeyPolicy.rawValue,
                                          logFormat: logFormat.rawValue, config: loaded.map { Self.absolute($0.file.path) },
@@ -325,6 +332,18 @@ struct Sweep: AsyncParsableCommand {
             try db.finishRun(run, status: status, exitCode: code.rawValue, endedAt: ctx.now())
         } catch {
             log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
+        }
+        // After the run is finished, so the page shows its final status. A report that
+        // cannot be written is logged and does not change the sweep's exit status.
+        if let page = self.report {
+            do {
+                let now = ctx.now()
+                try HistoryReport.write(db, .init(since: now.addingTimeInterval(-30 * 86400), sinceText: "30d", limit: 200, now: now),
+                                        to: page)
+                log.info("report.written", metadata: ["path": .string(page), "run": .stringConvertible(run)])
+            } catch {
+                log.error("report.failed", metadata: ["path": .string(page), "error": .string("\(error)")])
+            }
         }
         let success = result.storeErrors.isEmpty && !cleanFailed && result.nodesFailed == 0
             && metrics.mapsCleanFailed == 0 && (report.map { $0.exitCode == 0 } ?? true)

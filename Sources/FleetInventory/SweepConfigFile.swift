@@ -93,6 +93,7 @@ public struct SweepConfigFile: Sendable, Hashable {
         Key(name: "lock", flag: "--lock", kind: .path, expected: "the run lock file's path"),
         Key(name: "log_format", flag: "--log-format", kind: .choice(["text", "json"]), expected: "text or json"),
         Key(name: "metrics_file", flag: "--metrics-file", kind: .path, expected: "the Prometheus textfile's path"),
+        Key(name: "report", flag: "--report", kind: .path, expected: "the HTML report's path"),
         Key(name: "clean.enabled", flag: "--clean", kind: .boolean, expected: "true or false"),
         Key(name: "clean.confirm_after", flag: "--confirm-after", kind: .duration, expected: duration + " (0s allowed)"),
         Key(name: "clean.batch", flag: "--batch", kind: .text, expected: "a batch ramp such as 1,5,25% (positive counts, percentages 1-100)"),

@@ -73,6 +73,7 @@ import Testing
     lock: /run/fleet/sweep.lock
     limit: "rack-a,!node-7"
     metrics_file: /var/lib/prometheus/node-exporter/fleet.prom
+    report: report.html
     log_format: json
     clean:
       enabled: true
@@ -95,6 +96,7 @@ import Testing
         #expect(s.lock == "/run/fleet/sweep.lock")
         #expect(s.limit == "rack-a,!node-7")
         #expect(s.metricsFile == "/var/lib/prometheus/node-exporter/fleet.prom")
+        #expect(s.report == dir + "/report.html", "relative to the file's folder")
         #expect(s.logFormat == .json)
         #expect(s.clean)
         #expect(s.pacing.confirmAfter.duration == .seconds(600))
@@ -124,7 +126,7 @@ import Testing
         #expect(s.inventory == dir + "/nodes.yaml")
         #expect(c.inEffect == ["inventory"])
         #expect(s.database.path == nil)
-        #expect(s.lock == nil && s.limit == nil && s.metricsFile == nil)
+        #expect(s.lock == nil && s.limit == nil && s.metricsFile == nil && s.report == nil)
         #expect(s.logFormat == .text)
         #expect(!s.clean)
         #expect(s.pacing.batch == defaults.pacing.batch)

@@ -212,3 +212,34 @@ func promParse(_ path: String) throws -> ([String: Double], [String: String]) {
     struct Failure: Error, CustomStringConvertible { var description: String }
     throw Failure(description: "prometheus_client could not parse \(path) (apt-get install python3-prometheus-client): \(lastError)")
 }
+
+extension SweepTests {
+    /// --report: the page is written after each sweep, replaced whole (no temporary file
+    /// left), shows the sweep that just ended; a report that cannot be written is an event
+    /// and leaves the exit status alone.
+    @Test func reportIsRewrittenAfterEachSweep() async throws {
+        let inv = try write("nodes.yaml", "nodes:\n  - {name: node-1, address: 127.0.9.1}\n")
+        let page = dir + "/site/fleet.html"
+        try FileManager.default.createDirectory(atPath: dir + "/site", withIntermediateDirectories: true)
+        func residualNode() throws -> ScriptedExecutor {
+            ScriptedExecutor(["node-1": .replies([try Self.discovery("residual"),
+                                                  .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, "", "")]),
+                                                  try Self.residualProbe()])])
+        }
+        let args = ["--inventory", inv, "--db", dir + "/h.sqlite", "--log-format", "json", "--report", page]
+        for run in 1...2 {
+            let (code, out) = try await sweep(args, executor: try residualNode())
+            #expect(code == 1, "residual map left in place")
+            #expect(out.stderr.contains(#""event":"report.written""#), "\(out.stderr)")
+            let html = try String(contentsOfFile: page, encoding: .utf8)
+            #expect(html.contains("Latest run · #\(run) sweep"))
+            // The residual map of the `residual` capture (mpatha) on node-1, once per sweep so far.
+            #expect(html.contains(#"<g class="hm-row" data-node="node-1" data-total="\#(run)""#))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/site") == ["fleet.html"])
+        }
+        let (code, out) = try await sweep(["--inventory", inv, "--db", dir + "/h.sqlite", "--log-format", "json",
+                                           "--report", dir + "/missing/fleet.html"], executor: try residualNode())
+        #expect(code == 1)
+        #expect(out.stderr.contains(#""event":"report.failed""#), "\(out.stderr)")
+    }
+}
