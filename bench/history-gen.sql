@@ -3,7 +3,8 @@
 -- sqlite3 on a database that fleet already migrated (so the schema and indexes are the
 -- real ones). About 1% of node-days are unreachable; map 0 of a node is residual on 3
 -- consecutive days out of every 100 (staggered per node), as an unmapped LUN that a sweep
--- cleans a few days later would be.
+-- cleans a few days later would be: on the last of those days the sweep's cleanup is in
+-- `actions` (multipath -f, two flushbufs, two deletes, all ok), for bench/report.sh.
 PRAGMA synchronous = OFF;
 PRAGMA foreign_keys = ON;
 BEGIN;
@@ -52,5 +53,22 @@ SELECT m.id, 0, q.p, 'service-time 0', CASE WHEN m.all_failed THEN 0 ELSE 50 END
        CASE WHEN m.all_failed THEN 'faulty' ELSE 'ready' END, 'running', 'running'
 FROM maps m CROSS JOIN (SELECT 0 AS p UNION ALL SELECT 1) AS q
 ORDER BY m.id, q.p;
+
+WITH steps(s, command, kind) AS (VALUES
+        (0, 'multipath -f mpatha', 'flush-map'),
+        (1, 'blockdev --flushbufs /dev/sdb', 'flush-buffers'),
+        (2, 'blockdev --flushbufs /dev/sdc', 'flush-buffers'),
+        (3, 'echo 1 > /sys/block/sdb/device/delete', 'delete-device'),
+        (4, 'echo 1 > /sys/block/sdc/device/delete', 'delete-device'))
+INSERT INTO actions (run_id, node, wwid, map_name, dm, command, kind, planned_at, started_at, ended_at,
+                     duration_ms, exit_code, stdout, stderr, outcome)
+SELECT nr.run_id, m.node, m.wwid, m.name, m.dm, steps.command, steps.kind,
+       strftime('%Y-%m-%dT%H:%M:%fZ', julianday(m.seen_at) + (600 + steps.s) / 86400.0),
+       strftime('%Y-%m-%dT%H:%M:%fZ', julianday(m.seen_at) + (600.1 + steps.s) / 86400.0),
+       strftime('%Y-%m-%dT%H:%M:%fZ', julianday(m.seen_at) + (600.3 + steps.s) / 86400.0),
+       200, 0, '', '', 'ok'
+FROM maps m CROSS JOIN node_runs nr ON nr.id = m.node_run_id CROSS JOIN steps
+WHERE m.verdict = 'residual' AND ((((nr.id - 1) % @NODES@) * 37 + (nr.id - 1) / @NODES@) % 100) = 2
+ORDER BY m.id, steps.s;
 
 COMMIT;

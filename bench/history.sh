@@ -10,6 +10,7 @@
 #   bench/history.sh                 # builds the release binary, generates, times
 #   NODES=100 DAYS=30 bench/history.sh
 #   FLEET_BIN=/path/to/fleet DB=/tmp/h.sqlite KEEP=1 bench/history.sh
+#   GENERATE_ONLY=1 DB=/tmp/h.sqlite bench/history.sh   # only the database (bench/report.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,7 @@ fi
 sqlite3 "$DB" "SELECT 'rows: runs ' || (SELECT COUNT(*) FROM runs) || ', node_runs ' || (SELECT COUNT(*) FROM node_runs)
                || ', maps ' || (SELECT COUNT(*) FROM maps) || ', paths ' || (SELECT COUNT(*) FROM paths);"
 echo "file: $(du -h "$DB" | cut -f1)"
+[ -z "${GENERATE_ONLY:-}" ] || exit 0
 
 # Best and median of RUNS runs, wall clock, output to /dev/null (rows counted once).
 bench() {

@@ -11,7 +11,7 @@ enum Charts {
         let cellHeight = 16
         let gridTop = 24
         let gridWidth = cellWidth * columns.count
-        let totalX = labelWidth + gridWidth + 8
+        let totalX = labelWidth + gridWidth + 16
         var out: [HeatRow] = []
         out.reserveCapacity(rows.count)
         for (i, r) in rows.enumerated() {
