@@ -31,7 +31,8 @@ demo: build
 # Benchmarks (not tests; they print numbers, README "Measured"): parser, SSH transport, the
 # scan of a simulated farm (BENCH_N nodes, BENCH_C at once; PEERS=1 also runs pssh, clush,
 # Ansible, parallel-ssh and ssh|xargs on the same farm with both jobs, installing what is
-# missing), and the history queries over 1,000 nodes x 365 days.
+# missing), the history queries over 1,000 nodes x 365 days, and `fleet report` over
+# 1,000 nodes x 90 days.
 BENCH_N ?= 1000
 BENCH_C ?= 200
 bench: deps
@@ -39,3 +40,4 @@ bench: deps
 	bench/ssh.sh $(BENCH_N) $(BENCH_C)
 	bench/scan.sh $(if $(PEERS),--peers --install --peer-job both) $(BENCH_N) $(BENCH_C)
 	bench/history.sh
+	bench/report.sh

@@ -71,6 +71,7 @@ let package = Package(
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FleetRolloutTests", dependencies: ["FleetRollout", "FleetTestSupport"]),
         .testTarget(name: "FleetCLITests", dependencies: ["FleetCLI", "FleetTestSupport"]),
-        .testTarget(name: "FleetReportTests", dependencies: ["FleetReport", "FleetTestSupport"]),
+        .testTarget(name: "FleetReportTests", dependencies: ["FleetReport", "FleetTestSupport",
+                                                           .product(name: "Mustache", package: "swift-mustache")]),
     ]
 )

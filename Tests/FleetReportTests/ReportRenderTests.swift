@@ -1,6 +1,7 @@
 import Foundation
 import FleetModel
 import FleetStore
+import Mustache
 import Testing
 @testable import FleetReport
 
@@ -46,5 +47,38 @@ import Testing
         #expect(html.contains("reason &lt;0&gt;"))
         #expect(!html.contains("p'\"<0>"))
         #expect(html.contains("<th style=\"width:220px\">forks</th><td class=\"mono\">64</td>"))
+    }
+}
+
+extension ReportRenderTests {
+    /// The hand-written lookups (ReportPage+Mustache.swift) find every stored property under
+    /// its own name, with the same value: a field added without its case would render empty.
+    @Test func rowLookupsFindEveryField() {
+        let rows: [any MustacheParent] = [
+            Heatmap(width: 1, height: 2, labelWidth: 3, gridLeft: 4, gridTop: 5, gridWidth: 6, cellWidth: 7, cellHeight: 8,
+                    totalX: 9, byDay: true, columnTicks: [], rows: []),
+            HeatRow(rowNode: "n", rowAnchor: "a", rowY: 1, textY: 2, rowTotal: 3, rowPeak: 4, cells: []),
+            HeatCell(cellX: 1, cellCls: "c", cellCount: "2", cellTitle: "t"),
+            NodeSection(node: "n", anchor: "a", nodeStatus: "ok", nodeStatusCls: "s", hasNodeError: false, nodeError: "e",
+                        lastScan: "l", residualObservations: 1, maps: [], hasMaps: false, residualHistory: [],
+                        hasResidualHistory: false, cleanups: [], hasCleanups: false),
+            MapRow(mapName: "m", mapWWID: "w", mapDM: "d", vendorProduct: "v", mapSize: "s", verdict: "x", verdictCls: "c",
+                   cleanedSince: true, reasons: ["r"]),
+            ResidualRow(resName: "n", resWWID: "w", resFirst: "f", resLast: "l", resScans: 1, resNow: "x", resNowCls: "c"),
+            CleanupGroup(cleanupRun: 1, cleanupTime: "t", cleanupMap: "m", cleanupWWID: "w", cleanupOutcome: "o",
+                         cleanupCls: "c", actions: []),
+            ActionRow(command: "c", actionOutcome: "o", actionCls: "c", exitCode: "0", duration: "1", hasOutput: true,
+                      stdout: "o", hasStdout: true, stderr: "e", hasStderr: true, actionReason: "r", hasActionReason: true),
+            Recurring(recNode: "n", recAnchor: "a", episodes: 2, distinctWWIDs: 2, recCleaned: 1, recFirst: "f", recLast: "l",
+                      recNow: 0),
+        ]
+        for row in rows {
+            for field in Mirror(reflecting: row).children {
+                let label = field.label ?? ""
+                let found = row.child(named: label)
+                #expect(found.map { "\($0)" } == "\(field.value)", "\(type(of: row)).\(label)")
+            }
+            #expect(row.child(named: "noSuchField") == nil)
+        }
     }
 }
