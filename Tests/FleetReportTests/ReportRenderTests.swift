@@ -82,3 +82,34 @@ extension ReportRenderTests {
         }
     }
 }
+
+extension ReportRenderTests {
+    /// More runs in the window than run columns fit (121 > 120): one column per UTC day, each
+    /// cell the day's worst scan; the row's total still sums every scan.
+    @Test func manyRunsGoIntoDayColumns() throws {
+        let dir = NSTemporaryDirectory() + "fleet-report-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = try FleetDatabase(path: dir + "/history.sqlite")
+        let day0 = try #require(ISOTime.parse("2026-11-01T00:00:00.000Z"))
+        // 121 runs, 41 a day over three days (the last day 39); node-a has one residual map in
+        // the first 2 runs of day 1 (the second day) and none otherwise.
+        for i in 0..<121 {
+            let at = day0.addingTimeInterval(Double(i / 41) * 86400 + Double(i % 41) * 600)
+            let run = try db.beginRun(kind: .sweep, inventory: nil, options: [String: String](), version: "test", startedAt: at)
+            var scan = NodeScan(node: "node-a", address: "127.0.0.1", status: .ok, startedAt: at, duration: .milliseconds(5))
+            let residual = i == 41 || i == 42
+            scan.findings = [MapFinding(map: MultipathMap(name: "mpatha", wwid: "36001405aaaaaaaaaaaaaaaaaaaaaaaaa", dm: "dm-0"),
+                                        verdict: residual ? .residual : .healthy, reasons: [])]
+            _ = try db.recordNode(run: run, scan)
+            try db.finishRun(run, status: .ok, exitCode: residual ? 1 : 0, endedAt: at.addingTimeInterval(5))
+        }
+        let html = try HistoryReport.render(db, .init(since: nil, sinceText: "all", limit: 0,
+                                                      now: day0.addingTimeInterval(3 * 86400)))
+        #expect(html.contains("one column per UTC day"))
+        #expect(html.contains(#"<g class="hm-row" data-node="node-a" data-total="2" data-peak="1">"#))
+        // Three day columns: 11-01, 11-02, 11-03 as ticks; the one residual cell is 11-02.
+        for label in ["11-01", "11-02", "11-03"] { #expect(html.contains(">\(label)</text>"), "\(label)") }
+        #expect(html.contains(#"data-count="1"><title>node-a · 2026-11-02: 1 residual map</title>"#))
+        #expect(!html.contains(">#121</text>"), "no run columns")
+    }
+}
