@@ -79,7 +79,8 @@ struct Clean: AsyncParsableCommand {
         let out = ctx.output
         let nodes: [InventoryNode]
         do {
-            nodes = try Inventory.load(path: inventory).select(limit)
+            let config = try access.loadSSHConfig()
+            nodes = access.resolve(try Inventory.load(path: inventory).select(limit), config: config)
         } catch {
             throw out.fail(.clean, .badInput, error)
         }

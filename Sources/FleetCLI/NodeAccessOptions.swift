@@ -1,4 +1,6 @@
 import ArgumentParser
+import FleetInventory
+import FleetModel
 import FleetRollout
 import FleetSSH
 
@@ -21,6 +23,16 @@ struct NodeAccessOptions: ParsableArguments {
         "Unknown host keys: strict refuses the node (default); accept-new records the key in the first known_hosts file. A changed key is always refused.",
         valueName: "strict|accept-new"))
     var hostKeyPolicy: SSHOptions.HostKeyPolicy = .strict
+
+    @Option(help: ArgumentHelp(
+        "OpenSSH client config, resolved per node as `ssh -G` does (default: ~/.ssh/config then /etc/ssh/ssh_config, as ssh; a file given here is read alone, as `ssh -F`); `none` ignores it. The inventory's settings win over it.",
+        valueName: "file"))
+    var sshConfig: String?
+
+    @Option(help: ArgumentHelp(
+        "Jump host(s) for every node, as `ssh -J`: [user@]host[:port], hops separated by commas; `none` connects directly. Wins over the inventory's jump and ssh_config's ProxyJump.",
+        valueName: "hops"))
+    var jump: String?
 
     func validate() throws {
         guard forks >= 1, forks <= 4096 else { throw ValidationError("--forks must be between 1 and 4096") }
@@ -46,3 +58,28 @@ struct NodeAccessOptions: ParsableArguments {
 }
 
 extension SSHOptions.HostKeyPolicy: ExpressibleByArgument {}
+
+extension NodeAccessOptions {
+    /// The ssh_config this run reads (`--ssh-config`); throws with the file and line of
+    /// a line OpenSSH itself would refuse.
+    func loadSSHConfig() throws(SSHConfigError) -> SSHConfig {
+        try SSHConfig.load(path: sshConfig)
+    }
+
+    /// How fleet reaches each node: the inventory's explicit settings and `--jump` first,
+    /// then ssh_config, then fleet's defaults (already in `node.target`).
+    func resolve(_ nodes: [InventoryNode], config: SSHConfig) -> [InventoryNode] {
+        nodes.map { n in
+            var n = n
+            n.target = config.target(for: n.target, overrides: overrides(n))
+            return n
+        }
+    }
+
+    func overrides(_ node: InventoryNode) -> SSHConfig.Overrides {
+        let a = node.access
+        return SSHConfig.Overrides(hostName: a.address, port: a.port, user: a.user, identityFiles: a.identityFiles,
+                                   userKnownHostsFiles: a.knownHosts, proxyJump: jump ?? a.jump,
+                                   origin: jump != nil ? "inventory or --jump" : "inventory")
+    }
+}

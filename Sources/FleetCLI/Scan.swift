@@ -38,6 +38,10 @@ struct Scan: AsyncParsableCommand {
 
     @OptionGroup var access: NodeAccessOptions
 
+    @Option(help: ArgumentHelp("Print how fleet reaches NODE (address, user, keys, known_hosts, jump hosts, each with the inventory or ssh_config line it came from) and exit without connecting.",
+                               valueName: "node"))
+    var showSSH: String?
+
     func validate() throws {
         if inventory == nil && !printScript { throw ValidationError("Missing expected argument '--inventory <file>'") }
     }
@@ -62,7 +66,19 @@ struct Scan: AsyncParsableCommand {
         // Only the targets are kept: the parsed inventory is not needed during the scan.
         let targets: [NodeTarget]
         do {
-            targets = try Inventory.load(path: inventory).select(limit).map(\.target)
+            let nodes = try Inventory.load(path: inventory).select(limit)
+            let sshConfig = try access.loadSSHConfig()
+            if let name = showSSH {
+                guard let node = nodes.first(where: { $0.name == name }) else {
+                    out.err("fleet scan: --show-ssh \(name): no such node in the selection\n")
+                    throw ExitCode(64)
+                }
+                out.out(SSHShow.render(node: node, config: sshConfig, access: access))
+                return
+            }
+            targets = access.resolve(nodes, config: sshConfig).map(\.target)
+        } catch let e as ExitCode {
+            throw e
         } catch {
             throw out.fail(.scan, .badInput, error)
         }

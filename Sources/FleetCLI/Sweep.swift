@@ -240,7 +240,7 @@ struct Sweep: AsyncParsableCommand {
         }
 
         // 2. Inventory.
-        let nodes: [InventoryNode]
+        var nodes: [InventoryNode]
         do throws(InventoryError) {
             let all = try Inventory.load(path: inventory)
             do {
@@ -255,6 +255,13 @@ struct Sweep: AsyncParsableCommand {
         } catch {
             log.error("inventory.invalid", metadata: ["inventory": .string(inventory), "error": .string(error.description)])
             throw finish(.badInput, success: false)
+        }
+        do {
+            let sshConfig = try access.loadSSHConfig()
+            nodes = access.resolve(nodes, config: sshConfig)
+        } catch {
+            log.error("ssh_config.invalid", metadata: ["error": .string(error.description)])
+            throw finish(Status.inventory, success: false)
         }
 
         // 3. History.

@@ -72,13 +72,14 @@ struct AnsibleInventoryParser {
                     continue
                 }
                 switch k {
-                case "ansible_host", "ansible_ssh_host": s.address = try y.word(v, "\(w): \(k)")
+                case "ansible_host", "ansible_ssh_host": s.address = try y.word(v, "\(w): \(k)"); s.addressGiven = true
                 case "ansible_port", "ansible_ssh_port": s.port = try y.port(v, "\(w): \(k)")
                 case "ansible_user", "ansible_ssh_user": s.user = try y.word(v, "\(w): \(k)")
                 case "ansible_ssh_private_key_file", "ansible_private_key_file":
                     s.identityFiles = try y.paths(v, "\(w): \(k)")
                 case "ansible_become": s.sudo = try y.bool(v, "\(w): \(k)", lenient: true)
                 case "fleet_known_hosts": s.knownHosts = try y.paths(v, "\(w): \(k)")
+                case "fleet_jump": s.jump = try y.word(v, "\(w): \(k)")
                 case "fleet_labels":
                     // Merged key by key across levels (not replaced), so a rack group can add
                     // `rack: a` to the `role: worker` a parent group set.
@@ -89,7 +90,7 @@ struct AnsibleInventoryParser {
                 default:
                     if k.hasPrefix("fleet_") {
                         throw y.unknownKey(v, k, in: w,
-                                           known: ["fleet_known_hosts", "fleet_labels", "fleet_protect"])
+                                           known: ["fleet_known_hosts", "fleet_jump", "fleet_labels", "fleet_protect"])
                     }
                 }
             }

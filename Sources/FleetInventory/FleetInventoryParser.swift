@@ -14,7 +14,7 @@ struct FleetInventoryParser {
     let y: YAMLReader
 
     static let topKeys = ["defaults", "groups", "nodes", "protect"]
-    static let settingKeys = ["port", "user", "identity_file", "known_hosts", "sudo", "labels", "protect"]
+    static let settingKeys = ["port", "user", "identity_file", "known_hosts", "sudo", "jump", "labels", "protect"]
     static let nodeKeys = ["name", "address"] + settingKeys
     static let groupKeys = settingKeys + ["nodes"]
 
@@ -125,12 +125,13 @@ struct FleetInventoryParser {
                 throw y.unknownKey(kn, k, in: what, known: allowed)
             }
             switch k {
-            case "address": s.address = try y.word(v, "\(what).address")
+            case "address": s.address = try y.word(v, "\(what).address"); s.addressGiven = true
             case "port": s.port = try y.port(v, "\(what).port")
             case "user": s.user = try y.word(v, "\(what).user")
             case "identity_file": s.identityFiles = try y.paths(v, "\(what).identity_file")
             case "known_hosts": s.knownHosts = try y.paths(v, "\(what).known_hosts")
             case "sudo": s.sudo = try y.bool(v, "\(what).sudo")
+            case "jump": s.jump = try y.word(v, "\(what).jump")
             case "labels": s.labels = try y.labels(v, "\(what).labels")
             case "protect": s.protect = try y.protectRules(v, "\(what).protect")
             default: break

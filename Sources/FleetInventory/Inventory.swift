@@ -50,9 +50,13 @@ public struct InventoryNode: Sendable, Hashable {
     public var labels: [String: String]
     /// The node's own rules, then its groups', then the global ones.
     public var protect: [ProtectRule]
+    /// What the inventory itself set for reaching the node (`target` has fleet's defaults
+    /// filled in too): these win over ssh_config, which fills the rest.
+    public var access: AccessSettings
 
-    public init(target: NodeTarget, groups: [String] = [], labels: [String: String] = [:], protect: [ProtectRule] = []) {
-        self.target = target; self.groups = groups; self.labels = labels; self.protect = protect
+    public init(target: NodeTarget, groups: [String] = [], labels: [String: String] = [:], protect: [ProtectRule] = [],
+                access: AccessSettings = AccessSettings()) {
+        self.target = target; self.groups = groups; self.labels = labels; self.protect = protect; self.access = access
     }
 
     public var name: String { target.name }
@@ -60,6 +64,24 @@ public struct InventoryNode: Sendable, Hashable {
     /// True when any of the node's protect rules matches `map`.
     public func isProtected(_ map: MultipathMap) -> Bool {
         protect.contains { $0.matches(map) }
+    }
+}
+
+/// Connection settings the inventory gave explicitly for a node (nil: no level set it).
+public struct AccessSettings: Sendable, Hashable {
+    /// `address` / `ansible_host`; not Ansible's default (the inventory name).
+    public var address: String?
+    public var port: Int?
+    public var user: String?
+    public var identityFiles: [String]?
+    public var knownHosts: [String]?
+    /// `jump` / `fleet_jump`: ProxyJump spec, `[user@]host[:port]`, comma-separated hops.
+    public var jump: String?
+
+    public init(address: String? = nil, port: Int? = nil, user: String? = nil, identityFiles: [String]? = nil,
+                knownHosts: [String]? = nil, jump: String? = nil) {
+        self.address = address; self.port = port; self.user = user
+        self.identityFiles = identityFiles; self.knownHosts = knownHosts; self.jump = jump
     }
 }
 

@@ -15,6 +15,10 @@ struct Settings: Hashable {
     var identityFiles: [String]?
     var knownHosts: [String]?
     var sudo: Bool?
+    /// ProxyJump spec (`[user@]host[:port],…`).
+    var jump: String?
+    /// Set by the inventory's own `address`/`ansible_host` (not Ansible's default name).
+    var addressGiven = false
     var labels: [String: String] = [:]
     var protect: [ProtectRule] = []
 
@@ -23,7 +27,7 @@ struct Settings: Hashable {
     func over(_ base: Settings) -> Settings {
         Settings(address: address ?? base.address, port: port ?? base.port, user: user ?? base.user,
                  identityFiles: identityFiles ?? base.identityFiles, knownHosts: knownHosts ?? base.knownHosts,
-                 sudo: sudo ?? base.sudo, labels: base.labels.merging(labels) { _, mine in mine },
+                 sudo: sudo ?? base.sudo, jump: jump ?? base.jump, addressGiven: addressGiven || base.addressGiven, labels: base.labels.merging(labels) { _, mine in mine },
                  protect: protect + base.protect.filter { !protect.contains($0) })
     }
 
@@ -36,6 +40,7 @@ struct Settings: Hashable {
         if differ(identityFiles, other.identityFiles) { return "identity_file" }
         if differ(knownHosts, other.knownHosts) { return "known_hosts" }
         if differ(sudo, other.sudo) { return "sudo" }
+        if differ(jump, other.jump) { return "jump" }
         for (k, v) in other.labels where labels[k] != nil && labels[k] != v { return "label '\(k)'" }
         return nil
     }
@@ -326,5 +331,7 @@ func makeNode(name: String, nameNode: Node, settings s: Settings, groups: [Strin
                             identityFiles: s.identityFiles ?? [],
                             knownHostsFiles: s.knownHosts ?? [y.home + "/.ssh/known_hosts"],
                             sudo: s.sudo ?? false)
-    return InventoryNode(target: target, groups: groups, labels: s.labels, protect: s.protect)
+    let access = AccessSettings(address: s.addressGiven ? address : nil, port: s.port, user: s.user,
+                                identityFiles: s.identityFiles, knownHosts: s.knownHosts, jump: s.jump)
+    return InventoryNode(target: target, groups: groups, labels: s.labels, protect: s.protect, access: access)
 }

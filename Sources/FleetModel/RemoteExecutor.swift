@@ -12,12 +12,44 @@ public struct NodeTarget: Hashable, Sendable, Codable {
     public var knownHostsFiles: [String]
     /// Run commands through `sudo -n`.
     public var sudo: Bool
+    /// Jump hosts (OpenSSH ProxyJump, flattened), outermost first: fleet connects to
+    /// `jumps[0]`, reaches `jumps[1]` through a `direct-tcpip` channel of it, …, and this
+    /// node through the last. Each hop's host key is checked under its own name and port.
+    public var jumps: [NodeTarget] = []
+    /// Per-node transport settings from ssh_config; nil: the executor's options.
+    public var connectTimeout: Duration? = nil
+    public var keepaliveInterval: Duration? = nil
+    /// Unanswered keepalives after which an idle session counts as dropped (ServerAliveCountMax).
+    public var keepaliveCountMax: Int? = nil
+    /// Offer only agent keys that match one of `identityFiles` (IdentitiesOnly).
+    public var identitiesOnly: Bool = false
+    /// ssh-agent socket for this node; `""` none; nil the executor's (`SSH_AUTH_SOCK`).
+    public var identityAgent: String? = nil
+    public var hostKeyPolicy: HostKeyPolicy? = nil
+    /// Ciphers to offer, in order (already limited to what libssh2 supports); nil: fleet's.
+    public var ciphers: [String]? = nil
+    /// Why this node cannot be reached as configured (an ssh_config directive fleet cannot
+    /// honour, named by file and line): the executor fails it with this, without connecting.
+    public var unusable: String? = nil
 
     public init(name: String, host: String, port: Int = 22, user: String = "root",
                 identityFiles: [String] = [], knownHostsFiles: [String] = [], sudo: Bool = false) {
         self.name = name; self.host = host; self.port = port; self.user = user
         self.identityFiles = identityFiles; self.knownHostsFiles = knownHostsFiles; self.sudo = sudo
     }
+
+    /// `host:port`, `[v6]:port`: how messages name this target.
+    public var label: String {
+        host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// Unknown host keys (OpenSSH StrictHostKeyChecking). A changed key is always refused.
+public enum HostKeyPolicy: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Unknown hosts and changed keys are per-node failures (`yes`, and `ask`: fleet cannot ask).
+    case strict
+    /// Unknown hosts are recorded in the first known_hosts file; a changed key still fails.
+    case acceptNew = "accept-new"
 }
 
 /// One command execution on an open session.

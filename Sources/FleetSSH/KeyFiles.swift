@@ -5,6 +5,8 @@ struct PrivateKeyInfo: Sendable, Equatable {
     /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, … (nil: format not recognised).
     var keyType: String?
     var encrypted: Bool
+    /// The public key blob, when the file holds it unencrypted (OpenSSH format).
+    var publicBlob: [UInt8]? = nil
     /// Unencrypted OpenSSH-format Ed25519 keys: the public key blob and the 32-byte seed,
     /// so fleet can sign itself instead of libssh2 re-reading the file per session.
     var ed25519: (publicBlob: [UInt8], seed: [UInt8])? = nil
@@ -32,7 +34,7 @@ struct PrivateKeyInfo: Sendable, Equatable {
                   let n = r.uint32(), n >= 1, let pub = r.bytes()
             else { return PrivateKeyInfo(keyType: nil, encrypted: false) }
             let encrypted = String(decoding: cipher, as: UTF8.self) != "none"
-            var info = PrivateKeyInfo(keyType: keyTypeOfBlob(pub), encrypted: encrypted)
+            var info = PrivateKeyInfo(keyType: keyTypeOfBlob(pub), encrypted: encrypted, publicBlob: pub)
             // Unencrypted private section: check1, check2, type, pub(32), priv(64 = seed + pub), comment.
             if !encrypted, info.keyType == "ssh-ed25519", let section = r.bytes() {
                 var p = SSHBufferReader(section)

@@ -74,9 +74,18 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
 
     init(loop: EventLoop, target: NodeTarget, options: SSHOptions, config: SSHExecutor.Shared) {
         self.loop = loop; self.target = target; self.options = options; self.config = config
-        label = target.host.contains(":") && !target.host.hasPrefix("[")
-            ? "[\(target.host)]:\(target.port)" : "\(target.host):\(target.port)"
+        label = target.label
+        connectTimeout = target.connectTimeout ?? options.connectTimeout
+        handshakeTimeout = target.connectTimeout.map { $0 * 2 } ?? options.handshakeTimeout
+        keepaliveInterval = target.keepaliveInterval ?? options.keepaliveInterval
+        agentSocket = target.identityAgent.map { $0.isEmpty ? nil : $0 } ?? config.agentSocket
     }
+
+    /// Per node (ssh_config's ConnectTimeout, ServerAliveInterval, IdentityAgent) or the executor's.
+    let connectTimeout: Duration
+    let handshakeTimeout: Duration
+    let keepaliveInterval: Duration
+    let agentSocket: String?
 
     deinit { teardown() }
 
@@ -144,16 +153,16 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     func deadlinePassed() {
         switch phase {
         case .connecting:
-            lastConnectError = "no answer within \(seconds(options.connectTimeout))"
+            lastConnectError = "no answer within \(seconds(connectTimeout))"
             closeSocket()
             addressIndex += 1
             if addressIndex < addresses.count { connectNextAddress() } else {
-                fail(NodeFailure(.connectTimeout, "\(label): TCP connect timed out after \(seconds(options.connectTimeout))"))
+                fail(NodeFailure(.connectTimeout, "\(label): TCP connect timed out after \(seconds(connectTimeout))"))
             }
         case .handshaking:
-            fail(NodeFailure(.handshakeTimeout, "\(label): no SSH handshake within \(seconds(options.handshakeTimeout)) (the port accepted TCP but the server did not complete the key exchange)"))
+            fail(NodeFailure(.handshakeTimeout, "\(label): no SSH handshake within \(seconds(handshakeTimeout)) (the port accepted TCP but the server did not complete the key exchange)"))
         case .authenticating:
-            fail(NodeFailure(.authTimeout, "\(label): authentication as \(target.user) did not finish within \(seconds(options.handshakeTimeout)) of connecting"))
+            fail(NodeFailure(.authTimeout, "\(label): authentication as \(target.user) did not finish within \(seconds(handshakeTimeout)) of connecting"))
         case .execing:
             let cmd = execs.first.map { " (\($0.request.command))" } ?? ""
             let e = execs.first.map { seconds($0.request.timeout) } ?? "?"
@@ -167,7 +176,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     }
 
     func tick() {
-        guard phase == .ready, let s = session, options.keepaliveInterval > .zero else { return }
+        guard phase == .ready, let s = session, keepaliveInterval > .zero else { return }
         var next: Int32 = 0
         _ = libssh2_keepalive_send(s, &next)
     }
@@ -190,7 +199,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         if rc == 0 { startSession(); return }
         if errno == EINPROGRESS {
             pollEvents = Int16(POLLOUT)
-            deadline = .now.advanced(by: options.connectTimeout)
+            deadline = .now.advanced(by: connectTimeout)
             return
         }
         connectFailed(errno)
@@ -224,13 +233,17 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         knownEntries = config.knownHosts.entries(host: target.host, port: target.port, files: knownHostsFiles)
         let knownTypes = KnownHostsStore.knownKeyTypes(knownEntries)
         for (method, list) in config.methodPreferences(knownHostKeyTypes: knownTypes) {
+            if let c = target.ciphers, method == LIBSSH2_METHOD_CRYPT_CS || method == LIBSSH2_METHOD_CRYPT_SC {
+                _ = libssh2_session_method_pref(s, method, c.joined(separator: ","))
+                continue
+            }
             _ = libssh2_session_method_pref(s, method, list)
         }
-        if options.keepaliveInterval > .zero {
-            libssh2_keepalive_config(s, 1, UInt32(max(1, options.keepaliveInterval.components.seconds)))
+        if keepaliveInterval > .zero {
+            libssh2_keepalive_config(s, 1, UInt32(max(1, keepaliveInterval.components.seconds)))
         }
         phase = .handshaking
-        deadline = .now.advanced(by: options.handshakeTimeout)
+        deadline = .now.advanced(by: handshakeTimeout)
         stepHandshake()
     }
 
@@ -253,7 +266,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
             let k = config.keyInfo(path: path)
             return .file(path: path, info: k?.info, signer: k?.signer)
         }
-        if config.agentSocket != nil { authSteps.append(.agent) }
+        if agentSocket != nil { authSteps.append(.agent) }
         stepAuth()
     }
 
@@ -268,7 +281,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         let fp = sha256Fingerprint(blob)
         let files = knownHostsFiles
         var verdict = KnownHostsStore.verdict(knownEntries, keyBlob: blob)
-        if verdict == .unknown, options.hostKeyPolicy == .acceptNew, let first = files.first {
+        if verdict == .unknown, (target.hostKeyPolicy ?? options.hostKeyPolicy) == .acceptNew, let first = files.first {
             switch config.knownHosts.appendIfUnknown(host: target.host, port: target.port, files: files, path: first,
                                                      keyType: keyType, keyBlob: blob) {
             case .success(let v): verdict = v == .unknown ? .match : v
@@ -322,7 +335,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
             }
         }
         var msg = "\(label): authentication as \(target.user) failed"
-        if target.identityFiles.isEmpty && config.agentSocket == nil {
+        if target.identityFiles.isEmpty && agentSocket == nil {
             msg += ": no identity files and no ssh-agent (SSH_AUTH_SOCK unset)"
         } else if !authNotes.isEmpty {
             msg += ": " + authNotes.joined(separator: "; ")
@@ -337,7 +350,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
 
     private func stepAgent(_ s: OpaquePointer) -> AgentProgress {
         if agent == nil {
-            guard let path = config.agentSocket, let a = libssh2_agent_init(s) else { return .exhausted }
+            guard let path = agentSocket, let a = libssh2_agent_init(s) else { return .exhausted }
             agent = a
             libssh2_agent_set_identity_path(a, path)
             // The agent is a local unix socket: these calls are short and do not touch the node.
@@ -357,6 +370,14 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         }
         guard let a = agent, agentListed else { return .exhausted }
         while let id = agentIdentity {
+            if target.identitiesOnly {
+                // IdentitiesOnly: only agent keys that belong to one of the node's key files.
+                let blob = Array(UnsafeBufferPointer(start: id.pointee.blob, count: Int(id.pointee.blob_len)))
+                if !allowedAgentBlobs.contains(blob) {
+                    if !advanceAgentIdentity(a) { break }
+                    continue
+                }
+            }
             let rc = libssh2_agent_userauth(a, target.user, id)
             if rc == LIBSSH2_ERROR_EAGAIN { return .wait }
             if rc == 0 { return .done }
@@ -368,6 +389,13 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         }
         return .exhausted
     }
+
+    /// Public keys of the node's identity files (`FILE.pub`, or the key file's own public part).
+    private lazy var allowedAgentBlobs: Set<[UInt8]> = Set(target.identityFiles.compactMap { path in
+        if let text = readWholeFile(path + ".pub"), let b64 = text.split(separator: " ").dropFirst().first,
+           let blob = base64Decode(String(b64)) { return blob }
+        return config.keyInfo(path: path)?.info.publicBlob
+    })
 
     private func advanceAgentIdentity(_ a: OpaquePointer) -> Bool {
         var next: UnsafeMutablePointer<libssh2_agent_publickey>?

@@ -17,6 +17,26 @@ private let libssh2Ready: Bool = {
     return libssh2_init(0) == 0
 }()
 
+/// The algorithms the linked libssh2 implements, per method (kex, host key, cipher, MAC).
+let libssh2SupportedAlgorithms: [Int32: Set<String>] = {
+    precondition(libssh2Ready, "libssh2_init failed")
+    var sup: [Int32: Set<String>] = [:]
+    if let s = fleet_session_init() {
+        for m in [LIBSSH2_METHOD_KEX, LIBSSH2_METHOD_HOSTKEY, LIBSSH2_METHOD_CRYPT_CS, LIBSSH2_METHOD_MAC_CS] {
+            var algs: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+            let n = libssh2_session_supported_algs(s, m, &algs)
+            if n > 0, let algs {
+                sup[m] = Set((0..<Int(n)).compactMap { algs[$0].map { String(cString: $0) } })
+                libssh2_free(s, algs)
+            }
+        }
+        libssh2_session_free(s)
+    }
+    return sup
+}()
+
+func libssh2Algorithms(_ method: Int32) -> Set<String> { libssh2SupportedAlgorithms[method] ?? [] }
+
 /// Runs commands on nodes over SSH (libssh2), many sessions at once on a few event-loop threads.
 ///
 /// Every failure to reach, verify, authenticate or run on a node is a ``NodeFailure``
@@ -55,19 +75,7 @@ public final class SSHExecutor: RemoteExecutor {
             passphrase = options.passphraseEnvironmentVariable.flatMap(getenvString)
             let sock = options.agentSocket ?? getenvString("SSH_AUTH_SOCK")
             agentSocket = (sock?.isEmpty ?? true) ? nil : sock
-            var sup: [Int32: Set<String>] = [:]
-            if let s = fleet_session_init() {
-                for m in [LIBSSH2_METHOD_KEX, LIBSSH2_METHOD_HOSTKEY, LIBSSH2_METHOD_CRYPT_CS, LIBSSH2_METHOD_MAC_CS] {
-                    var algs: UnsafeMutablePointer<UnsafePointer<CChar>?>?
-                    let n = libssh2_session_supported_algs(s, m, &algs)
-                    if n > 0, let algs {
-                        sup[m] = Set((0..<Int(n)).compactMap { algs[$0].map { String(cString: $0) } })
-                        libssh2_free(s, algs)
-                    }
-                }
-                libssh2_session_free(s)
-            }
-            supported = sup
+            supported = libssh2SupportedAlgorithms
         }
 
         /// Fast, safe algorithms first (curve25519 kex, AES-CTR, SHA-2 ETM MACs), limited to
@@ -156,7 +164,10 @@ public final class SSHExecutor: RemoteExecutor {
     }
 
     private func open(_ target: NodeTarget) async throws(NodeFailure) -> SSHConnection {
-        let label = "\(target.host):\(target.port)"
+        let label = target.label
+        if let why = target.unusable {
+            throw NodeFailure(.unreachable, "\(target.name) (\(label)): cannot be reached as configured: \(why)")
+        }
         let addresses: [SocketAddress]
         switch await SocketAddress.resolve(target.host, port: target.port) {
         case .success(let a): addresses = a

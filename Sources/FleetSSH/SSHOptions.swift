@@ -2,13 +2,7 @@ import FleetModel
 
 /// How ``SSHExecutor`` connects, verifies and authenticates.
 public struct SSHOptions: Sendable, Hashable {
-    public enum HostKeyPolicy: String, Sendable, Hashable, CaseIterable {
-        /// Unknown hosts and changed keys are per-node failures (OpenSSH `StrictHostKeyChecking yes`).
-        case strict
-        /// Unknown hosts are recorded in the first known_hosts file; a changed key still fails
-        /// (OpenSSH `StrictHostKeyChecking accept-new`).
-        case acceptNew = "accept-new"
-    }
+    public typealias HostKeyPolicy = FleetModel.HostKeyPolicy
 
     /// TCP connect, per address tried.
     public var connectTimeout: Duration
