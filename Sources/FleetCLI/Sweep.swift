@@ -53,7 +53,7 @@ struct Sweep: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Read the sweep's options from this YAML file. Flags given on the command line override it.",
-        discussion: "Keys: inventory, limit, db, lock, log_format, metrics_file, report; clean: {enabled, confirm_after, batch, max_in_flight, rate, pause, max_failures}; access: {forks, connect_timeout, command_timeout, probe_timeout, host_key_policy}. Example: contrib/fleet-sweep.yaml.",
+        discussion: "Keys: inventory, limit, db, lock, log_format, metrics_file, report; clean: {enabled, confirm_after, batch, max_in_flight, rate, pause, max_failures}; access: {forks, connect_timeout, command_timeout, probe_timeout, host_key_policy, ssh_config, jump}. Example: contrib/fleet-sweep.yaml.",
         valueName: "file"))
     var config: String?
 

@@ -107,6 +107,9 @@ public struct SweepConfigFile: Sendable, Hashable {
         Key(name: "access.probe_timeout", flag: "--probe-timeout", kind: .duration, expected: duration),
         Key(name: "access.host_key_policy", flag: "--host-key-policy", kind: .choice(["strict", "accept-new"]),
             expected: "strict or accept-new"),
+        // Text, not a path: `none` must reach --ssh-config as is (an absolute path is best).
+        Key(name: "access.ssh_config", flag: "--ssh-config", kind: .text, expected: "an ssh_config file path, or none"),
+        Key(name: "access.jump", flag: "--jump", kind: .text, expected: "jump hosts as ssh -J takes them: [user@]host[:port],…"),
     ]
 
     static let sections = ["clean", "access"]

@@ -19,6 +19,15 @@ public struct ScanOptions: Sendable, Hashable {
     public var nodeDeadline: Duration {
         connectTimeout * 3 + discovery.sessionBudget + .seconds(5)
     }
+
+    /// ``nodeDeadline`` for one target: its own connect timeout (ssh_config's ConnectTimeout)
+    /// when longer, and three more for each jump host to connect, verify and authenticate
+    /// (plus the channel open) on the way, so a slow bastion ends as its own failure.
+    public func nodeDeadline(for target: NodeTarget) -> Duration {
+        let connect = max(connectTimeout, target.connectTimeout ?? connectTimeout)
+        let hops = target.jumps.reduce(Duration.zero) { $0 + max(connectTimeout, $1.connectTimeout ?? connectTimeout) * 4 }
+        return connect * 3 + hops + discovery.sessionBudget + .seconds(5)
+    }
 }
 
 /// Where a scan stands, sent with every finished node.
@@ -199,7 +208,7 @@ public struct ScanRun: Sendable {
         let startedAt = now()
         let address = target.port == 22 ? target.host : "\(target.host):\(target.port)"
         let executor = self.executor, discovery = options.discovery
-        let deadline = options.nodeDeadline
+        let deadline = options.nodeDeadline(for: target)
         let outcome: Result<NodeDiscovery, NodeFailure> = await withDeadline(deadline) {
             do {
                 let found = try await executor.withSession(to: target) { session in

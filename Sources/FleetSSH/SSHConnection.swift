@@ -14,7 +14,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     typealias ConnectCont = CheckedContinuation<Result<Void, NodeFailure>, Never>
     typealias ExecCont = CheckedContinuation<Result<ExecResult, NodeFailure>, Never>
 
-    private enum Phase { case new, connecting, handshaking, authenticating, ready, execing, closing, closed }
+    private enum Phase { case new, connecting, handshaking, authenticating, ready, execing, forwarding, closing, closed }
 
     private enum AuthStep {
         case file(path: String, info: PrivateKeyInfo?, signer: Ed25519Signer?)
@@ -91,6 +91,18 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
 
     // MARK: - Entry points (on the loop thread)
 
+    /// Over a socket that is already connected to the node's sshd: one end of a socketpair
+    /// whose other end a jump host's `direct-tcpip` channel pumps (``Tunnel``).
+    func start(tunnel: Int32, _ cont: ConnectCont) {
+        if let p = poisoned { Glibc.close(tunnel); cont.resume(returning: .failure(p)); return }
+        connectCont = cont
+        loop.register(self)
+        registered = true
+        fd = tunnel
+        pollToken = nextSocketToken()
+        startSession()
+    }
+
     func start(addresses: [SocketAddress], _ cont: ConnectCont) {
         if let p = poisoned { cont.resume(returning: .failure(p)); return }  // cancelled before it began
         self.addresses = addresses
@@ -145,6 +157,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         case .handshaking: stepHandshake()
         case .authenticating: stepAuth()
         case .execing: stepExec()
+        case .forwarding: pumpAll()
         case .closing: stepClose()
         case .new, .ready, .closed: pollEvents = 0
         }
@@ -167,6 +180,8 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
             let cmd = execs.first.map { " (\($0.request.command))" } ?? ""
             let e = execs.first.map { seconds($0.request.timeout) } ?? "?"
             fail(NodeFailure(.commandTimeout, "\(label): command did not finish within \(e)\(cmd); channel closed, the node's own timeout kills it"))
+        case .forwarding:
+            openDeadlinePassed()
         case .closing:
             finishClosed()
         case .new, .ready, .closed:
@@ -406,6 +421,14 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
 
     private func authenticated() {
         releaseAgent()
+        if jump != nil {
+            phase = .forwarding
+            let c = connectCont
+            connectCont = nil
+            c?.resume(returning: .success(()))
+            pumpAll()
+            return
+        }
         phase = .ready
         pollEvents = 0
         deadline = nil
@@ -546,6 +569,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     // MARK: - Failure and teardown
 
     private func fail(_ failure: NodeFailure) {
+        if jump != nil { failTunnels(failure) }
         teardown()
         phase = .closed
         poisoned = failure
@@ -613,6 +637,313 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         let dropped = [LIBSSH2_ERROR_SOCKET_DISCONNECT, LIBSSH2_ERROR_SOCKET_RECV, LIBSSH2_ERROR_SOCKET_SEND].contains(rc)
         return NodeFailure(dropped ? .disconnected : .protocolError, "\(label): connection failed while \(doing): \(lastError(rc))")
     }
+
+    // MARK: - Jump host side: direct-tcpip channels pumped to socketpairs
+
+    /// Set when this connection is a jump host (bastion) for other nodes' sessions.
+    var jump: JumpPool.Handle?
+    private var tunnels: [ObjectIdentifier: Tunnel] = [:]
+    private var opens: [OpenRequest] = []
+    /// libssh2 keeps one partly sent packet per session; a non-blocking call that stopped
+    /// with it half sent must be repeated, with the same arguments, before any other call
+    /// sends anything (another channel's write would flush it and be reported as sent).
+    private var stalled: Stalled?
+    /// No new channels (one open timed out: libssh2 cannot abandon it); closed when empty.
+    private(set) var draining = false
+
+    private enum Stalled { case open, write(Tunnel), read(Tunnel), close(Tunnel) }
+
+    struct OpenRequest {
+        var host: String
+        var port: Int
+        var deadline: ContinuousClock.Instant
+        var conn: SSHConnection
+        var node: String { conn.label }
+        var cont: ConnectCont
+    }
+
+    /// Opens a `direct-tcpip` channel from this jump host to `node`'s host and port, then
+    /// starts `node`'s own SSH session over a socketpair whose other end the channel is
+    /// pumped to; `cont` gets the node session's outcome.
+    func openTunnel(for node: SSHConnection, deadline: ContinuousClock.Instant, _ cont: ConnectCont) {
+        guard phase == .forwarding, !draining else {
+            jump?.release()
+            cont.resume(returning: .failure(NodeFailure(.connectTimeout, JumpPool.retryMarker)))
+            return
+        }
+        opens.append(OpenRequest(host: node.target.host, port: node.target.port, deadline: deadline, conn: node, cont: cont))
+        pumpAll()
+    }
+
+    var channelCount: Int { tunnels.count + opens.count }
+
+    private func pumpAll() {
+        guard phase == .forwarding, let s = session else { return }
+        if let st = stalled {
+            stalled = nil
+            switch st {
+            case .open: break  // retried below, first in line
+            case .write(let t), .read(let t): if !pump(t, s, resuming: st) { return }
+            case .close(let t): if !closeTunnel(t, s) { return }
+            }
+        }
+        if !pumpOpens(s) { return finishPump(s) }
+        for t in Array(tunnels.values) where stalled == nil {
+            if !(t.closing ? closeTunnel(t, s) : pump(t, s)) { break }
+        }
+        finishPump(s)
+    }
+
+    private func finishPump(_ s: OpaquePointer) {
+        guard phase == .forwarding else { return }
+        let d = libssh2_session_block_directions(s)
+        // Read while channels are open (data for any of them can arrive at any time; each
+        // channel read consumes every packet waiting). With none, nothing would consume
+        // what arrives, and level-triggered epoll would spin on it: wait for the next open.
+        let busy = !tunnels.isEmpty || !opens.isEmpty
+        pollEvents = (busy ? Int16(POLLIN) : 0) | (d & fleet_block_outbound() != 0 ? Int16(POLLOUT) : 0)
+        deadline = opens.first?.deadline
+        if draining && tunnels.isEmpty && opens.isEmpty {
+            phase = .closing
+            deadline = .now.advanced(by: .seconds(2))
+            stepClose()
+        }
+    }
+
+    /// False when the session is stalled on a half-sent packet (nothing else may send).
+    private func sendBlocked(_ s: OpaquePointer) -> Bool {
+        libssh2_session_block_directions(s) & fleet_block_outbound() != 0
+    }
+
+    private func pumpOpens(_ s: OpaquePointer) -> Bool {
+        while let r = opens.first {
+            let ch = libssh2_channel_direct_tcpip_ex(s, r.host, Int32(r.port), "127.0.0.1", 22)
+            guard let ch else {
+                let rc = libssh2_session_last_errno(s)
+                if rc == LIBSSH2_ERROR_EAGAIN {
+                    if sendBlocked(s) { stalled = .open; return false }
+                    return true  // waiting for the jump host's answer; others may go on
+                }
+                opens.removeFirst()
+                if [LIBSSH2_ERROR_SOCKET_DISCONNECT, LIBSSH2_ERROR_SOCKET_RECV, LIBSSH2_ERROR_SOCKET_SEND].contains(rc) {
+                    r.cont.resume(returning: .failure(NodeFailure(.disconnected, "\(r.node): jump host \(label) connection lost: \(lastError(rc))")))
+                    fail(NodeFailure(.disconnected, "\(label): connection lost: \(lastError(rc))"))
+                    return false
+                }
+                r.cont.resume(returning: .failure(NodeFailure(.unreachable,
+                    "\(r.node): jump host \(label) cannot connect to \(r.host):\(r.port): \(lastError(rc))")))
+                jump?.release()
+                continue
+            }
+            opens.removeFirst()
+            var pair: [Int32] = [-1, -1]
+            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+                _ = libssh2_channel_free(ch)
+                r.cont.resume(returning: .failure(NodeFailure(.unreachable, "\(r.node): socketpair(): \(String(cString: strerror(errno)))")))
+                jump?.release()
+                continue
+            }
+            let t = Tunnel(bastion: self, channel: ch, fd: pair[0])
+            t.node = r.conn
+            tunnels[ObjectIdentifier(t)] = t
+            loop.register(t)
+            r.conn.start(tunnel: pair[1], r.cont)
+        }
+        return true
+    }
+
+    /// Moves what is ready in both directions for one tunnel; false when the session is
+    /// stalled (the caller must not touch the session until the socket is ready again).
+    private func pump(_ t: Tunnel, _ s: OpaquePointer, resuming: Stalled? = nil) -> Bool {
+        guard let ch = t.channel else { return true }
+        let buf = loop.scratch
+        let base = buf.baseAddress!.assumingMemoryBound(to: CChar.self)
+        var rounds = 0
+        // A stalled write is retried before anything else touches the session.
+        var writeFirst = if case .write = resuming { true } else { false }
+        while rounds < 16 {
+            rounds += 1
+            var moved = false
+            if writeFirst {
+                writeFirst = false
+                switch writeUp(t, ch, s) {
+                case .stalled: return false
+                case .failed: return false
+                case .ok(let m): moved = moved || m
+                }
+            }
+            // Jump host -> node.
+            if t.downSent < t.down.count {
+                let n = t.down.withUnsafeBytes { Glibc.write(t.fd, $0.baseAddress!.advanced(by: t.downSent), $0.count - t.downSent) }
+                if n > 0 { t.downSent += n; moved = true } else if n < 0 && errno != EAGAIN { t.nodeGone = true }
+                if t.downSent >= t.down.count { t.down.removeAll(keepingCapacity: true); t.downSent = 0 }
+            }
+            if t.down.isEmpty && !t.channelEOF && !t.nodeGone {
+                let n = fleet_channel_read(ch, 0, base, buf.count)
+                if n > 0 {
+                    t.down.append(contentsOf: UnsafeRawBufferPointer(start: buf.baseAddress, count: n)); moved = true
+                } else if n == Int(LIBSSH2_ERROR_EAGAIN) {
+                    if sendBlocked(s) { stalled = .read(t); return false }
+                } else if n == 0 {
+                    if libssh2_channel_eof(ch) != 0 { t.channelEOF = true; shutdown(t.fd, Int32(SHUT_WR)) }
+                } else if isTransportError(Int32(n)) {
+                    fail(transportFailure(Int32(n), "forwarding"))
+                    return false
+                } else {
+                    t.channelEOF = true; t.nodeGone = true
+                }
+            }
+            // Node -> jump host.
+            if t.up.isEmpty && !t.nodeEOF && !t.nodeGone {
+                let n = Glibc.read(t.fd, buf.baseAddress, buf.count)
+                if n > 0 { t.up.append(contentsOf: UnsafeRawBufferPointer(start: buf.baseAddress, count: n)); moved = true }
+                else if n == 0 { t.nodeEOF = true }
+                else if errno != EAGAIN { t.nodeGone = true }
+            }
+            switch writeUp(t, ch, s) {
+            case .stalled, .failed: return false
+            case .ok(let m): moved = moved || m
+            }
+            if t.nodeEOF && t.up.isEmpty || t.nodeGone || (t.channelEOF && t.down.isEmpty) {
+                return closeTunnel(t, s)
+            }
+            if !moved { break }
+        }
+        return true
+    }
+
+    private enum WriteOutcome { case ok(moved: Bool), stalled, failed }
+
+    /// Node -> jump host: what the node's session wrote, into the channel.
+    private func writeUp(_ t: Tunnel, _ ch: OpaquePointer, _ s: OpaquePointer) -> WriteOutcome {
+        var moved = false
+        while t.upSent < t.up.count && !t.nodeGone {
+            let n = t.up.withUnsafeBytes { b in
+                fleet_channel_write(ch, b.baseAddress!.advanced(by: t.upSent).assumingMemoryBound(to: CChar.self), b.count - t.upSent)
+            }
+            if n > 0 { t.upSent += n; moved = true; continue }
+            if n == Int(LIBSSH2_ERROR_EAGAIN) {
+                if sendBlocked(s) { stalled = .write(t); return .stalled }
+                break  // the channel's window is full: the jump host's adjust will wake us
+            }
+            if isTransportError(Int32(n)) { fail(transportFailure(Int32(n), "forwarding")); return .failed }
+            t.nodeGone = true  // channel closed under us
+        }
+        if t.upSent >= t.up.count { t.up.removeAll(keepingCapacity: true); t.upSent = 0 }
+        return .ok(moved: moved)
+    }
+
+    private func isTransportError(_ rc: Int32) -> Bool {
+        [LIBSSH2_ERROR_SOCKET_DISCONNECT, LIBSSH2_ERROR_SOCKET_RECV, LIBSSH2_ERROR_SOCKET_SEND, LIBSSH2_ERROR_SOCKET_TIMEOUT].contains(rc)
+    }
+
+    /// Closes the node's end at once and the channel as libssh2 allows: `channel_close`
+    /// waits for the jump host's CLOSE (EAGAIN meanwhile) and `channel_free` before that
+    /// would not free it, so the tunnel stays listed as closing until both are done.
+    private func closeTunnel(_ t: Tunnel, _ s: OpaquePointer) -> Bool {
+        if !t.closing {
+            t.closing = true
+            if t.fd >= 0 { Glibc.close(t.fd); t.fd = -1 }
+            loop.unregister(t)
+        }
+        if let ch = t.channel {
+            let rc = libssh2_channel_close(ch)
+            if rc == LIBSSH2_ERROR_EAGAIN {
+                if sendBlocked(s) { stalled = .close(t) ; return false }
+                return true  // the jump host's CLOSE is on its way
+            }
+            if libssh2_channel_free(ch) == LIBSSH2_ERROR_EAGAIN {
+                if sendBlocked(s) { stalled = .close(t); return false }
+                return true
+            }
+            t.channel = nil
+        }
+        dropTunnel(t)
+        return true
+    }
+
+    private func dropTunnel(_ t: Tunnel) {
+        if t.fd >= 0 { Glibc.close(t.fd); t.fd = -1 }
+        loop.unregister(t)
+        if tunnels.removeValue(forKey: ObjectIdentifier(t)) != nil { jump?.release() }
+    }
+
+    private func openDeadlinePassed() {
+        let now = ContinuousClock.now
+        guard let r = opens.first, r.deadline <= now else { deadline = opens.first?.deadline; return }
+        // libssh2 cannot abandon a channel open in flight: this connection takes no new
+        // channels; the nodes queued behind it are sent to another connection.
+        opens.removeFirst()
+        draining = true
+        jump?.drain()
+        r.cont.resume(returning: .failure(NodeFailure(.connectTimeout,
+            "\(r.node): jump host \(label) did not connect to \(r.host):\(r.port) within \(seconds(connectTimeout))")))
+        jump?.release()
+        let rest = opens
+        opens = []
+        for q in rest {
+            q.cont.resume(returning: .failure(NodeFailure(.connectTimeout, JumpPool.retryMarker)))
+            jump?.release()
+        }
+        deadline = nil
+    }
+
+    /// The jump host connection failed: every node session running through it, and every
+    /// node waiting for a channel, fails naming it; the pool forgets this connection.
+    private func failTunnels(_ f: NodeFailure) {
+        let j = jump
+        jump = nil
+        j?.lost()
+        for q in opens {
+            q.cont.resume(returning: .failure(NodeFailure(.disconnected, "\(q.node): jump host \(label) connection lost: \(f.message)")))
+        }
+        opens = []
+        for t in Array(tunnels.values) {
+            if let ch = t.channel { _ = libssh2_channel_free(ch); t.channel = nil }
+            t.node?.jumpLost("jump host \(label) connection lost: \(f.message)")
+            if t.fd >= 0 { Glibc.close(t.fd); t.fd = -1 }
+            loop.unregister(t)
+        }
+        tunnels = [:]
+    }
+
+    /// Node side: the jump host this session runs through is gone.
+    func jumpLost(_ why: String) {
+        guard phase != .closed else { return }
+        fail(NodeFailure(.disconnected, "\(label): \(why)"))
+    }
+}
+
+/// One node's `direct-tcpip` channel on a jump host connection and the socketpair end that
+/// carries it to the node's own SSH session, on the same event loop (no thread per node).
+final class Tunnel: LoopClient {
+    unowned let bastion: SSHConnection
+    weak var node: SSHConnection?
+    var channel: OpaquePointer?
+    var fd: Int32
+    let pollToken = nextSocketToken()
+    var up: [UInt8] = [], upSent = 0
+    var down: [UInt8] = [], downSent = 0
+    var nodeEOF = false, channelEOF = false, nodeGone = false
+    /// The node's end is closed; the channel is waiting for the jump host's CLOSE.
+    var closing = false
+
+    init(bastion: SSHConnection, channel: OpaquePointer, fd: Int32) {
+        self.bastion = bastion; self.channel = channel; self.fd = fd
+    }
+
+    var pollFD: Int32 { fd }
+    var pollEvents: Int16 {
+        guard fd >= 0 else { return 0 }
+        var e: Int16 = 0
+        if up.isEmpty && !nodeEOF && !nodeGone { e |= Int16(POLLIN) }
+        if downSent < down.count { e |= Int16(POLLOUT) }
+        return e
+    }
+    var deadline: ContinuousClock.Instant? { nil }
+    func ready() { bastion.ready() }
+    func deadlinePassed() {}
+    func tick() {}
 }
 
 func seconds(_ d: Duration) -> String {

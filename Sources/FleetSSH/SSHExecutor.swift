@@ -50,6 +50,7 @@ public final class SSHExecutor: RemoteExecutor {
     private let loops: [EventLoop]
     private let nextLoop = Atomic<Int>(0)
     private let limiter: AsyncLimiter
+    private let jumps: JumpPool
 
     /// What every connection of this executor reads: immutable after init, or internally locked.
     final class Shared: Sendable {
@@ -130,6 +131,7 @@ public final class SSHExecutor: RemoteExecutor {
         Self.raiseOpenFileLimit(toAtLeast: options.maxConcurrentSessions + 256)
         loops = (0..<max(1, options.eventLoopThreads)).map { EventLoop(name: "fleet-ssh-\($0)") }
         limiter = AsyncLimiter(max(1, options.maxConcurrentSessions))
+        jumps = JumpPool(channelsPerConnection: options.channelsPerJumpConnection)
     }
 
     deinit {
@@ -163,11 +165,12 @@ public final class SSHExecutor: RemoteExecutor {
         }
     }
 
-    private func open(_ target: NodeTarget) async throws(NodeFailure) -> SSHConnection {
+    private func open(_ target: NodeTarget, jumpKey: JumpPool.Key? = nil) async throws(NodeFailure) -> SSHConnection {
         let label = target.label
         if let why = target.unusable {
             throw NodeFailure(.unreachable, "\(target.name) (\(label)): cannot be reached as configured: \(why)")
         }
+        if !target.jumps.isEmpty { return try await openThroughJump(target, chain: target.jumps) }
         let addresses: [SocketAddress]
         switch await SocketAddress.resolve(target.host, port: target.port) {
         case .success(let a): addresses = a
@@ -175,6 +178,7 @@ public final class SSHExecutor: RemoteExecutor {
         }
         let loop = loops[nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count]
         let conn = SSHConnection(loop: loop, target: target, options: options, config: shared)
+        if let jumpKey { conn.jump = jumps.handle(jumpKey, conn) }
         if Task.isCancelled { throw NodeFailure(.disconnected, "\(label): cancelled by fleet before connecting") }
         let result: Result<Void, NodeFailure> = await withTaskCancellationHandler {
             await withCheckedContinuation { cont in
@@ -182,6 +186,64 @@ public final class SSHExecutor: RemoteExecutor {
             }
         } onCancel: {
             loop.submit { conn.cancel() }
+        }
+        try result.get()
+        return conn
+    }
+
+    /// `target`'s session through the last hop of `chain`: a channel of a shared jump host
+    /// connection (itself reached through the hops before it), on that connection's loop.
+    private func openThroughJump(_ target: NodeTarget, chain: [NodeTarget]) async throws(NodeFailure) -> SSHConnection {
+        let hop = chain.last!
+        for _ in 0..<4 {
+            let bastion: SSHConnection
+            do {
+                bastion = try await jumps.acquire(chain) { key throws(NodeFailure) in try await self.connectJumpHost(key) }
+            } catch {
+                throw NodeFailure(error.status, "\(target.label): through jump host \(hop.name) (\(hop.label)): \(error.message)")
+            }
+            let conn = SSHConnection(loop: bastion.loop, target: target, options: options, config: shared)
+            let deadline = ContinuousClock.now.advanced(by: conn.connectTimeout)
+            let result: Result<Void, NodeFailure> = await withTaskCancellationHandler {
+                await withCheckedContinuation { cont in
+                    bastion.loop.submit { bastion.openTunnel(for: conn, deadline: deadline, cont) }
+                }
+            } onCancel: {
+                bastion.loop.submit { conn.cancel() }
+            }
+            switch result {
+            case .success: return conn
+            case .failure(let f) where f.message == JumpPool.retryMarker: continue
+            case .failure(let f): throw f
+            }
+        }
+        throw NodeFailure(.connectTimeout, "\(target.label): jump host \(hop.label) kept refusing new channels")
+    }
+
+    /// A new authenticated connection to the jump host `key.last`: over TCP for the first
+    /// hop, through the previous hop's shared connection otherwise.
+    private func connectJumpHost(_ key: JumpPool.Key) async throws(NodeFailure) -> SSHConnection {
+        let hop = key.last!
+        let before = Array(key.dropLast())
+        if let why = hop.unusable { throw NodeFailure(.unreachable, "cannot be reached as configured: \(why)") }
+        if before.isEmpty {
+            let conn = try await open(hop, jumpKey: key)
+            return conn
+        }
+        var t = hop
+        t.jumps = []
+        let bastion: SSHConnection
+        do {
+            bastion = try await jumps.acquire(before) { k throws(NodeFailure) in try await self.connectJumpHost(k) }
+        } catch {
+            let prev = before.last!
+            throw NodeFailure(error.status, "through jump host \(prev.name) (\(prev.label)): \(error.message)")
+        }
+        let conn = SSHConnection(loop: bastion.loop, target: t, options: options, config: shared)
+        conn.jump = jumps.handle(key, conn)
+        let deadline = ContinuousClock.now.advanced(by: conn.connectTimeout)
+        let result: Result<Void, NodeFailure> = await withCheckedContinuation { cont in
+            bastion.loop.submit { bastion.openTunnel(for: conn, deadline: deadline, cont) }
         }
         try result.get()
         return conn

@@ -19,6 +19,8 @@ public struct SSHOptions: Sendable, Hashable {
     public var maxConcurrentSessions: Int
     /// Threads that multiplex the non-blocking libssh2 sessions.
     public var eventLoopThreads: Int
+    /// Node channels carried by one jump host connection before fleet opens another.
+    public var channelsPerJumpConnection: Int = 32
     /// known_hosts files used when a target lists none.
     public var defaultKnownHostsFiles: [String]
 

@@ -8,6 +8,7 @@ public final class TestSSHD: @unchecked Sendable {
     // @unchecked: every property is set in init and never mutated; `daemon` locks its own state.
     public let address: String
     public let port: Int
+    public let netns: String?
     public let dir: URL
     /// Host key files (`.pub` next to each).
     public let hostKeyPath: String
@@ -21,9 +22,14 @@ public final class TestSSHD: @unchecked Sendable {
     /// - Parameters:
     ///   - address: loopback address to listen on (127.0.6.x–127.0.8.x).
     ///   - extraConfig: more sshd_config lines (e.g. `MaxStartups 1000`).
-    public init(address: String, extraConfig: [String] = []) throws {
-        precondition(address.hasPrefix("127."), "TestSSHD listens on loopback only")
+    ///   - netns: run sshd inside this network namespace (one the test created, ``TestNetNS``);
+    ///     it then listens on port 22 of `address` there, which may be the namespace's own
+    ///     loopback or its end of the namespace's veth link.
+    public init(address: String, extraConfig: [String] = [], netns: String? = nil) throws {
+        precondition(address.hasPrefix("127.") || (netns != nil && address.hasPrefix("10.251.")),
+                     "TestSSHD listens on loopback or inside a test namespace only")
         self.address = address
+        self.netns = netns
         dir = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("fleet-sshd-\(address)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -38,10 +44,10 @@ public final class TestSSHD: @unchecked Sendable {
         try FileManager.default.copyItem(atPath: clientKeyPath + ".pub", toPath: authorizedKeysPath)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: authorizedKeysPath)
 
-        port = try Self.freePort(address)
+        port = netns == nil ? try Self.freePort(address) : 22
         let hostPub = try String(contentsOfFile: hostKeyPath + ".pub", encoding: .utf8)
             .split(separator: " ").prefix(2).joined(separator: " ")
-        try "[\(address)]:\(port) \(hostPub)\n".write(toFile: knownHostsPath, atomically: true, encoding: .utf8)
+        try "\(port == 22 ? address : "[\(address)]:\(port)") \(hostPub)\n".write(toFile: knownHostsPath, atomically: true, encoding: .utf8)
 
         let config = [
             "Port \(port)", "ListenAddress \(address)", "HostKey \(hostKeyPath)",
@@ -53,7 +59,10 @@ public final class TestSSHD: @unchecked Sendable {
         let configPath = dir.appendingPathComponent("sshd_config").path
         try (config.joined(separator: "\n") + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)
 
-        daemon = try SpawnedProcess("/usr/sbin/sshd", ["-D", "-e", "-f", configPath, "-E", dir.appendingPathComponent("sshd.log").path])
+        let sshd = ["-D", "-e", "-f", configPath, "-E", dir.appendingPathComponent("sshd.log").path]
+        // `ip netns exec` enters the namespace and execs sshd: the pid stays sshd's.
+        daemon = try netns.map { try SpawnedProcess("/usr/sbin/ip", ["netns", "exec", $0, "/usr/sbin/sshd"] + sshd) }
+            ?? SpawnedProcess("/usr/sbin/sshd", sshd)
         try waitListening()
     }
 
@@ -66,6 +75,13 @@ public final class TestSSHD: @unchecked Sendable {
     public func stop() { daemon.stop() }
 
     public var pid: Int32 { daemon.pid }
+
+    /// Kills this sshd's session processes (its children, by pid): every connection to it
+    /// drops, the listener stays.
+    public func dropConnections() {
+        let text = (try? String(contentsOfFile: "/proc/\(daemon.pid)/task/\(daemon.pid)/children", encoding: .utf8)) ?? ""
+        for p in text.split(separator: " ").compactMap({ Int32($0) }) { kill(p, SIGKILL) }
+    }
 
     /// Appends a public key (file contents) to authorized_keys.
     public func authorize(publicKeyFile: String) throws {
@@ -133,7 +149,9 @@ public final class TestSSHD: @unchecked Sendable {
                 let log = (try? String(contentsOf: dir.appendingPathComponent("sshd.log"), encoding: .utf8)) ?? ""
                 throw TestSSHDError("sshd exited: \(log)")
             }
-            if Self.canConnect(address, port) { return }
+            if let netns {
+                if (try? Self.run("/usr/sbin/ip", ["netns", "exec", netns, "/bin/bash", "-c", "exec 3<>/dev/tcp/\(address)/\(port)"])) != nil { return }
+            } else if Self.canConnect(address, port) { return }
             usleep(25_000)
         }
         stop()

@@ -83,7 +83,8 @@ import Testing
       rate: 20/min
       pause: 30s
       max_failures: 3
-    access: {forks: 32, connect_timeout: 7s, command_timeout: 90s, probe_timeout: 20s, host_key_policy: accept-new}
+    access: {forks: 32, connect_timeout: 7s, command_timeout: 90s, probe_timeout: 20s, host_key_policy: accept-new,
+             ssh_config: /etc/fleet/ssh_config, jump: ops@bastion}
 
     """
 
@@ -110,6 +111,8 @@ import Testing
         #expect(s.access.commandTimeout.duration == .seconds(90))
         #expect(s.access.probeTimeout.duration == .seconds(20))
         #expect(s.access.hostKeyPolicy == .acceptNew)
+        #expect(s.access.sshConfig == "/etc/fleet/ssh_config")
+        #expect(s.access.jump == "ops@bastion")
         // The policy clean builds from them.
         let policy = s.pacing.policy
         #expect(policy.maxInFlight == 5)

@@ -68,7 +68,27 @@ private func failure(_ text: String, sourceLocation: SourceLocation = #_sourceLo
         let inv = try parse("nodes:\n  - name: n1\n    address: 127.0.0.1\n")
         #expect(inv.nodes == [InventoryNode(target: NodeTarget(name: "n1", host: "127.0.0.1", port: 22, user: "root",
                                                                identityFiles: [],
-                                                               knownHostsFiles: [home + "/.ssh/known_hosts"], sudo: false))])
+                                                               knownHostsFiles: [home + "/.ssh/known_hosts"], sudo: false),
+                                             access: AccessSettings(address: "127.0.0.1"))])
+    }
+
+    /// What the inventory itself sets is kept apart from fleet's defaults, so ssh_config can
+    /// fill the rest (docs/inventory.md); `jump` is inherited like the other settings.
+    @Test func ansibleDefaultAddressIsNotAnOverride() throws {
+        let inv = try parse("all:\n  vars: {fleet_jump: bastion}\n  hosts:\n    w1: {}\n    w2: {ansible_host: 10.0.0.2, ansible_port: 2200}\n")
+        #expect(inv.nodes[0].target.host == "w1")      // Ansible's default: the inventory name
+        #expect(inv.nodes[0].access.address == nil)    // ... which ssh_config's HostName may replace
+        #expect(inv.nodes[0].access.jump == "bastion")
+        #expect(inv.nodes[1].access == AccessSettings(address: "10.0.0.2", port: 2200, jump: "bastion"))
+    }
+
+    @Test func explicitAccessSettingsAndJump() throws {
+        let inv = try parse("defaults: {jump: ops@bastion:2022}\nnodes:\n  - {name: n1, address: 10.0.0.1, user: core}\n  - {name: n2, address: 10.0.0.2, jump: none}\n")
+        #expect(inv.nodes[0].access == AccessSettings(address: "10.0.0.1", user: "core", jump: "ops@bastion:2022"))
+        #expect(inv.nodes[0].target.user == "core")
+        #expect(inv.nodes[1].access.jump == "none")
+        #expect(inv.nodes[1].access.user == nil)
+        #expect(inv.nodes[1].target.user == "root")
     }
 
     @Test func relativePathsAreRelativeToTheInventoryFile() throws {
