@@ -1,3 +1,4 @@
+import FleetModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -530,25 +531,11 @@ func expandTilde(_ path: String, home: String) -> String {
     return path
 }
 
-/// OpenSSH's convtime: `90`, `30s`, `5m`, `1h30m`, … (w d h m s), in seconds.
+/// OpenSSH's convtime: a bare number is seconds (`0` allowed), otherwise fleet's own
+/// duration syntax, which is OpenSSH's (`30s`, `5m`, `1h30m`, d, w).
 func parseSSHTime(_ s: String) -> Duration? {
-    var total = 0, num = "", sawDigit = false
-    for c in s.lowercased() {
-        if c.isASCII, c.isNumber { num.append(c); sawDigit = true; continue }
-        guard let n = Int(num) else { return nil }
-        let mult: Int
-        switch c {
-        case "s": mult = 1
-        case "m": mult = 60
-        case "h": mult = 3600
-        case "d": mult = 86400
-        case "w": mult = 604800
-        default: return nil
-        }
-        total += n * mult; num = ""
-    }
-    if !num.isEmpty { guard let n = Int(num) else { return nil }; total += n }
-    return sawDigit ? .seconds(total) : nil
+    if !s.isEmpty, s.allSatisfy({ $0.isASCII && $0.isNumber }) { return Int(s).map { .seconds($0) } }
+    return try? DurationParser.parse(s.lowercased())
 }
 
 func globPaths(_ pattern: String) -> [String] {
