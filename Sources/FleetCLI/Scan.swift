@@ -70,8 +70,7 @@ struct Scan: AsyncParsableCommand {
             let sshConfig = try access.loadSSHConfig()
             if let name = showSSH {
                 guard let node = nodes.first(where: { $0.name == name }) else {
-                    out.err("fleet scan: --show-ssh \(name): no such node in the selection\n")
-                    throw ExitCode(64)
+                    throw out.fail(.scan, .usage, "--show-ssh \(name): no such node in the selection")
                 }
                 out.out(SSHShow.render(node: node, config: sshConfig, access: access))
                 return

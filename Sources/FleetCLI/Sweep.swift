@@ -261,7 +261,7 @@ struct Sweep: AsyncParsableCommand {
             nodes = access.resolve(nodes, config: sshConfig)
         } catch {
             log.error("ssh_config.invalid", metadata: ["error": .string(error.description)])
-            throw finish(Status.inventory, success: false)
+            throw finish(.badInput, success: false)
         }
 
         // 3. History.

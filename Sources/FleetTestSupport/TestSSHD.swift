@@ -76,11 +76,18 @@ public final class TestSSHD: @unchecked Sendable {
 
     public var pid: Int32 { daemon.pid }
 
-    /// Kills this sshd's session processes (its children, by pid): every connection to it
-    /// drops, the listener stays.
+    /// Kills this sshd's session processes (its descendants, by pid: the privileged monitor
+    /// and the unprivileged child that holds the socket): every connection to it drops, the
+    /// listener stays.
     public func dropConnections() {
-        let text = (try? String(contentsOfFile: "/proc/\(daemon.pid)/task/\(daemon.pid)/children", encoding: .utf8)) ?? ""
-        for p in text.split(separator: " ").compactMap({ Int32($0) }) { kill(p, SIGKILL) }
+        func children(_ p: Int32) -> [Int32] {
+            let text = (try? String(contentsOfFile: "/proc/\(p)/task/\(p)/children", encoding: .utf8)) ?? ""
+            return text.split(separator: " ").compactMap { Int32($0) }
+        }
+        var all: [Int32] = []
+        var stack = children(daemon.pid)
+        while let p = stack.popLast() { all.append(p); stack += children(p) }
+        for p in all { kill(p, SIGKILL) }
     }
 
     /// Appends a public key (file contents) to authorized_keys.
