@@ -2,7 +2,7 @@
 # Each installs what it is missing (Debian packages through apt-get) and builds.
 SHELL := /bin/bash
 SWIFT ?= swift
-DEB_PACKAGES := libssh2-1-dev libsqlite3-dev pkg-config openssh-server openssh-client python3 python3-yaml procps sqlite3 python3-prometheus-client python3-pytest sudo chromium iproute2
+DEB_PACKAGES := libssh2-1-dev libssl-dev libsqlite3-dev pkg-config openssh-server openssh-client python3 python3-yaml procps sqlite3 python3-prometheus-client python3-pytest sudo chromium iproute2
 
 .PHONY: deps build test demo bench clean-farm
 

@@ -25,6 +25,12 @@ let package = Package(
             pkgConfig: "libssh2",
             providers: [.apt(["libssh2-1-dev"])]
         ),
+        // OpenSSL's SHA-256 for the history's content digests (FleetStore).
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Pure: models, parsers, classifier, typed remote commands. No I/O, no C libraries.
         .target(name: "FleetModel"),
         .target(
@@ -38,11 +44,12 @@ let package = Package(
             exclude: ["README.md"],
             resources: [
                 .embedInCode("v0001_initial.sql"),
+                .embedInCode("v0002_store_what_changed.sql"),
             ]
         ),
         .target(
             name: "FleetStore",
-            dependencies: ["FleetModel", "FleetMigrations", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["FleetModel", "FleetMigrations", "CCrypto", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // `fleet report` / `sweep --report`: the history as one self-contained HTML page.
         .target(
@@ -61,7 +68,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "fleet", dependencies: ["FleetCLI"]),
-        .target(name: "FleetTestSupport", dependencies: ["FleetModel"]),
+        .target(name: "FleetTestSupport", dependencies: ["FleetModel", .product(name: "GRDB", package: "GRDB.swift")]),
         // bench/ssh.sh: N sessions + one command each, in-process (no CLI, no store).
         .executableTarget(name: "fleet-ssh-bench", dependencies: ["FleetSSH", "FleetModel"], path: "bench/ssh-bench"),
 
@@ -70,7 +77,7 @@ let package = Package(
         .testTarget(name: "FleetSSHTests", dependencies: ["FleetSSH", "FleetTestSupport"]),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FleetRolloutTests", dependencies: ["FleetRollout", "FleetTestSupport"]),
-        .testTarget(name: "FleetCLITests", dependencies: ["FleetCLI", "FleetTestSupport"]),
+        .testTarget(name: "FleetCLITests", dependencies: ["FleetCLI", "FleetTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FleetReportTests", dependencies: ["FleetReport", "FleetTestSupport",
                                                            .product(name: "Mustache", package: "swift-mustache")]),
     ]

@@ -2,13 +2,14 @@
 # Benchmark (not a test) of the history queries over a long history:
 # NODES nodes × DAYS daily sweeps (default 1,000 × 365: 365k node_runs, ~1.45M maps,
 # ~2.9M paths), generated straight into a database that fleet itself created and migrated
-# (bench/history-gen.sql, sqlite3), then times the release binary answering
+# (bench/history-gen.sql, sqlite3; DISTINCT=1: no two scans alike), then times the release binary answering
 #   fleet history residuals --since 30d
 #   fleet history node NAME
 # and a few more listings. Target: < 1 s each.
 #
 #   bench/history.sh                 # builds the release binary, generates, times
 #   NODES=100 DAYS=30 bench/history.sh
+#   DISTINCT=1 bench/history.sh      # a state per node run (every scan found something new)
 #   FLEET_BIN=/path/to/fleet DB=/tmp/h.sqlite KEEP=1 bench/history.sh
 #   GENERATE_ONLY=1 DB=/tmp/h.sqlite bench/history.sh   # only the database (bench/report.sh)
 set -euo pipefail
@@ -17,6 +18,7 @@ cd "$(dirname "$0")/.."
 NODES=${NODES:-1000}
 DAYS=${DAYS:-365}
 RUNS=${RUNS:-5}
+DISTINCT=${DISTINCT:-0}
 DB=${DB:-/tmp/fleet-bench-history.sqlite}
 SCRATCH=${SCRATCH:-.build-release}
 
@@ -33,14 +35,15 @@ if [ -z "${KEEP:-}" ] || [ ! -s "$DB" ]; then
     sqlite3 "$DB" "DELETE FROM runs;"
     echo "generating $NODES nodes x $DAYS days into $DB ..."
     t0=$(date +%s.%N)
-    sed -e "s/@DAYS@/$DAYS/g" -e "s/@NODES@/$NODES/g" bench/history-gen.sql | sqlite3 "$DB"
+    sed -e "s/@DAYS@/$DAYS/g" -e "s/@NODES@/$NODES/g" -e "s/@DISTINCT@/$DISTINCT/g" bench/history-gen.sql | sqlite3 "$DB"
     # No ANALYZE: fleet never runs it, so the plans measured are the ones users get.
     sqlite3 "$DB" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
     t1=$(date +%s.%N)
     printf 'generated in %.1f s\n' "$(echo "$t1 - $t0" | bc)"
 fi
 sqlite3 "$DB" "SELECT 'rows: runs ' || (SELECT COUNT(*) FROM runs) || ', node_runs ' || (SELECT COUNT(*) FROM node_runs)
-               || ', maps ' || (SELECT COUNT(*) FROM maps) || ', paths ' || (SELECT COUNT(*) FROM paths);"
+               || ', node_states ' || (SELECT COUNT(*) FROM node_states) || ', maps ' || (SELECT COUNT(*) FROM maps)
+               || ' (' || (SELECT COUNT(*) FROM map_observations) || ' observed), paths ' || (SELECT COUNT(*) FROM paths);"
 echo "file: $(du -h "$DB" | cut -f1)"
 [ -z "${GENERATE_ONLY:-}" ] || exit 0
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 8: `fleet scan` of an N-node simulated farm at concurrency C (release build).
-#   bench/scan.sh [--peers] [--install] [--base ADDR] [N=1000] [C=200]
+#   bench/scan.sh [--peers] [--install] [--base ADDR] [--scenario FILE] [N=1000] [C=200]
 # Prints wall s, client CPU s (user+sys of the fleet process alone, from wait4's rusage),
 # client CPU ms/node, peak RSS (ru_maxrss), and the farm's node-side CPU over the same run.
 #
@@ -27,13 +27,15 @@
 # bench reads /proc/<daemon>/stat (utime+stime+cutime+cstime) before and after each run;
 # the difference is the node side of the run (it also includes the daemons' own accept work).
 # Farm: BENCH_MIX (default residual=0.1,degraded=0.1: no down/silent/hung nodes, whose
-# timeouts would measure the deadlines, not the throughput), addresses from --base or
-# BENCH_BASE. FLEET_BIN skips the release build.
+# timeouts would measure the deadlines, not the throughput), or --scenario FILE (e.g.
+# tools/farm/scenarios/maps8.yaml, maps50.yaml: 8 or 50 maps per node), addresses from
+# --base or BENCH_BASE. FLEET_BIN skips the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERS=0
 PEER_JOB=fleet
 INSTALL=0
+SCENARIO=
 BASE=${BENCH_BASE:-127.0.2.1}
 POS=()
 while [ $# -gt 0 ]; do
@@ -42,9 +44,11 @@ while [ $# -gt 0 ]; do
         --install) INSTALL=1 ;;
         --base) BASE=$2; shift ;;
         --base=*) BASE=${1#--base=} ;;
+        --scenario) SCENARIO=$2; shift ;;
+        --scenario=*) SCENARIO=${1#--scenario=} ;;
         --peer-job) PEER_JOB=$2; shift ;;
         --peer-job=*) PEER_JOB=${1#--peer-job=} ;;
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) POS+=("$1") ;;
     esac
     shift
@@ -75,7 +79,11 @@ if [ -z "${FLEET_BIN:-}" ]; then
 fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-scan.XXXXXX")
 trap 'tools/farm/farm down --dir "$WORK/farm" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-tools/farm/farm up "$N" --dir "$WORK/farm" --base "$BASE" --seed 1 --mix "$MIX" >&2
+if [ -n "$SCENARIO" ]; then
+    tools/farm/farm up "$N" --dir "$WORK/farm" --base "$BASE" --scenario "$SCENARIO" >&2
+else
+    tools/farm/farm up "$N" --dir "$WORK/farm" --base "$BASE" --seed 1 --mix "$MIX" >&2
+fi
 "$FLEET_BIN" scan --print-script > "$WORK/discovery.sh"
 chmod 644 "$WORK/discovery.sh"; chmod 755 "$WORK"
 

@@ -218,7 +218,8 @@ struct HistoryPrune: HistoryRendering {
         let r = try db.prune(olderThan: cutoff)
         var t = T(columns: ["TABLE", "REMOVED"])
         t.rows = [["runs", String(r.runs)], ["node_runs", String(r.nodeRuns)], ["maps", String(r.maps)],
-                  ["paths", String(r.paths)], ["raw_outputs", String(r.rawOutputs)], ["actions", String(r.actions)]]
+                  ["paths", String(r.paths)], ["raw_outputs", String(r.rawOutputs)], ["actions", String(r.actions)],
+                  ["node_states", String(r.states)], ["contents", String(r.contents)]]
         switch listing.format {
         case .json: return try HistoryJSON.encode(r)
         case .csv: return t.csv()

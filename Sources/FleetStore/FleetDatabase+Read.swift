@@ -57,7 +57,11 @@ extension FleetDatabase {
             error: n["error"], startedAt: ISOTime.parse(n["started_at"]) ?? Date(timeIntervalSince1970: 0),
             duration: .milliseconds(n["duration_ms"] as Int64),
             warnings: (try? decoder.decode([ParseWarning].self, from: Data(warningsText.utf8))) ?? [])
-        let mapRows = try Row.fetchAll(db, sql: "SELECT * FROM maps WHERE node_run_id = ? ORDER BY position", arguments: [nodeRunID])
+        let stateID: Int64? = n["state_id"]
+        let outputSetID: Int64? = n["output_set_id"]
+        let mapRows = try stateID.map {
+            try Row.fetchAll(db, sql: "SELECT * FROM maps WHERE state_id = ? ORDER BY position", arguments: [$0])
+        } ?? []
         for r in mapRows {
             let mapID: Int64 = r["id"]
             var groups: [PathGroup] = []
@@ -81,7 +85,15 @@ extension FleetDatabase {
             let evidence = (try? decoder.decode(MapEvidence.self, from: Data(evidenceText.utf8))) ?? MapEvidence()
             scan.findings.append(MapFinding(map: map, verdict: verdict, reasons: reasons, evidence: evidence))
         }
-        for o in try Row.fetchAll(db, sql: "SELECT * FROM raw_outputs WHERE node_run_id = ? ORDER BY position", arguments: [nodeRunID]) {
+        let outputRows = try outputSetID.map {
+            try Row.fetchAll(db, sql: """
+                SELECT o.capture_name, o.exit_code, so.body AS stdout, se.body AS stderr
+                FROM output_sets s CROSS JOIN json_each(s.outputs) j CROSS JOIN outputs o ON o.id = j.value
+                CROSS JOIN contents so ON so.id = o.stdout_id CROSS JOIN contents se ON se.id = o.stderr_id
+                WHERE s.id = ? ORDER BY j.key
+                """, arguments: [$0])
+        } ?? []
+        for o in outputRows {
             guard let command = NodeCommand(captureName: o["capture_name"]) else { continue }
             scan.outputs.append(CommandOutput(command: command, stdout: o["stdout"], stderr: o["stderr"], exitCode: o["exit_code"]))
         }
@@ -105,13 +117,13 @@ extension FleetDatabase {
             guard let row = try Row.fetchOne(db, sql: Self.runSelect + "WHERE r.id = ?", arguments: [id]) else { return nil }
             let nodes = try Row.fetchAll(db, sql: """
                 SELECT n.*,
-                       (SELECT COUNT(*) FROM maps m WHERE m.node_run_id = n.id) AS maps,
-                       (SELECT COUNT(*) FROM maps m WHERE m.node_run_id = n.id AND +m.verdict IN \(residualVerdictsSQL)) AS residual_maps
+                       (SELECT COUNT(*) FROM maps m WHERE m.state_id = n.state_id) AS maps,
+                       (SELECT COUNT(*) FROM maps m WHERE m.state_id = n.state_id AND +m.verdict IN \(residualVerdictsSQL)) AS residual_maps
                 FROM node_runs n WHERE n.run_id = ? ORDER BY n.node
                 """, arguments: [id]).map(NodeRunRecord.init(row:))
             var verdicts: [Verdict: Int] = [:]
             for r in try Row.fetchAll(db, sql: """
-                SELECT m.verdict, COUNT(*) AS c FROM node_runs n CROSS JOIN maps m ON m.node_run_id = n.id
+                SELECT m.verdict, COUNT(*) AS c FROM node_runs n CROSS JOIN maps m ON m.state_id = n.state_id
                 WHERE n.run_id = ? GROUP BY m.verdict
                 """, arguments: [id]) {
                 if let v = Verdict(rawValue: r["verdict"]) { verdicts[v] = r["c"] }
@@ -128,20 +140,30 @@ extension FleetDatabase {
     public func nodeTimeline(node: String, since: Date? = nil, limit: Int = 30) throws -> [TimelineEntry] {
         try pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT n.id, n.run_id, r.kind, n.started_at, n.status, n.error
+                SELECT n.id, n.run_id, r.kind, n.started_at, n.status, n.error, n.state_id
                 FROM node_runs n JOIN runs r ON r.id = n.run_id
                 WHERE n.node = ? AND n.started_at >= ?
                 ORDER BY n.started_at DESC, n.id DESC LIMIT ?
                 """, arguments: [node, since.map(ISOTime.format) ?? "", limit > 0 ? limit : -1])
             let decoder = JSONDecoder()
+            // An unchanged node points at the same state scan after scan: read each once.
+            var statesRead: [Int64: [TimelineMap]] = [:]
             return try rows.map { n in
-                let maps = try Row.fetchAll(db, sql: """
-                    SELECT wwid, name, dm, verdict, all_failed, reasons FROM maps WHERE node_run_id = ? ORDER BY position
-                    """, arguments: [n["id"] as Int64]).map { m in
-                    let reasonsText: String = m["reasons"]
-                    return TimelineMap(wwid: m["wwid"], name: m["name"], dm: m["dm"],
-                                       verdict: Verdict(rawValue: m["verdict"]) ?? .needsReview, allFailed: m["all_failed"],
-                                       reasons: (try? decoder.decode([String].self, from: Data(reasonsText.utf8))) ?? [])
+                var maps: [TimelineMap] = []
+                if let id = n["state_id"] as Int64? {
+                    if let done = statesRead[id] {
+                        maps = done
+                    } else {
+                        maps = try Row.fetchAll(db, sql: """
+                            SELECT wwid, name, dm, verdict, all_failed, reasons FROM maps WHERE state_id = ? ORDER BY position
+                            """, arguments: [id]).map { m in
+                            let reasonsText: String = m["reasons"]
+                            return TimelineMap(wwid: m["wwid"], name: m["name"], dm: m["dm"],
+                                               verdict: Verdict(rawValue: m["verdict"]) ?? .needsReview, allFailed: m["all_failed"],
+                                               reasons: (try? decoder.decode([String].self, from: Data(reasonsText.utf8))) ?? [])
+                        }
+                        statesRead[id] = maps
+                    }
                 }
                 return TimelineEntry(runID: n["run_id"], runKind: RunKind(rawValue: n["kind"]) ?? .scan,
                                      startedAt: ISOTime.parse(n["started_at"]) ?? Date(timeIntervalSince1970: 0),
@@ -158,22 +180,26 @@ extension FleetDatabase {
         try pool.read { db in
             // node_latest: each node's latest successful node_run (kept by a trigger).
             let residualNow = """
-                EXISTS (SELECT 1 FROM node_latest l CROSS JOIN maps c ON c.node_run_id = l.node_run_id
+                EXISTS (SELECT 1 FROM node_latest l CROSS JOIN node_runs ln ON ln.id = l.node_run_id
+                        CROSS JOIN maps c ON c.state_id = ln.state_id
                         WHERE l.node = w.node AND c.wwid = w.wwid AND +c.verdict IN \(residualVerdictsSQL))
                 """
             let sql: String
             let args: StatementArguments
             if let since {
-                // INDEXED BY: the window is a range of the (verdict, seen_at) index; with some
-                // statistics the planner would rather skip-scan the WWID index.
+                // Residual maps of every stored state (few: a state is stored once, however many
+                // scans saw it), then each state's scans inside the window (node_runs_state).
+                // First seen is its own query: SQLite takes bare columns (name, dm, verdict)
+                // from the MAX() row only when MAX is the only min/max aggregate.
                 sql = """
-                    WITH win AS (SELECT node, wwid, name, dm, verdict, MAX(seen_at) AS last_seen, COUNT(*) AS runs
-                                 FROM maps INDEXED BY maps_verdict_time
-                                 WHERE verdict IN \(residualVerdictsSQL) AND seen_at >= ?1 AND wwid IS NOT NULL
-                                 GROUP BY node, wwid)
+                    WITH win AS (SELECT m.node, m.wwid, m.name, m.dm, m.verdict, MAX(n.started_at) AS last_seen, COUNT(*) AS runs
+                                 FROM maps m INDEXED BY maps_verdict CROSS JOIN node_runs n ON n.state_id = m.state_id
+                                 WHERE m.verdict IN \(residualVerdictsSQL) AND n.started_at >= ?1 AND m.wwid IS NOT NULL
+                                 GROUP BY m.node, m.wwid)
                     SELECT w.*,
-                           (SELECT h.seen_at FROM maps h WHERE h.wwid = w.wwid AND h.node = w.node AND h.seen_at >= ?1
-                              AND h.verdict IN \(residualVerdictsSQL) ORDER BY h.seen_at LIMIT 1) AS first_seen,
+                           (SELECT MIN(o.started_at) FROM maps h CROSS JOIN node_runs o ON o.state_id = h.state_id
+                             WHERE h.wwid = w.wwid AND h.node = w.node AND h.verdict IN \(residualVerdictsSQL)
+                               AND o.started_at >= ?1) AS first_seen,
                            \(residualNow) AS residual_now
                     FROM win w ORDER BY w.node, w.wwid LIMIT ?2
                     """
@@ -182,11 +208,13 @@ extension FleetDatabase {
                 // Name, dm and verdict come from the latest scan (c), one row per group.
                 sql = """
                     WITH current AS (SELECT m.node, m.wwid, m.name, m.dm, m.verdict
-                                     FROM node_latest l CROSS JOIN maps m ON m.node_run_id = l.node_run_id
+                                     FROM node_latest l CROSS JOIN node_runs ln ON ln.id = l.node_run_id
+                                     CROSS JOIN maps m ON m.state_id = ln.state_id
                                      WHERE +m.verdict IN \(residualVerdictsSQL) AND m.wwid IS NOT NULL)
-                    SELECT c.node, c.wwid, c.name, c.dm, c.verdict, MAX(h.seen_at) AS last_seen, COUNT(*) AS runs,
-                           MIN(h.seen_at) AS first_seen, 1 AS residual_now
+                    SELECT c.node, c.wwid, c.name, c.dm, c.verdict, MAX(o.started_at) AS last_seen, COUNT(*) AS runs,
+                           MIN(o.started_at) AS first_seen, 1 AS residual_now
                     FROM current c CROSS JOIN maps h ON h.wwid = c.wwid AND h.node = c.node AND h.verdict IN \(residualVerdictsSQL)
+                    CROSS JOIN node_runs o ON o.state_id = h.state_id
                     GROUP BY c.node, c.wwid ORDER BY c.node, c.wwid LIMIT ?1
                     """
                 args = [limit > 0 ? limit : -1]
@@ -293,19 +321,30 @@ extension FleetDatabase {
             try Int64.fetchAll(db, sql: "SELECT id FROM runs WHERE started_at < ? AND status <> 'running' ORDER BY started_at, id",
                                arguments: [ISOTime.format(cutoff)])
         }
-        var report = PruneReport(cutoff: cutoff, runs: 0, nodeRuns: 0, maps: 0, paths: 0, rawOutputs: 0, actions: 0)
+        var report = PruneReport(cutoff: cutoff, runs: 0, nodeRuns: 0, maps: 0, paths: 0, rawOutputs: 0, actions: 0,
+                                 states: 0, contents: 0)
         for id in ids {
             try pool.write { db in
-                let nr = "SELECT id FROM node_runs WHERE run_id = ?1"
-                let mp = "SELECT id FROM maps WHERE node_run_id IN (\(nr))"
                 func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql, arguments: [id]) ?? 0 }
-                let nodeRuns = try count("SELECT COUNT(*) FROM (\(nr))")
-                let maps = try count("SELECT COUNT(*) FROM (\(mp))")
-                let paths = try count("SELECT COUNT(*) FROM paths WHERE map_id IN (\(mp))")
-                let raw = try count("SELECT COUNT(*) FROM raw_outputs WHERE node_run_id IN (\(nr))")
+                func ids(_ sql: String, _ args: StatementArguments) throws -> [Int64] { try Int64.fetchAll(db, sql: sql, arguments: args) }
+                // Rows as the run saw them (maps, paths and outputs of each of its node runs,
+                // shared or not), as before stored states were shared.
+                let nodeRuns = try count("SELECT COUNT(*) FROM node_runs WHERE run_id = ?1")
+                let maps = try count("SELECT COUNT(*) FROM node_runs n CROSS JOIN maps m ON m.state_id = n.state_id WHERE n.run_id = ?1")
+                let paths = try count("""
+                    SELECT COUNT(*) FROM node_runs n CROSS JOIN maps m ON m.state_id = n.state_id
+                    CROSS JOIN paths p ON p.map_id = m.id WHERE n.run_id = ?1
+                    """)
+                let raw = try count("""
+                    SELECT COALESCE(SUM(json_array_length(s.outputs)), 0) FROM node_runs n
+                    CROSS JOIN output_sets s ON s.id = n.output_set_id WHERE n.run_id = ?1
+                    """)
                 let actions = try count("SELECT COUNT(*) FROM actions WHERE run_id = ?1")
+                // What the run's node runs point at: freed below once nothing else does.
+                let states = try ids("SELECT DISTINCT state_id FROM node_runs WHERE run_id = ? AND state_id IS NOT NULL", [id])
+                let sets = try ids("SELECT DISTINCT output_set_id FROM node_runs WHERE run_id = ? AND output_set_id IS NOT NULL", [id])
                 // Nodes whose latest successful scan is in this run lose it with the cascade.
-                let orphaned = try String.fetchAll(db, sql: "SELECT node FROM node_latest WHERE node_run_id IN (\(nr))", arguments: [id])
+                let orphaned = try String.fetchAll(db, sql: "SELECT node FROM node_latest WHERE node_run_id IN (SELECT id FROM node_runs WHERE run_id = ?)", arguments: [id])
                 try db.execute(sql: "DELETE FROM runs WHERE id = ? AND status <> 'running'", arguments: [id])
                 guard db.changesCount == 1 else { return }  // gone or restarted meanwhile: nothing removed
                 for node in orphaned {  // fall back to the newest successful scan left, if any
@@ -315,11 +354,47 @@ extension FleetDatabase {
                         ORDER BY started_at DESC, id DESC LIMIT 1
                         """, arguments: [node])
                 }
+                let freed = try Self.deleteUnreferenced(states: states, sets: sets, db)
+                report.states += freed.states; report.contents += freed.contents
                 report.runs += 1; report.nodeRuns += nodeRuns; report.maps += maps
                 report.paths += paths; report.rawOutputs += raw; report.actions += actions
             }
         }
         return report
+    }
+
+    /// Deletes the given states and output sets if no node run points at them any more, then
+    /// the outputs and texts that only they used. Returns how many states and texts went.
+    static func deleteUnreferenced(states: [Int64], sets: [Int64], _ db: Database) throws -> (states: Int, contents: Int) {
+        var freedStates = 0, freedContents = 0
+        for s in states {  // maps and paths go with the state (cascade)
+            try db.execute(sql: "DELETE FROM node_states WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM node_runs WHERE state_id = ?1)",
+                           arguments: [s])
+            freedStates += db.changesCount
+        }
+        var outputs = Set<Int64>()
+        for s in sets {
+            guard try Int.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM node_runs WHERE output_set_id = ?)", arguments: [s]) == 0
+            else { continue }
+            outputs.formUnion(try Int64.fetchAll(db, sql: "SELECT j.value FROM output_sets s, json_each(s.outputs) j WHERE s.id = ?",
+                                                 arguments: [s]))
+            try db.execute(sql: "DELETE FROM output_sets WHERE id = ?", arguments: [s])  // a trigger counts its outputs down
+        }
+        var contents = Set<Int64>()
+        for o in outputs.sorted() {
+            guard let row = try Row.fetchOne(db, sql: "SELECT stdout_id, stderr_id FROM outputs WHERE id = ? AND sets = 0", arguments: [o])
+            else { continue }
+            contents.insert(row["stdout_id"]); contents.insert(row["stderr_id"])
+            try db.execute(sql: "DELETE FROM outputs WHERE id = ?", arguments: [o])
+        }
+        for c in contents.sorted() {
+            try db.execute(sql: """
+                DELETE FROM contents WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM outputs WHERE stdout_id = ?1)
+                  AND NOT EXISTS (SELECT 1 FROM outputs WHERE stderr_id = ?1)
+                """, arguments: [c])
+            freedContents += db.changesCount
+        }
+        return (freedStates, freedContents)
     }
 
     /// SQLite's integrity_check and foreign_key_check; empty when the file is consistent.
@@ -335,7 +410,7 @@ extension FleetDatabase {
         SELECT r.*,
                (SELECT COUNT(*) FROM node_runs n WHERE n.run_id = r.id) AS nodes,
                (SELECT COUNT(*) FROM node_runs n WHERE n.run_id = r.id AND n.status = 'ok') AS nodes_ok,
-               (SELECT COUNT(*) FROM node_runs n CROSS JOIN maps m ON m.node_run_id = n.id
+               (SELECT COUNT(*) FROM node_runs n CROSS JOIN maps m ON m.state_id = n.state_id
                  WHERE n.run_id = r.id AND +m.verdict IN \(residualVerdictsSQL)) AS residual_maps,
                (SELECT COUNT(*) FROM actions a WHERE a.run_id = r.id) AS actions
         FROM runs r

@@ -141,13 +141,19 @@ public final class FleetDatabase: Sendable {
         return try pool.write { db in try rows.map { try Self.insert($0, run: run, db) } }
     }
 
-    /// A node's rows with their JSON columns encoded, ready to insert (encoding happens
-    /// before the write transaction, so the writer lock is held for the inserts only).
+    /// A node's rows with their JSON columns encoded and their digests computed, ready to
+    /// insert (all of it happens before the write transaction, so the writer lock is held
+    /// for the look-ups and inserts only).
     struct PreparedNode {
         var scan: NodeScan
         var seen: String
         var warnings: String
         var maps: [(finding: MapFinding, reasons: String, evidence: String)]
+        /// `node_states.digest`: the node name and every map and path column; nil without maps.
+        var stateDigest: Data?
+        var outputs: [PreparedOutput]
+        /// `output_sets.digest`: the outputs' digests in order; nil without outputs.
+        var outputSetDigest: Data?
 
         init(_ scan: NodeScan) throws {
             self.scan = scan
@@ -157,25 +163,88 @@ public final class FleetDatabase: Sendable {
             maps = try scan.findings.map { f in
                 (f, try StoredJSON.reasons(f.reasons), try StoredJSON.evidence(f.evidence))
             }
+            if !maps.isEmpty {
+                var d = StoredDigest(kind: "node-state-1")
+                d.add(scan.node)
+                d.add(maps.count)
+                for (f, reasons, evidence) in maps {
+                    let m = f.map
+                    d.add(m.line); d.add(m.wwid); d.add(m.name); d.add(m.dm); d.add(m.vendor); d.add(m.product)
+                    d.add(m.size); d.add(m.features); d.add(m.hwhandler); d.add(m.wp)
+                    d.add(FleetDatabase.allFailed(m) ? 1 : 0); d.add(f.verdict.rawValue); d.add(reasons); d.add(evidence)
+                    d.add(m.pathGroups.count)
+                    for group in m.pathGroups {
+                        d.add(group.policy); d.add(group.prio); d.add(group.status); d.add(group.paths.count)
+                        for p in group.paths {
+                            d.add(p.hctl); d.add(p.dev); d.add(p.majorMinor); d.add(p.dmState); d.add(p.checkerState)
+                            d.add(p.deviceState); d.add(p.dev.flatMap { f.evidence.sysfsStates[$0] })
+                        }
+                    }
+                }
+                stateDigest = d.digest()
+            }
+            outputs = scan.outputs.map(PreparedOutput.init)
+            if !outputs.isEmpty {
+                var d = StoredDigest(kind: "output-set-1")
+                for o in outputs { d.add(o.digest) }
+                outputSetDigest = d.digest()
+            }
+        }
+    }
+
+    /// One raw output with its command text and digests.
+    struct PreparedOutput {
+        var output: CommandOutput
+        var command: String
+        var stdoutDigest: Data
+        var stderrDigest: Data
+        /// `outputs.digest`: capture name, command text, exit code, and the two texts' digests.
+        var digest: Data
+
+        init(_ o: CommandOutput) {
+            output = o
+            command = FleetDatabase.displayCache.display(o.command)
+            stdoutDigest = StoredDigest.of(text: o.stdout)
+            stderrDigest = StoredDigest.of(text: o.stderr)
+            var d = StoredDigest(kind: "output-1")
+            d.add(o.command.captureName); d.add(command); d.add(o.exitCode.map(Int64.init))
+            d.add(stdoutDigest); d.add(stderrDigest)
+            digest = d.digest()
         }
     }
 
     private static func insert(_ node: PreparedNode, run: Int64, _ db: Database) throws -> Int64 {
-        let scan = node.scan, seen = node.seen
+        let scan = node.scan
+        let stateID = try node.stateDigest.map { try Self.stateID(node, digest: $0, db) }
+        let outputSetID = try node.outputSetDigest.map { try Self.outputSetID(node.outputs, digest: $0, db) }
         // Cached statements: compiled once per connection, not once per row (perf).
         try db.cachedStatement(sql: """
-            INSERT INTO node_runs (run_id, node, address, status, started_at, duration_ms, error, warnings)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [run, scan.node, scan.address, scan.status.rawValue, seen,
-                             scan.duration.milliseconds, scan.error, node.warnings])
-        let nodeRunID = db.lastInsertedRowID
+            INSERT INTO node_runs (run_id, node, address, status, started_at, duration_ms, error, warnings,
+                                   state_id, output_set_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [run, scan.node, scan.address, scan.status.rawValue, node.seen,
+                             scan.duration.milliseconds, scan.error, node.warnings, stateID, outputSetID])
+        return db.lastInsertedRowID
+    }
+
+    /// The node's state with this digest: found (unchanged since a scan that saw it, most
+    /// nodes most of the time) or written now with its maps and paths.
+    private static func stateID(_ node: PreparedNode, digest: Data, _ db: Database) throws -> Int64 {
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM node_states WHERE digest = ?"),
+                                       arguments: [digest]) {
+            return id
+        }
+        let scan = node.scan
+        try db.cachedStatement(sql: "INSERT INTO node_states (node, digest) VALUES (?, ?)")
+            .execute(arguments: [scan.node, digest])
+        let stateID = db.lastInsertedRowID
         for (position, (f, reasons, evidence)) in node.maps.enumerated() {
             let m = f.map
             try db.cachedStatement(sql: """
-                INSERT INTO maps (node_run_id, node, seen_at, position, line, wwid, name, dm, vendor, product,
+                INSERT INTO maps (state_id, node, position, line, wwid, name, dm, vendor, product,
                                   size, features, hwhandler, wp, all_failed, verdict, reasons, evidence)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [nodeRunID, scan.node, seen, position, m.line, m.wwid, m.name, m.dm,
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [stateID, scan.node, position, m.line, m.wwid, m.name, m.dm,
                                  m.vendor, m.product, m.size, m.features, m.hwhandler, m.wp,
                                  m.allPathsFailed, f.verdict.rawValue, reasons, evidence])
             let mapID = db.lastInsertedRowID
@@ -192,19 +261,49 @@ public final class FleetDatabase: Sendable {
                 }
             }
         }
-        for (position, o) in scan.outputs.enumerated() {
-            try db.cachedStatement(sql: """
-                INSERT INTO raw_outputs (node_run_id, position, capture_name, command, exit_code, stdout, stderr)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [nodeRunID, position, o.command.captureName, Self.displayCache.display(o.command),
-                                 o.exitCode, o.stdout, o.stderr])
+        return stateID
+    }
+
+    /// The output set with this digest: found, or written now (each output and text found
+    /// or written in turn).
+    private static func outputSetID(_ outputs: [PreparedOutput], digest: Data, _ db: Database) throws -> Int64 {
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM output_sets WHERE digest = ?"),
+                                       arguments: [digest]) {
+            return id
         }
-        return nodeRunID
+        var ids: [Int64] = []
+        ids.reserveCapacity(outputs.count)
+        for o in outputs {
+            if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM outputs WHERE digest = ?"),
+                                           arguments: [o.digest]) {
+                ids.append(id)
+                continue
+            }
+            let out = try contentID(o.output.stdout, digest: o.stdoutDigest, db)
+            let err = try contentID(o.output.stderr, digest: o.stderrDigest, db)
+            try db.cachedStatement(sql: """
+                INSERT INTO outputs (digest, capture_name, command, exit_code, stdout_id, stderr_id)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [o.digest, o.output.command.captureName, o.command, o.output.exitCode, out, err])
+            ids.append(db.lastInsertedRowID)
+        }
+        let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        try db.cachedStatement(sql: "INSERT INTO output_sets (digest, outputs) VALUES (?, ?)").execute(arguments: [digest, list])
+        return db.lastInsertedRowID
+    }
+
+    private static func contentID(_ text: String, digest: Data, _ db: Database) throws -> Int64 {
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM contents WHERE digest = ?"),
+                                       arguments: [digest]) {
+            return id
+        }
+        try db.cachedStatement(sql: "INSERT INTO contents (digest, body) VALUES (?, ?)").execute(arguments: [digest, text])
+        return db.lastInsertedRowID
     }
 
     /// `NodeCommand.display` per command: every node stores the same ~20 commands (perf:
     /// building each text again was ~1% of a scan's CPU).
-    private static let displayCache = DisplayCache()
+    static let displayCache = DisplayCache()
 
     /// Times (ascending) at which `wwid` was seen on `node` with every path failed, in any
     /// recorded scan, optionally only since `since`. `fleet clean` uses it to require a map
@@ -212,9 +311,9 @@ public final class FleetDatabase: Sendable {
     public func allFailedObservations(node: String, wwid: String, since: Date?) throws -> [Date] {
         try pool.read { db in
             try String.fetchAll(db, sql: """
-                SELECT seen_at FROM maps
-                WHERE wwid = ? AND node = ? AND all_failed = 1 AND seen_at >= ?
-                ORDER BY seen_at
+                SELECT n.started_at FROM maps m CROSS JOIN node_runs n ON n.state_id = m.state_id
+                WHERE m.wwid = ? AND m.node = ? AND m.all_failed = 1 AND n.started_at >= ?
+                ORDER BY n.started_at
                 """, arguments: [wwid, node, since.map(ISOTime.format) ?? ""])
         }.compactMap(ISOTime.parse)
     }

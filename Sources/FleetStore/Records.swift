@@ -121,6 +121,10 @@ public struct PruneReport: Sendable, Hashable, Codable {
     public var paths: Int
     public var rawOutputs: Int
     public var actions: Int
+    /// Stored node states (maps with their paths) no run points at any more, deleted.
+    public var states: Int
+    /// Stored texts (command stdout/stderr) no run points at any more, deleted.
+    public var contents: Int
 }
 
 /// Errors of the store that a user sees. The message names the database and the cause.

@@ -113,14 +113,19 @@ struct SmallHistory {
         #expect(try h.f.ints("SELECT id FROM runs WHERE status = 'running'") == [Int(running)])
         #expect(try h.f.int("SELECT COUNT(*) FROM node_runs") == 6)
         // Day 2: 3 nodes × 4 maps; day 3: worker-3 unreachable, so 2 × 4.
-        #expect(try h.f.int("SELECT COUNT(*) FROM maps") == 20)
-        #expect(try h.f.int("SELECT COUNT(*) FROM paths") == 40)
+        #expect(try h.f.int("SELECT COUNT(*) FROM map_observations") == 20)
+        // Stored once per state: worker-1 residual, worker-2 healthy, worker-3 healthy (days 2
+        // and 3 alike); worker-1's healthy state of day 0 and worker-2's residual one of day 1 went.
+        #expect(report.states == 2)
+        #expect(try h.f.int("SELECT COUNT(*) FROM maps") == 12)
+        #expect(try h.f.int("SELECT COUNT(*) FROM paths") == 24)
         #expect(try h.f.int("SELECT COUNT(*) FROM actions") == 0)
         let fkProblems = try h.f.db.pool.read { try Row.fetchAll($0, sql: "PRAGMA foreign_key_check") }
         #expect(fkProblems.isEmpty)
         #expect(try h.f.strings("PRAGMA integrity_check") == ["ok"])
         // Denormalised copies still agree with their node_run.
-        #expect(try h.f.int("SELECT COUNT(*) FROM maps m JOIN node_runs n ON n.id = m.node_run_id WHERE m.node <> n.node OR m.seen_at <> n.started_at") == 0)
+        #expect(try h.f.int("SELECT COUNT(*) FROM maps m JOIN node_states s ON s.id = m.state_id WHERE m.node <> s.node") == 0)
+        #expect(try h.f.int("SELECT COUNT(*) FROM node_runs n JOIN node_states s ON s.id = n.state_id WHERE n.node <> s.node") == 0)
         let again = try h.f.db.prune(olderThan: SmallHistory.at(2))
         #expect(again.runs == 0 && again.maps == 0)
     }

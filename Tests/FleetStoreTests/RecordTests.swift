@@ -74,12 +74,11 @@ struct Fresh {
         let f = try Fresh()
         let run = try f.db.beginRun(kind: .scan, inventory: nil, options: [String: String](), version: "t")
         try f.db.recordNode(run: run, try Samples.residualScan(node: "worker-1"))
-        // Make the LAST insert of a node (its second raw output) fail, after its node_run,
-        // maps and paths were written in the same transaction.
+        // Make the LAST insert of a node (its node_run) fail, after its state, maps, paths and
+        // outputs were written in the same transaction.
         try f.db.pool.write { db in
             try db.execute(sql: """
-                CREATE TEMP TRIGGER boom BEFORE INSERT ON raw_outputs WHEN NEW.capture_name = 'dd-dm-0'
-                  AND (SELECT node FROM node_runs WHERE id = NEW.node_run_id) = 'worker-2'
+                CREATE TEMP TRIGGER boom BEFORE INSERT ON node_runs WHEN NEW.node = 'worker-2'
                 BEGIN SELECT RAISE(ABORT, 'forced failure'); END
                 """)
         }
@@ -87,6 +86,7 @@ struct Fresh {
         #expect(throws: (any Error).self) { try f.db.recordNode(run: run, try Samples.residualScan(node: "worker-2")) }
         #expect(try f.strings("SELECT node FROM node_runs") == ["worker-1"])
         #expect(try f.int("SELECT COUNT(*) FROM maps WHERE node = 'worker-2'") == 0)
+        #expect(try f.int("SELECT COUNT(*) FROM node_states") == 1)
         #expect(try f.int("SELECT COUNT(*) FROM maps") == 4)
         #expect(try f.int("SELECT COUNT(*) FROM paths") == 8)
         #expect(try f.int("SELECT COUNT(*) FROM raw_outputs") == 2)
