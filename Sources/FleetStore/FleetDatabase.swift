@@ -171,13 +171,13 @@ public final class FleetDatabase: Sendable {
                     let m = f.map
                     d.add(m.line); d.add(m.wwid); d.add(m.name); d.add(m.dm); d.add(m.vendor); d.add(m.product)
                     d.add(m.size); d.add(m.features); d.add(m.hwhandler); d.add(m.wp)
-                    d.add(FleetDatabase.allFailed(m) ? 1 : 0); d.add(f.verdict.rawValue); d.add(reasons); d.add(evidence)
+                    d.add(m.allPathsFailed ? 1 : 0); d.add(f.verdict.rawValue); d.add(reasons); d.add(evidence)
                     d.add(m.pathGroups.count)
                     for group in m.pathGroups {
                         d.add(group.policy); d.add(group.prio); d.add(group.status); d.add(group.paths.count)
                         for p in group.paths {
-                            d.add(p.hctl); d.add(p.dev); d.add(p.majorMinor); d.add(p.dmState); d.add(p.checkerState)
-                            d.add(p.deviceState); d.add(p.dev.flatMap { f.evidence.sysfsStates[$0] })
+                            d.add(p.hctl); d.add(p.dev); d.add(p.majorMinor); d.add(p.dmState?.rawValue); d.add(p.checkerState?.rawValue)
+                            d.add(p.deviceState?.rawValue); d.add(p.dev.flatMap { f.evidence.sysfsStates[$0] }?.rawValue)
                         }
                     }
                 }

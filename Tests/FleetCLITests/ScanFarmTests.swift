@@ -171,7 +171,7 @@ struct ScanFarmTests {
         let runs = try Self.sqlite(db, "SELECT id, status FROM runs ORDER BY id")
         #expect(runs.first?[1] == "interrupted")
         #expect(try Self.sqlite(db, "SELECT count(*) FROM node_runs WHERE run_id = \(runs[0][0])").first?.first == before)
-        let orphanMaps = try Self.sqlite(db, "SELECT count(*) FROM node_runs n WHERE n.run_id = \(runs[0][0]) AND n.status = 'ok' AND NOT EXISTS (SELECT 1 FROM maps m WHERE m.node_run_id = n.id)")
+        let orphanMaps = try Self.sqlite(db, "SELECT count(*) FROM node_runs n WHERE n.run_id = \(runs[0][0]) AND n.status = 'ok' AND NOT EXISTS (SELECT 1 FROM maps m WHERE m.state_id = n.state_id)")
         #expect(orphanMaps == [["0"]])
         #expect(try Self.sqlite(db, "PRAGMA integrity_check") == [["ok"]])
     }
