@@ -246,11 +246,11 @@ extension FleetDatabase {
     public func nodeRunResidues(since: Date? = nil) throws -> [NodeRunResidue] {
         try pool.read { db in
             // From the runs in the window (runs_started) to their node_runs (run_id, node):
-            // node_runs has no index on time alone. Per node_run, its maps are one range of
-            // the (node_run_id, position) key.
+            // node_runs has no index on time alone. Per node_run, its state's maps are one
+            // range of the (state_id, position) key.
             try Row.fetchAll(db, sql: """
                 SELECT n.node, n.run_id, n.started_at, n.status, n.error,
-                       (SELECT COUNT(*) FROM maps m WHERE m.node_run_id = n.id AND +m.verdict IN \(residualVerdictsSQL)) AS residual
+                       (SELECT COUNT(*) FROM maps m WHERE m.state_id = n.state_id AND +m.verdict IN \(residualVerdictsSQL)) AS residual
                 FROM runs r CROSS JOIN node_runs n ON n.run_id = r.id
                 WHERE r.started_at >= ?
                 ORDER BY n.node, n.started_at, n.id
@@ -295,8 +295,8 @@ extension FleetDatabase {
         try pool.read { db in
             let decoder = JSONDecoder()
             return try Row.fetchAll(db, sql: """
-                SELECT m.node, m.seen_at, m.name, m.wwid, m.dm, m.vendor, m.product, m.size, m.verdict, m.reasons
-                FROM node_latest l CROSS JOIN maps m ON m.node_run_id = l.node_run_id
+                SELECT m.node, n.started_at AS seen_at, m.name, m.wwid, m.dm, m.vendor, m.product, m.size, m.verdict, m.reasons
+                FROM node_latest l CROSS JOIN node_runs n ON n.id = l.node_run_id CROSS JOIN maps m ON m.state_id = n.state_id
                 ORDER BY m.node, m.position
                 """).map { m in
                 let reasonsText: String = m["reasons"]
