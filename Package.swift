@@ -45,6 +45,7 @@ let package = Package(
             resources: [
                 .embedInCode("v0001_initial.sql"),
                 .embedInCode("v0002_store_what_changed.sql"),
+                .embedInCode("v0003_node_status_no_exit_keepalive.sql"),
             ]
         ),
         .target(
@@ -74,7 +75,7 @@ let package = Package(
 
         .testTarget(name: "FleetModelTests", dependencies: ["FleetModel", "FleetTestSupport"]),
         .testTarget(name: "FleetInventoryTests", dependencies: ["FleetInventory", "FleetTestSupport"]),
-        .testTarget(name: "FleetSSHTests", dependencies: ["FleetSSH", "FleetTestSupport"]),
+        .testTarget(name: "FleetSSHTests", dependencies: ["FleetSSH", "CLibSSH2", "FleetTestSupport"]),
         .testTarget(name: "FleetStoreTests", dependencies: ["FleetStore", "FleetTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FleetRolloutTests", dependencies: ["FleetRollout", "FleetTestSupport"]),
         .testTarget(name: "FleetCLITests", dependencies: ["FleetCLI", "FleetTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -4,5 +4,7 @@ public enum FleetMigrations {
     public static let all: [(id: String, sql: String)] = [
         ("v0001_initial", String(decoding: PackageResources.v0001_initial_sql, as: UTF8.self)),
         ("v0002_store_what_changed", String(decoding: PackageResources.v0002_store_what_changed_sql, as: UTF8.self)),
+        ("v0003_node_status_no_exit_keepalive",
+         String(decoding: PackageResources.v0003_node_status_no_exit_keepalive_sql, as: UTF8.self)),
     ]
 }

@@ -32,6 +32,9 @@ typedef struct {
     unsigned char buf[1024];
     size_t start, end;
     int drained;
+    // Bytes recv() returned so far: with the bytes still queued in the socket, what the
+    // server has sent (keepalive answers included), for the silence check.
+    unsigned long long received;
 } fleet_recv_state;
 
 static inline ssize_t fleet_recv_cb(libssh2_socket_t fd, void *buffer, size_t length, int flags, void **abstract) {
@@ -53,6 +56,7 @@ static inline ssize_t fleet_recv_cb(libssh2_socket_t fd, void *buffer, size_t le
         if (e == FLEET_EAGAIN || e == FLEET_ENOENT) { st->drained = 1; return -FLEET_EAGAIN; }
         return -e;
     }
+    if (r > 0) st->received += (unsigned long long)r;
     if (!small || r == 0) return r;
     size_t n = (size_t)r < length ? (size_t)r : length;
     memcpy(buffer, st->buf, n);
@@ -69,6 +73,14 @@ static inline LIBSSH2_SESSION *fleet_session_init_buffered(fleet_recv_state *st)
     return s;
 }
 static inline void fleet_recv_rearm(fleet_recv_state *st) { st->drained = 0; }
+// Bytes the server has sent on this socket: read by libssh2 so far plus still queued in the
+// kernel (FIONREAD; ioctl is variadic, so Swift cannot call it). -1 on error.
+#include <sys/ioctl.h>
+static inline long long fleet_bytes_from_server(int fd, const fleet_recv_state *st) {
+    int queued = 0;
+    if (ioctl(fd, FIONREAD, &queued) != 0) return -1;
+    return (long long)st->received + queued;
+}
 static inline int fleet_session_disconnect(LIBSSH2_SESSION *s, const char *why) {
     return libssh2_session_disconnect_ex(s, SSH_DISCONNECT_BY_APPLICATION, why, "");
 }
@@ -78,6 +90,33 @@ static inline LIBSSH2_CHANNEL *fleet_channel_open_session(LIBSSH2_SESSION *s) {
 }
 static inline int fleet_channel_exec(LIBSSH2_CHANNEL *c, const char *command) {
     return libssh2_channel_process_startup(c, "exec", sizeof("exec") - 1, command, (unsigned int)strlen(command));
+}
+// Exit status versus none. libssh2 1.10 (up to 1.11.1) keeps a channel's exit status in
+// the channel struct, starts it at 0 and has no call that says whether an `exit-status`
+// message arrived, so "exited 0" and "closed without a status" read the same (upstream added
+// libssh2_channel_has_exit_status() after 1.11.1, for this reason). fleet writes a marker no
+// OpenSSH sends (INT_MIN; exit codes are 0..255) into that slot right after the channel
+// opens; libssh2 overwrites it only when an exit-status message arrives. The slot is found
+// by writing the marker where the released layouts put it and reading it back through
+// libssh2's own getter; a place that does not read back is restored at once (the loop
+// thread owns the channel and nothing runs in between). Returns 1 when the marker is set.
+#include <limits.h>
+#include <stddef.h>
+struct fleet_channel_head_1_10 { void *next, *prev, *head; unsigned char *type; unsigned type_len; int exit_status; };
+struct fleet_channel_head_1_11_1 { void *next, *prev, *head; unsigned char *type; size_t type_len; int exit_status; };
+enum { FLEET_NO_EXIT_STATUS = INT_MIN };
+static inline int fleet_channel_mark_no_exit_status(LIBSSH2_CHANNEL *c) {
+    const size_t places[2] = { offsetof(struct fleet_channel_head_1_10, exit_status),
+                               offsetof(struct fleet_channel_head_1_11_1, exit_status) };
+    for (int i = 0; i < 2; i++) {
+        int *slot = (int *)((char *)c + places[i]);
+        int saved = *slot;
+        if (saved != 0) continue;  // a fresh channel's status is 0; anything else is not the slot
+        *slot = FLEET_NO_EXIT_STATUS;
+        if (libssh2_channel_get_exit_status(c) == FLEET_NO_EXIT_STATUS) return 1;
+        *slot = saved;
+    }
+    return 0;
 }
 static inline ssize_t fleet_channel_read(LIBSSH2_CHANNEL *c, int stream, char *buf, size_t len) {
     return libssh2_channel_read_ex(c, stream, buf, len);

@@ -68,21 +68,62 @@ public struct ExecRequest: Sendable, Hashable {
     }
 }
 
+/// How a remote command ended, as the SSH server reported it (RFC 4254 §6.10).
+///
+/// `exit-status` and `exit-signal` are separate messages, and a server may close the channel
+/// with neither: that is ``missing``, never `exited(0)` (libssh2 1.10 reads it as 0).
+public enum RemoteExit: Sendable, Hashable, CustomStringConvertible {
+    /// The server's `exit-status` message.
+    case exited(Int32)
+    /// The server's `exit-signal` message: the signal name without `SIG` (e.g. `KILL`).
+    case signalled(String)
+    /// The channel ended with neither message: whatever the command did, fleet was not told.
+    case missing(MissingExitStatus)
+
+    /// The code of an `exit-status` message; nil for a signal or no status.
+    public var code: Int32? {
+        if case .exited(let c) = self { return c }
+        return nil
+    }
+
+    public var isMissing: Bool {
+        if case .missing = self { return true }
+        return false
+    }
+
+    /// `exit 3`, `signal KILL`, `no exit status (…)`: for messages.
+    public var description: String {
+        switch self {
+        case .exited(let c): return "exit \(c)"
+        case .signalled(let s): return "signal \(s)"
+        case .missing(let why): return "no exit status (\(why.rawValue))"
+        }
+    }
+}
+
+/// Why a command's channel ended without an exit status.
+public enum MissingExitStatus: String, Sendable, Hashable, Codable {
+    /// The server closed the channel without `exit-status` or `exit-signal` (OpenSSH does
+    /// this when its `ChannelTimeout` cuts a session, for one).
+    case closedWithoutStatus = "the server closed the channel without an exit status"
+    /// The SSH library in use cannot tell an `exit-status` of 0 from none at all
+    /// (see docs/ssh.md); fleet does not guess.
+    case indistinguishable = "this libssh2 cannot tell exit status 0 from none"
+}
+
 public struct ExecResult: Sendable, Hashable {
     public var stdout: [UInt8]
     public var stderr: [UInt8]
-    /// nil when the command died by a signal or the status never arrived.
-    public var exitStatus: Int32?
-    /// e.g. `KILL`, when the remote process died by a signal.
-    public var exitSignal: String?
+    /// How the command ended: exit status, signal, or neither.
+    public var exit: RemoteExit
     /// True when stdout or stderr went past the request's outputLimit.
     public var truncated: Bool
     public var duration: Duration
 
-    public init(stdout: [UInt8] = [], stderr: [UInt8] = [], exitStatus: Int32? = 0, exitSignal: String? = nil,
+    public init(stdout: [UInt8] = [], stderr: [UInt8] = [], exit: RemoteExit = .exited(0),
                 truncated: Bool = false, duration: Duration = .zero) {
-        self.stdout = stdout; self.stderr = stderr; self.exitStatus = exitStatus
-        self.exitSignal = exitSignal; self.truncated = truncated; self.duration = duration
+        self.stdout = stdout; self.stderr = stderr; self.exit = exit
+        self.truncated = truncated; self.duration = duration
     }
 
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
@@ -99,6 +140,9 @@ public enum NodeStatus: String, Sendable, Codable, CaseIterable {
     case handshakeTimeout = "handshake-timeout"
     case authTimeout = "auth-timeout"
     case commandTimeout = "command-timeout"
+    /// The session went silent: no answer to `keepaliveCountMax` keepalives in a row
+    /// (the node froze, or a firewall dropped the connection without a reset).
+    case keepaliveTimeout = "keepalive-timeout"
     case hostKeyUnknown = "host-key-unknown"
     case hostKeyChanged = "host-key-changed"
     case authFailed = "auth-failed"
@@ -107,6 +151,9 @@ public enum NodeStatus: String, Sendable, Codable, CaseIterable {
     case disconnected            // the connection dropped mid-command
     case protocolError = "protocol-error"
     case nodeError = "node-error" // the node answered, but not with what fleet needs (e.g. no multipath-tools)
+    /// A script's channel ended without an exit status (``RemoteExit/missing(_:)``): its
+    /// outcome is not known, so it is not success.
+    case noExitStatus = "no-exit-status"
 }
 
 /// A node-level failure: its status plus a message that names the node and the cause.

@@ -45,6 +45,10 @@ public struct ScriptFailure: Error, Sendable, Hashable, CustomStringConvertible 
         case cannotRun
         /// The script stopped before its END marker for another reason.
         case endedEarly
+        /// The script's channel ended without an exit status (``RemoteExit/missing(_:)``):
+        /// even a complete output is not trusted, since nothing says the script ended the
+        /// way it suggests.
+        case noExitStatus
     }
 
     public var kind: Kind
@@ -93,15 +97,18 @@ extension RemoteSession {
         -> (ScriptFailure.Kind, NodeStatus, String)?
     {
         if raw.truncated { return (.truncated, .truncated, "\(what) output went past the cap") }
+        if raw.exit.isMissing {
+            return (.noExitStatus, .noExitStatus,
+                    "\(what): \(raw.exit); its output arrived \(framed.complete ? "complete" : "cut off") but is not trusted")
+        }
         if framed.complete { return nil }
-        if raw.exitStatus == 137 || raw.exitSignal == "KILL" {
+        if raw.exit == .exited(137) || raw.exit == .signalled("KILL") {
             return (.timedOut, .commandTimeout, "\(what) did not finish within \(seconds)s on the node (killed by timeout)")
         }
-        if raw.exitStatus == 126 || raw.exitStatus == 127 {
+        if raw.exit == .exited(126) || raw.exit == .exited(127) {
             return (.cannotRun, .nodeError, "\(what): cannot run `timeout`/`sh` on the node: \(raw.stderrText.trimmed)")
         }
-        let status = raw.exitStatus.map(String.init) ?? "none"
-        return (.endedEarly, .nodeError, "\(what) script ended early (exit \(status)): \(raw.stderrText.trimmed.prefix(200))")
+        return (.endedEarly, .nodeError, "\(what) script ended early (\(raw.exit)): \(raw.stderrText.trimmed.prefix(200))")
     }
 }
 

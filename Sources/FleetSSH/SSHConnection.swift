@@ -32,6 +32,9 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         var out: [UInt8] = []
         var err: [UInt8] = []
         var truncated = false
+        /// The channel's exit-status slot holds fleet's "none arrived" marker (see
+        /// `fleet_channel_mark_no_exit_status`): false only with an unknown libssh2 layout.
+        var statusMarked = false
         let started = ContinuousClock.now
         let deadline: ContinuousClock.Instant
         init(_ r: ExecRequest, line: String, cont: ExecCont) {
@@ -66,6 +69,11 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     private var poisoned: NodeFailure?
     private var registered = false
     private var knownEntries: [KnownHostEntry] = []
+    /// Keepalive bookkeeping (see ``tick()``): bytes the server had sent at the last tick
+    /// they grew, keepalives sent since then, and when the last one was counted.
+    private var heardBytes: Int64 = -1
+    private var unanswered = 0
+    private var lastKeepalive: ContinuousClock.Instant?
 
     private(set) var pollEvents: Int16 = 0
     private(set) var deadline: ContinuousClock.Instant?
@@ -78,6 +86,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         connectTimeout = target.connectTimeout ?? options.connectTimeout
         handshakeTimeout = target.connectTimeout.map { $0 * 2 } ?? options.handshakeTimeout
         keepaliveInterval = target.keepaliveInterval ?? options.keepaliveInterval
+        keepaliveCountMax = target.keepaliveCountMax ?? options.keepaliveCountMax
         agentSocket = target.identityAgent.map { $0.isEmpty ? nil : $0 } ?? config.agentSocket
     }
 
@@ -85,6 +94,8 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     let connectTimeout: Duration
     let handshakeTimeout: Duration
     let keepaliveInterval: Duration
+    /// ssh_config's ServerAliveCountMax, or the executor's.
+    let keepaliveCountMax: Int
     let agentSocket: String?
 
     deinit { teardown() }
@@ -190,10 +201,47 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         }
     }
 
+    /// About once a second, for an open session (idle or running a command): sends an SSH
+    /// keepalive every `keepaliveInterval` and cuts the session once `keepaliveCountMax` of
+    /// them went out with nothing at all coming back from the server (OpenSSH's
+    /// ServerAliveCountMax). Any byte from the server counts as an answer (OpenSSH answers a
+    /// keepalive with REQUEST_FAILURE), so a command that prints nothing for minutes keeps
+    /// its session, while a node that froze after the handshake is cut long before the
+    /// command deadline.
     func tick() {
-        guard phase == .ready, let s = session, keepaliveInterval > .zero else { return }
+        guard phase == .ready || phase == .execing, let s = session, let r = recvState,
+              keepaliveInterval > .zero, keepaliveCountMax > 0 else { return }
+        let heard = fleet_bytes_from_server(fd, r)
+        if heard != heardBytes { heardBytes = heard; unanswered = 0 }
+        // libssh2 1.10 keeps a half-sent packet by the caller's pointer, and a keepalive's is a
+        // stack buffer: never start one behind a half-sent packet (the socket is not draining).
+        let outbound = fleet_block_outbound()
+        guard libssh2_session_block_directions(s) & outbound == 0 else { return }
         var next: Int32 = 0
-        _ = libssh2_keepalive_send(s, &next)
+        let rc = libssh2_keepalive_send(s, &next)
+        if rc == 0, libssh2_session_block_directions(s) & outbound != 0 {
+            // The keepalive itself is half-sent: the server stopped reading long ago (the
+            // socket buffer is full), and libssh2 could send nothing else on this session.
+            fail(NodeFailure(.keepaliveTimeout, "\(label): the node stopped reading (an SSH keepalive could not be sent); connection cut"))
+            return
+        }
+        let now = ContinuousClock.now
+        // libssh2 reports a keepalive sent just now as `next == interval`; it counts seconds
+        // with time(), so count at most one per second.
+        if rc == 0, next == keepaliveSeconds, lastKeepalive.map({ $0.duration(to: now) >= .seconds(1) }) ?? true {
+            lastKeepalive = now
+            if unanswered >= keepaliveCountMax {
+                fail(NodeFailure(.keepaliveTimeout, "\(label): no answer to \(unanswered) SSH keepalives sent every \(keepaliveSeconds) s; the node went silent, connection cut"))
+                return
+            }
+            unanswered += 1
+        }
+    }
+
+    /// libssh2 turns an interval of 1 s into 2 s.
+    private var keepaliveSeconds: Int32 {
+        let s = Int32(clamping: max(1, keepaliveInterval.components.seconds))
+        return s == 1 ? 2 : s
     }
 
     // MARK: - TCP
@@ -421,6 +469,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
 
     private func authenticated() {
         releaseAgent()
+        if let r = recvState { heardBytes = fleet_bytes_from_server(fd, r) }
         if jump != nil {
             phase = .forwarding
             let c = connectCont
@@ -451,6 +500,7 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
                     fail(NodeFailure(.protocolError, "\(label): cannot open an SSH channel: \(lastError(rc))")); return
                 }
                 x.channel = ch
+                x.statusMarked = fleet_channel_mark_no_exit_status(ch) == 1
                 x.step = .start
             case .start:
                 let rc = x.commandLine.withUnsafeBufferPointer { fleet_channel_exec(x.channel, $0.baseAddress) }
@@ -490,6 +540,9 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
                 guard drain(x) else { return }
                 let rc = libssh2_channel_wait_closed(x.channel)
                 if rc == LIBSSH2_ERROR_EAGAIN { waitOnSession(); return }
+                // The exit status arrives before the server's close: without the close it is
+                // unknown, and the transport is broken anyway.
+                guard rc == 0 else { fail(transportFailure(rc, "waiting for the channel to close")); return }
                 x.step = .free
             case .free:
                 finishExec(x)
@@ -524,22 +577,15 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
     }
 
     private func finishExec(_ x: Exec) {
-        var status: Int32? = nil
-        var signal: String? = nil
+        var exit = RemoteExit.missing(.closedWithoutStatus)
         if let ch = x.channel {
-            var sig: UnsafeMutablePointer<CChar>?
-            var siglen = 0
-            if libssh2_channel_get_exit_signal(ch, &sig, &siglen, nil, nil, nil, nil) == 0, let sig, siglen > 0 {
-                signal = String(decoding: UnsafeRawBufferPointer(start: sig, count: siglen), as: UTF8.self)
-            }
-            if let sig, let s = session { libssh2_free(s, sig) }
-            if signal == nil { status = libssh2_channel_get_exit_status(ch) }
+            exit = Self.exitStatus(ch, marked: x.statusMarked, session: session)
             // The channel is closed on both sides: freeing it does no network I/O.
             _ = libssh2_channel_free(ch)
             x.channel = nil
         }
         execs.removeFirst()
-        let result = ExecResult(stdout: x.out, stderr: x.err, exitStatus: status, exitSignal: signal,
+        let result = ExecResult(stdout: x.out, stderr: x.err, exit: exit,
                                 truncated: x.truncated, duration: x.started.duration(to: .now))
         x.cont.resume(returning: .success(result))
         if execs.isEmpty {
@@ -547,6 +593,22 @@ final class SSHConnection: LoopClient, @unchecked Sendable {
         } else {
             stepExec()
         }
+    }
+
+    /// What the server said about a closed channel: `exit-signal`, else `exit-status`, else
+    /// nothing (the marker is still in the slot; unmarked, a 0 cannot be told from nothing).
+    static func exitStatus(_ ch: OpaquePointer, marked: Bool, session: OpaquePointer?) -> RemoteExit {
+        var sig: UnsafeMutablePointer<CChar>?
+        var siglen = 0
+        var signal: String?
+        if libssh2_channel_get_exit_signal(ch, &sig, &siglen, nil, nil, nil, nil) == 0, let sig, siglen > 0 {
+            signal = String(decoding: UnsafeRawBufferPointer(start: sig, count: siglen), as: UTF8.self)
+        }
+        if let sig, let session { libssh2_free(session, sig) }
+        if let signal { return .signalled(signal) }
+        let code = libssh2_channel_get_exit_status(ch)
+        if marked { return code == Int32(FLEET_NO_EXIT_STATUS) ? .missing(.closedWithoutStatus) : .exited(code) }
+        return code == 0 ? .missing(.indistinguishable) : .exited(code)
     }
 
     // MARK: - Close

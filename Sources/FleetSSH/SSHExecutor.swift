@@ -276,7 +276,7 @@ final class SSHRemoteSession: RemoteSession {
             conn.loop.submit { conn.cancel() }
         }
         let r = try result.get()
-        if conn.target.sudo, r.exitStatus == 1,
+        if conn.target.sudo, r.exit == .exited(1),
            r.stderrText.contains("sudo: a password is required") || r.stderrText.contains("sudo: a terminal is required") {
             throw NodeFailure(.sudoNeedsPassword,
                               "\(conn.label): sudo -n needs a password for \(conn.target.user); give it a NOPASSWD sudoers rule for fleet's commands or log in as root")

@@ -10,6 +10,9 @@ public struct SSHOptions: Sendable, Hashable {
     public var handshakeTimeout: Duration
     /// SSH keepalive interval while a session is open; `.zero` disables.
     public var keepaliveInterval: Duration
+    /// Keepalives sent in a row with nothing coming back before the session is cut as
+    /// `keepalive-timeout` (OpenSSH's ServerAliveCountMax); 0 never cuts.
+    public var keepaliveCountMax: Int
     public var hostKeyPolicy: HostKeyPolicy
     /// Environment variable holding the passphrase of encrypted key files (nil: none).
     public var passphraseEnvironmentVariable: String?
@@ -27,6 +30,7 @@ public struct SSHOptions: Sendable, Hashable {
     public init(connectTimeout: Duration = .seconds(10),
                 handshakeTimeout: Duration = .seconds(30),
                 keepaliveInterval: Duration = .seconds(15),
+                keepaliveCountMax: Int = 3,
                 hostKeyPolicy: HostKeyPolicy = .strict,
                 passphraseEnvironmentVariable: String? = "FLEET_SSH_PASSPHRASE",
                 agentSocket: String? = nil,
@@ -36,6 +40,7 @@ public struct SSHOptions: Sendable, Hashable {
         self.connectTimeout = connectTimeout
         self.handshakeTimeout = handshakeTimeout
         self.keepaliveInterval = keepaliveInterval
+        self.keepaliveCountMax = keepaliveCountMax
         self.hostKeyPolicy = hostKeyPolicy
         self.passphraseEnvironmentVariable = passphraseEnvironmentVariable
         self.agentSocket = agentSocket

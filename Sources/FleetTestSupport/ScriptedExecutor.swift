@@ -49,7 +49,7 @@ public final class ScriptedExecutor: RemoteExecutor, @unchecked Sendable {
         /// unless `complete` is false. `stdinContaining` narrows which script this answers.
         public static func framed(stdinContaining: String? = nil,
                                   _ frames: [(name: String, exitCode: Int32, stdout: String, stderr: String)],
-                                  complete: Bool = true, exitStatus: Int32? = 0) -> Reply {
+                                  complete: Bool = true, exit: RemoteExit = .exited(0)) -> Reply {
             let frames = frames.map { FrameSpec(name: $0.name, exitCode: $0.exitCode, stdout: $0.stdout, stderr: $0.stderr) }
             return Reply("node script" + (stdinContaining.map { " containing \($0.debugDescription)" } ?? ""),
                          matches: { r in
@@ -61,11 +61,11 @@ public final class ScriptedExecutor: RemoteExecutor, @unchecked Sendable {
                                  fatalError("ScriptedExecutor: script without an N=<nonce> line: \(r.command)")
                              }
                              return .success(ExecResult(stdout: ScriptedExecutor.frame(frames, nonce: nonce, complete: complete),
-                                                        exitStatus: exitStatus))
+                                                        exit: exit))
                          })
         }
 
-        /// Like ``framed(stdinContaining:_:complete:exitStatus:)`` but computed from the request.
+        /// Like ``framed(stdinContaining:_:complete:exit:)`` but computed from the request.
         public static func framing(_ expectation: String, matches: @escaping @Sendable (ExecRequest) -> Bool,
                                    _ frames: @escaping @Sendable (ExecRequest) -> [FrameSpec]) -> Reply {
             Reply(expectation, matches: matches, respond: { r in

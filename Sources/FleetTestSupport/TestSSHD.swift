@@ -3,7 +3,8 @@ import Foundation
 /// A real OpenSSH sshd on a loopback address, with generated host and client keys, for
 /// integration tests. Started in the foreground (`-D`) and stopped by its pid.
 ///
-/// Addresses: use 127.0.6.x–127.0.8.x (the SSH tests' range), never a non-loopback one.
+/// Addresses: loopback only, each suite in its own range (127.0.6.x–127.0.8.x, 127.0.101.x
+/// and `::1`), never a non-loopback one.
 public final class TestSSHD: @unchecked Sendable {
     // @unchecked: every property is set in init and never mutated; `daemon` locks its own state.
     public let address: String
@@ -20,13 +21,14 @@ public final class TestSSHD: @unchecked Sendable {
     private let daemon: SpawnedProcess
 
     /// - Parameters:
-    ///   - address: loopback address to listen on (127.0.6.x–127.0.8.x).
+    ///   - address: loopback address to listen on (127.0.0.0/8 or `::1`).
     ///   - extraConfig: more sshd_config lines (e.g. `MaxStartups 1000`).
     ///   - netns: run sshd inside this network namespace (one the test created, ``TestNetNS``);
     ///     it then listens on port 22 of `address` there, which may be the namespace's own
     ///     loopback or its end of the namespace's veth link.
-    public init(address: String, extraConfig: [String] = [], netns: String? = nil) throws {
-        precondition(address.hasPrefix("127.") || (netns != nil && address.hasPrefix("10.251.")),
+    ///   - logLevel: sshd's `LogLevel` (its log is `dir/sshd.log`).
+    public init(address: String, extraConfig: [String] = [], netns: String? = nil, logLevel: String = "ERROR") throws {
+        precondition(address.hasPrefix("127.") || address == "::1" || (netns != nil && address.hasPrefix("10.251.")),
                      "TestSSHD listens on loopback or inside a test namespace only")
         self.address = address
         self.netns = netns
@@ -53,7 +55,7 @@ public final class TestSSHD: @unchecked Sendable {
             "Port \(port)", "ListenAddress \(address)", "HostKey \(hostKeyPath)",
             "PidFile none", "AuthorizedKeysFile \(authorizedKeysPath)", "StrictModes no", "UsePAM no",
             "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes",
-            "PermitRootLogin yes", "LogLevel ERROR", "UseDNS no",
+            "PermitRootLogin yes", "LogLevel \(logLevel)", "UseDNS no",
             "MaxStartups 2000", "MaxSessions 100", "LoginGraceTime 30",
         ] + extraConfig
         let configPath = dir.appendingPathComponent("sshd_config").path
@@ -135,19 +137,19 @@ public final class TestSSHD: @unchecked Sendable {
 
     /// A port nothing listens on right now at `address` (bind to 0, read it back, close).
     public static func freePort(_ address: String) throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSSHDError("socket: \(errno)") }
-        defer { close(fd) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET)
-        a.sin_port = 0
-        inet_pton(AF_INET, address, &a.sin_addr)
-        let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw TestSSHDError("bind \(address): errno \(errno)") }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: a.sin_port))
+        try withSocketAddress(address, 0) { family, sa, len in
+            let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw TestSSHDError("socket: \(errno)") }
+            defer { close(fd) }
+            guard bind(fd, sa, len) == 0 else {
+                throw TestSSHDError("bind \(address): errno \(errno)" + (family == AF_INET6 ? " (is IPv6 off on the loopback interface?)" : ""))
+            }
+            var bound = sockaddr_storage()
+            var blen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &blen) } }
+            // sin_port and sin6_port are both the two bytes after the family.
+            return withUnsafeBytes(of: bound) { Int(UInt16($0[2]) << 8 | UInt16($0[3])) }
+        }
     }
 
     private func waitListening() throws {
@@ -166,15 +168,31 @@ public final class TestSSHD: @unchecked Sendable {
     }
 
     static func canConnect(_ address: String, _ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        (try? withSocketAddress(address, port) { family, sa, len -> Bool in
+            let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            return connect(fd, sa, len) == 0
+        }) ?? false
+    }
+
+    /// An IPv4 or IPv6 literal and a port as the sockaddr bind(2)/connect(2) take.
+    static func withSocketAddress<R>(_ address: String, _ port: Int,
+                                     _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) throws -> R) throws -> R {
+        if address.contains(":") {
+            var a = sockaddr_in6()
+            a.sin6_family = sa_family_t(AF_INET6)
+            a.sin6_port = in_port_t(UInt16(port).bigEndian)
+            guard inet_pton(AF_INET6, address, &a.sin6_addr) == 1 else { throw TestSSHDError("not an IPv6 address: \(address)") }
+            return try withUnsafePointer(to: &a) { try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                try body(AF_INET6, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
         var a = sockaddr_in()
         a.sin_family = sa_family_t(AF_INET)
         a.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, address, &a.sin_addr)
-        return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+        guard inet_pton(AF_INET, address, &a.sin_addr) == 1 else { throw TestSSHDError("not an IPv4 address: \(address)") }
+        return try withUnsafePointer(to: &a) { try $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            try body(AF_INET, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
     }
 }
 

@@ -49,6 +49,27 @@ import FleetTestSupport
         func actions() throws -> [ActionRecord] { try history.db.actions(node: "node-1", limit: 0).sorted { $0.id < $1.id } }
     }
 
+    /// `multipath -f` printed exit code 0 in its frame, but the script's channel ended without
+    /// an exit status: the step failed (every attempt), nothing after it was sent, and the
+    /// audit says why.
+    @Test func stepWithoutExitStatusIsAFailedStepAndNothingAfterItIsSent() async throws {
+        let flush = ScriptedExecutor.Reply.framed(stdinContaining: "r multipath-f-mpatha ", [("multipath-f-mpatha", 0, "", "")],
+                                                  exit: .missing(.closedWithoutStatus))
+        let h = try Harness(try Self.reread("residual") + [flush, flush, flush])
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(try Self.residualPlan())
+        #expect(h.executor.unconsumed.isEmpty)
+        let m = try #require(r.maps.first)
+        #expect(m.outcome == .failed)
+        #expect(m.reason?.contains("multipath -f mpatha failed after 3 attempts") == true)
+        let rows = try h.actions()
+        let flushes = rows.filter { $0.kind == "flush-map" }
+        #expect(flushes.count == 3)
+        #expect(flushes.allSatisfy { $0.outcome == .failed && $0.exitCode == 0 })
+        #expect(flushes.allSatisfy { $0.reason?.contains("no exit status") == true })
+        #expect(rows.filter { $0.kind != "flush-map" }.map(\.outcome) == [.skipped, .skipped, .skipped, .skipped])
+    }
+
     @Test func planFromRealResidualCaptures() throws {
         let p = try Self.residualPlan()
         let c = try #require(p.cleanups.first)
@@ -197,7 +218,7 @@ import FleetTestSupport
         let stuck = try Fixtures.real("hung", "ps-dd-wchan.txt")
         let h = try Harness(try Self.reread("hung", ps: stuck) + [
             Self.action("dmsetup-message-mpathc"),
-            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, stuck, "")], complete: false, exitStatus: 137),
+            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, stuck, "")], complete: false, exit: .exited(137)),
         ])
         defer { h.history.cleanup() }
         let r = await h.cleaner.clean(plan)

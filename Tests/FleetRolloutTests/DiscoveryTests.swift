@@ -141,7 +141,7 @@ import FleetTestSupport
 
     @Test func scriptKilledMidwayIsACommandTimeoutKeepingWhatArrived() async throws {
         let ex = ScriptedExecutor(["node-1": .replies([
-            .framed([("multipath-ll", 0, "", "")], complete: false, exitStatus: 137),
+            .framed([("multipath-ll", 0, "", "")], complete: false, exit: .exited(137)),
         ])])
         let d = try await run(ex)
         #expect(d.status == .commandTimeout)
@@ -153,6 +153,37 @@ import FleetTestSupport
             .failure(containing: "sh -s", NodeFailure(.disconnected, "127.0.0.1:22: connection reset")),
         ])])
         await #expect(throws: NodeFailure(.disconnected, "127.0.0.1:22: connection reset")) { try await run(ex) }
+    }
+
+    /// Every frame arrived, but the channel ended without an exit status: the node is not
+    /// scanned (its own status, exit code 2), its outputs are kept for the history, and no
+    /// map finding is made from them.
+    @Test func discoveryWithoutExitStatusIsANodeStatusNotSuccess() async throws {
+        let frames = try Self.discoveryFrames("healthy").map { ($0.name, $0.exitCode, $0.stdout, $0.stderr) }
+        let ex = ScriptedExecutor(["node-1": .replies([
+            .framed(frames, complete: true, exit: .missing(.closedWithoutStatus)),
+        ])])
+        let d = try await run(ex)
+        #expect(d.status == .noExitStatus)
+        #expect(d.error == "node-1: discovery: no exit status (the server closed the channel without an exit status); its output arrived complete but is not trusted")
+        #expect(d.outputs.count == frames.count)
+        #expect(d.findings.isEmpty)
+    }
+
+    /// The same for the probe phase: discovery stands, the node says why it is not ok, and the
+    /// all-failed map is not cleanable without its probe.
+    @Test func probePhaseWithoutExitStatusKeepsDiscoveryAndSaysWhy() async throws {
+        let ex = ScriptedExecutor(["node-1": .replies([
+            try Self.discovery("residual"),
+            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, Self.psNothingStuck, "")],
+                    exit: .missing(.closedWithoutStatus)),
+        ])])
+        let d = try await run(ex)
+        #expect(ex.unconsumed.isEmpty)
+        #expect(d.status == .noExitStatus)
+        #expect(d.error?.contains("probe phase") == true)
+        #expect(d.findings.count == 4)
+        #expect(d.findings.first { $0.map.name == "mpatha" }?.verdict.isCleanable == false)
     }
 
     @Test func lostProbePhaseKeepsDiscoveryAndSaysWhy() async throws {

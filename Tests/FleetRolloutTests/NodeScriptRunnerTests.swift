@@ -32,7 +32,7 @@ import FleetTestSupport
     }
 
     @Test func killedByTimeoutIsTimedOutWithThePartialFrames() async throws {
-        let r = try await Self.run(.framed([("ps-dd-wchan", 0, "PID\n", "")], complete: false, exitStatus: 137))
+        let r = try await Self.run(.framed([("ps-dd-wchan", 0, "PID\n", "")], complete: false, exit: .exited(137)))
         guard case .failure(let f) = r else { Issue.record("an output without END was accepted"); return }
         #expect(f.kind == .timedOut)
         #expect(f.status == .commandTimeout)
@@ -41,11 +41,24 @@ import FleetTestSupport
         #expect(!f.sessionLost)
     }
 
+    /// Every frame and the END marker arrived, but the channel ended without an exit status:
+    /// not a result, whatever the frames say; the frames are kept as evidence.
+    @Test func completeOutputWithoutExitStatusIsNotAccepted() async throws {
+        let r = try await Self.run(.framed([("ps-dd-wchan", 0, "PID\n", "")], complete: true, exit: .missing(.closedWithoutStatus)))
+        guard case .failure(let f) = r else { Issue.record("an output without an exit status was accepted"); return }
+        #expect(f.kind == .noExitStatus)
+        #expect(f.status == .noExitStatus)
+        #expect(f.message == "ps: no exit status (the server closed the channel without an exit status); its output arrived complete but is not trusted")
+        #expect(f.partial.complete)
+        #expect(f.partial.outputs.map(\.command) == [Self.ps])
+        #expect(!f.sessionLost)
+    }
+
     @Test func endedEarlyAndCannotRunAreTold() async throws {
-        let early = try await Self.run(.framed([], complete: false, exitStatus: 1))
+        let early = try await Self.run(.framed([], complete: false, exit: .exited(1)))
         guard case .failure(let e) = early else { Issue.record("accepted"); return }
         #expect(e.kind == .endedEarly && e.status == .nodeError)
-        let missing = try await Self.run(.exec(containing: "sh -s", ExecResult(stderr: Array("sh: not found\n".utf8), exitStatus: 127)))
+        let missing = try await Self.run(.exec(containing: "sh -s", ExecResult(stderr: Array("sh: not found\n".utf8), exit: .exited(127))))
         guard case .failure(let m) = missing else { Issue.record("accepted"); return }
         #expect(m.kind == .cannotRun && m.status == .nodeError)
     }

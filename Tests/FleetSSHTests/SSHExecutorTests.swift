@@ -68,12 +68,12 @@ import FleetTestSupport
         }
         #expect(a.stdoutText == "out\n")
         #expect(a.stderrText == "err\n")
-        #expect(a.exitStatus == 3)
+        #expect(a.exit == .exited(3))
         #expect(a.truncated == false)
         #expect(b.stdoutText == "HELLO FROM STDIN\n")
-        #expect(b.exitStatus == 0)
+        #expect(b.exit == .exited(0))
         // The shell died by SIGTERM: sshd reports the signal (or a shell in between, 128+15).
-        #expect(c.exitSignal == "TERM" || c.exitStatus == 143)
+        #expect(c.exit == .signalled("TERM") || c.exit == .exited(143))
     }
 
     @Test func oneMebibyteComplete() async throws {
@@ -85,7 +85,7 @@ import FleetTestSupport
         #expect(r.stdout.allSatisfy { $0 == UInt8(ascii: "a") })
         #expect(r.stderrText == "done\n")
         #expect(r.truncated == false)
-        #expect(r.exitStatus == 0)
+        #expect(r.exit == .exited(0))
     }
 
     @Test func thirtyTwoMebibytesTruncatedAtSixteen() async throws {
@@ -96,7 +96,7 @@ import FleetTestSupport
         #expect(r.stdout.count == 16 << 20)
         #expect(r.truncated)
         // Output beyond the cap is read and discarded, so the command still ends normally.
-        #expect(r.exitStatus == 0)
+        #expect(r.exit == .exited(0))
     }
 
     @Test func unknownHostNamesFingerprint() async throws {
@@ -329,7 +329,7 @@ import FleetTestSupport
             try await s.exec(ExecRequest(command: "head -c 10 >/dev/null; echo read-ten", stdin: big, timeout: .seconds(60)))
         }
         #expect(r.stdoutText == "read-ten\n")
-        #expect(r.exitStatus == 0)
+        #expect(r.exit == .exited(0))
     }
 
     @Test func cancellationDropsTheSessionAtOnce() async throws {

@@ -42,7 +42,7 @@ let failures = await withTaskGroup(of: NodeFailure?.self) { g in
         g.addTask {
             do {
                 let r = try await ex.withSession(to: t) { s in try await s.exec(ExecRequest(command: command)) }
-                return r.exitStatus == 0 ? nil : NodeFailure(.nodeError, "exit \(String(describing: r.exitStatus)): \(r.stderrText)")
+                return r.exit == .exited(0) ? nil : NodeFailure(.nodeError, "\(r.exit): \(r.stderrText)")
             } catch let f as NodeFailure { return f } catch { return NodeFailure(.protocolError, "\(error)") }
         }
     }
