@@ -84,7 +84,28 @@ public enum Classifier {
         } else if let ms = s.lsblkMountpoints(of: m), !ms.isEmpty {
             users.append("mounted on " + ms.joined(separator: ", ") + " (lsblk)")
         }
-        if let open = s.openCount(of: m), open > 0 {
+        // Who holds it open, by the documented rule (OpenerRule): stuck readers are not users.
+        var openerReview: [String] = []
+        var stuckReaders: [String] = []
+        let roles = s.openerRoles(of: m, queues: s.queues(m))
+        for (o, role) in roles ?? [] {
+            switch role {
+            case .user(let why): users.append(why)
+            case .unknown(let why): openerReview.append(why)
+            case .stuckReader: stuckReaders.append(MapOpener(o, role).summary)
+            case .pathChecker: break
+            }
+        }
+        if let open = s.openCount(of: m), open > 0, let roles {
+            let seen = roles.flatMap { $0.opener.fds }.filter { SnapshotDevices.isMapDevice($0.device, m) }.count
+            if open > seen {
+                users.append("open count \(open) but \(seen) open file\(seen == 1 ? "" : "s") on it in /proc: something /proc does not show holds it")
+            } else if let gaps = s.openersCapture?.incomplete, !gaps.isEmpty {
+                openerReview.append("the openers list may be incomplete (\(gaps.joined(separator: "; "))): open count \(open) not accounted for")
+            } else if !stuckReaders.isEmpty, openerReview.isEmpty {
+                reasons.append("open count \(open) = stuck readers only")
+            }
+        } else if let open = s.openCount(of: m), open > 0 {
             // Our own earlier probe, stuck in D state, keeps the map open: not a user.
             if open == probeLeftovers.count, open > 0 {
                 reasons.append("open count \(open) = stuck dd probe(s) pid " + probeLeftovers.map { String($0.pid) }.joined(separator: ","))
@@ -142,6 +163,7 @@ public enum Classifier {
                 review.append("\(dm) now belongs to WWID \(w)")
             }
         }
+        review += openerReview
         if !s.mountsKnown { review.append("mounts unknown (neither /proc/mounts nor lsblk captured)") }
         if s.openCount(of: m) == nil { review.append("open count unknown (dmsetup info)") }
         if let mpd, let mdm = mpd.dm, let d = m.dm, mdm != d { review.append("multipathd says \(mdm), multipath says \(d)") }
@@ -180,7 +202,9 @@ public enum Classifier {
             }
             if !review.isEmpty { return (.needsReview, reasons + review) }
             var r = reasons + [qText, "no holders, not mounted"]
-            if let st = stuck, !st.isEmpty {
+            if !stuckReaders.isEmpty {
+                r.append("stuck readers (ended by disabling queueing): " + stuckReaders.joined(separator: "; "))
+            } else if let st = stuck, !st.isEmpty {
                 r.append("stuck dd: " + st.map { "pid \($0.pid) \($0.stat)" }.joined(separator: ", "))
             }
             return (.residualHung, r)
@@ -191,6 +215,11 @@ public enum Classifier {
         case .notRun:
             return (.needsReview, reasons + ["not probed"] + review)
         }
+    }
+
+    enum SnapshotDevices {
+        /// The map itself (dm-N or /dev/mapper/NAME), not one of its path disks.
+        static func isMapDevice(_ device: String, _ m: MultipathMap) -> Bool { device == m.dm || device == m.name }
     }
 
     /// "all 2 paths" / "the only path".

@@ -41,11 +41,46 @@ public struct MapEvidence: Sendable, Hashable, Codable {
     /// /sys/block/sdX/device/state per path disk.
     public var sysfsStates: [String: DeviceState]
     public var probe: ProbeResult?
+    /// The processes holding the map or its path disks open, each with only its fds on them
+    /// (nil when /proc was not read), and the rule's word on each.
+    public var openers: [MapOpener]?
 
     public init(queueing: String? = nil, openCount: Int? = nil, holders: [String] = [], slaves: [String] = [],
-                mountpoints: [String] = [], sysfsStates: [String: DeviceState] = [:], probe: ProbeResult? = nil) {
+                mountpoints: [String] = [], sysfsStates: [String: DeviceState] = [:], probe: ProbeResult? = nil,
+                openers: [MapOpener]? = nil) {
         self.queueing = queueing; self.openCount = openCount; self.holders = holders; self.slaves = slaves
-        self.mountpoints = mountpoints; self.sysfsStates = sysfsStates; self.probe = probe
+        self.mountpoints = mountpoints; self.sysfsStates = sysfsStates; self.probe = probe; self.openers = openers
+    }
+
+    /// The pids the rule called stuck readers: the ones a cleanup may end.
+    public var stuckReaderPIDs: [Int32] { (openers ?? []).filter { $0.role == .stuckReader }.map(\.opener.pid) }
+}
+
+/// One opener of a map with its role, as stored with a finding.
+public struct MapOpener: Sendable, Hashable, Codable {
+    public enum Role: String, Sendable, Hashable, Codable, CaseIterable {
+        case stuckReader = "stuck-reader", pathChecker = "path-checker", user, unknown
+    }
+    public var opener: Opener
+    public var role: Role
+    /// Why it is a user or unknown; nil for stuck readers and path checkers.
+    public var note: String?
+
+    public init(opener: Opener, role: Role, note: String? = nil) { self.opener = opener; self.role = role; self.note = note }
+
+    public init(_ opener: Opener, _ r: OpenerRole) {
+        switch r {
+        case .stuckReader: self.init(opener: opener, role: .stuckReader)
+        case .pathChecker: self.init(opener: opener, role: .pathChecker)
+        case .user(let why): self.init(opener: opener, role: .user, note: why)
+        case .unknown(let why): self.init(opener: opener, role: .unknown, note: why)
+        }
+    }
+
+    /// `pid 5733 dd (D, submit_bio_wait) fd 0 read-only on dm-0: dd if=/dev/dm-0 …`
+    public var summary: String {
+        let fds = opener.fds.map { "fd \($0.fd) \($0.access?.rawValue ?? "mode unknown") on \($0.device)" }.joined(separator: ", ")
+        return "\(opener.label) \(fds)" + (opener.commandLine.map { $0.isEmpty ? "" : ": \($0)" } ?? "")
     }
 }
 

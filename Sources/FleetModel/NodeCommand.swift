@@ -21,6 +21,10 @@ public enum NodeCommand: Hashable, Sendable {
     case dmNameUUID(DMDeviceName)            // cat /sys/block/dm-N/dm/name /sys/block/dm-N/dm/uuid
     case probe(DMDeviceName, seconds: Int)   // timeout -s KILL S dd if=/dev/dm-N … iflag=direct
     case stuckProbes                         // ps -eo pid,ppid,stat,wchan:32,etime,cmd
+    case openers                             // who holds dm-*/sd* open: /proc/[0-9]*/fd links (one framed section)
+    // The same facts as the capture folders hold them (`fleet explain DIR`; fleet does not run these)
+    case procFDLinks                         // pid fd link, per fd on a block device
+    case procFile(ProcessID, ProcFile)       // cat /proc/PID/{stat,status,wchan,cmdline,comm}, fdinfo blocks
     // Actions (change state; printed verbatim by a dry run)
     case killProcess(ProcessID)              // kill -9 PID (procedure step 1.3)
     case disableQueueing(MapName)            // dmsetup message MAP 0 fail_if_no_path
@@ -55,6 +59,9 @@ public enum NodeCommand: Hashable, Sendable {
         case .dmNameUUID(let d): "sys-block-\(d)-dm-name-uuid"
         case .probe(let d, _): "dd-\(d)"
         case .stuckProbes: "ps-dd-wchan"
+        case .openers: "proc-openers"
+        case .procFDLinks: "proc-fd-block-links"
+        case .procFile(let p, let f): "proc-\(p)-\(f.rawValue)"
         case .killProcess(let p): "kill-\(p)"
         case .disableQueueing(let m): "dmsetup-message-\(m)"
         case .flushMap(let m): "multipath-f-\(m)"
@@ -66,7 +73,8 @@ public enum NodeCommand: Hashable, Sendable {
     /// The inverse of ``captureName`` for the read-only commands (used by `fleet explain`).
     public init?(captureName name: String) {
         let fixed: [NodeCommand] = [.multipathList, .multipathdMapsJSON, .dmsetupInfo, .dmsetupStatus,
-                                    .lsblk, .sysBlockListing, .diskByIDListing, .procMounts, .mountInfo, .stuckProbes]
+                                    .lsblk, .sysBlockListing, .diskByIDListing, .procMounts, .mountInfo, .stuckProbes,
+                                    .openers, .procFDLinks]
         if let c = fixed.first(where: { $0.captureName == name }) { self = c; return }
         func middle(_ prefix: String, _ suffix: String) -> String? {
             guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
@@ -76,6 +84,9 @@ public enum NodeCommand: Hashable, Sendable {
         if let d = middle("sys-block-", "-slaves-holders").flatMap(DMDeviceName.init) { self = .slavesHolders(d); return }
         if let d = middle("sys-block-", "-dm-name-uuid").flatMap(DMDeviceName.init) { self = .dmNameUUID(d); return }
         if let d = middle("dd-", "").flatMap(DMDeviceName.init) { self = .probe(d, seconds: 0); return }
+        for f in ProcFile.allCases {
+            if let p = middle("proc-", "-" + f.rawValue).flatMap(ProcessID.init) { self = .procFile(p, f); return }
+        }
         return nil
     }
 
@@ -100,6 +111,12 @@ public enum NodeCommand: Hashable, Sendable {
             // Output redirected: a dd left in D state must not hold the SSH channel open.
             "timeout -s KILL \(s) dd if=\"$R/dev/\"\(q(d.rawValue)) of=/dev/null count=1 bs=1M iflag=direct"
         case .stuckProbes: "ps -eo pid,ppid,stat,wchan:32,etime,cmd"
+        case .openers: Self.openersScript
+        case .procFDLinks:
+            "for p in \"$R\"/proc/[0-9]*; do for f in $p/fd/*; do l=$(readlink \"$f\" 2>/dev/null) || continue; case $l in /dev/dm-*|/dev/sd*|/dev/mapper/*) echo \"${p##*/} ${f##*/} $l\";; esac; done; done"
+        case .procFile(let p, .fdinfo):
+            "for f in \"$R\"/proc/\(p)/fd/*; do l=$(readlink $f); case $l in /dev/dm-*|/dev/sd*|/dev/mapper/*) echo \"== ${f##*/} $l\"; cat \"$R\"/proc/\(p)/fdinfo/${f##*/};; esac; done"
+        case .procFile(let p, let f): "cat \"$R/proc/\(p)/\(f.rawValue)\""
         case .killProcess(let p): "kill -9 \(p.rawValue)"
         case .disableQueueing(let m): "dmsetup message \(q(m.rawValue)) 0 fail_if_no_path"
         case .flushMap(let m): "multipath -f \(q(m.rawValue))"
@@ -110,6 +127,10 @@ public enum NodeCommand: Hashable, Sendable {
 
     /// The command as an operator would type it on a real node (no `$R`), for dry runs and logs.
     public var display: String {
+        // The openers section is a script of its own: show what it reads, not its sh text.
+        if case .openers = self {
+            return "find /proc/[0-9]*/fd -lname '/dev/dm-*' -o -lname '/dev/sd*' -o -lname '/dev/mapper/*' + per opener /proc/PID/{stat,wchan,cmdline,fdinfo/FD} (openers)"
+        }
         // The same chain of replacements as Foundation's replacingOccurrences would do, on
         // bytes (perf: the Foundation chain was ~5% of a scan's CPU, once per stored output).
         var b = Array(shell.utf8)

@@ -31,6 +31,11 @@ public struct NodeSnapshot: Sendable {
     public private(set) var dmNames: [DMDeviceName: DMNameUUID] = [:]
     public private(set) var probes: [DMDeviceName: ProbeResult] = [:]
     public private(set) var processes: [ProcessRow]?
+    /// Who holds dm/sd devices open (the discovery script's `proc-openers` section, or a
+    /// capture folder's `proc-fd-block-links` + `proc-PID-*` files). nil when not captured.
+    public private(set) var openersCapture: OpenersCapture?
+    private var procLinks: [ProcFDLinksParser.Link]?
+    private var procFiles: [Int32: [ProcFile: String]] = [:]
     public private(set) var sourcedWarnings: [SourcedWarning] = []
     /// Commands the node does not have (exit 127).
     public private(set) var missingCommands: [NodeCommand] = []
@@ -38,6 +43,7 @@ public struct NodeSnapshot: Sendable {
     public init(outputs: [CommandOutput]) {
         self.outputs = outputs
         for o in outputs { ingest(o) }
+        if openersCapture == nil, let links = procLinks { openersCapture = assembleOpeners(links) }
     }
 
     // MARK: - Ingest
@@ -95,9 +101,53 @@ public struct NodeSnapshot: Sendable {
             probes[d] = ProbeParser.parse(stderr: o.stderr, exitCode: o.exitCode)
         case .stuckProbes:
             let r = PsParser.parse(o.stdout); processes = r.value; warn(c, r.warnings)
+        case .openers:
+            guard o.exitCode == 0 else {
+                openersCapture = OpenersCapture(incomplete: ["openers section exit \(o.exitCode.map(String.init) ?? "none")"])
+                return
+            }
+            let r = OpenersParser.parse(o.stdout); openersCapture = r.value; warn(c, r.warnings)
+        case .procFDLinks:
+            let r = ProcFDLinksParser.parse(o.stdout); procLinks = r.value; warn(c, r.warnings)
+        case .procFile(let pid, let f):
+            guard o.exitCode == 0 else { return }
+            procFiles[pid.rawValue, default: [:]][f] = o.stdout
         case .killProcess, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice:
             break  // actions carry no discovery facts
         }
+    }
+
+    /// The openers of a capture folder: its `proc-fd-block-links` listing, each opener's
+    /// state and name from `proc-PID-stat` (else `-status`), and its fds' flags from
+    /// `proc-PID-fdinfo`. A pid without those files keeps the facts unknown.
+    private mutating func assembleOpeners(_ links: [ProcFDLinksParser.Link]) -> OpenersCapture {
+        var order: [Int32] = []
+        var byPID: [Int32: Opener] = [:]
+        for l in links {
+            if byPID[l.pid] == nil { order.append(l.pid); byPID[l.pid] = Opener(pid: l.pid) }
+            byPID[l.pid]!.fds.append(OpenFD(fd: l.fd, target: l.target))
+        }
+        for pid in order {
+            var o = byPID[pid]!
+            let files = procFiles[pid] ?? [:]
+            let cmd = ProcessID(String(pid)).map { NodeCommand.procFile($0, .stat) }
+            if let text = files[.stat] {
+                let r = ProcStatParser.parse(text)
+                if let s = r.value { o.comm = s.comm; o.state = s.state }
+                if let cmd { warn(cmd, r.warnings) }
+            } else if let text = files[.status] {
+                let s = ProcStatusParser.parse(text).value
+                o.comm = s.name; o.state = s.state
+            }
+            if let w = files[.wchan] { o.wchan = String(TextLines.trimmed(Substring(w))) }
+            if let c = files[.cmdline] { o.cmdline = CmdlineParser.parse(c) }
+            if let text = files[.fdinfo] {
+                let blocks = FdinfoParser.parseBlocks(text)
+                for i in o.fds.indices { o.fds[i].flags = blocks.value.first { $0.fd == o.fds[i].fd }?.flags }
+            }
+            byPID[pid] = o
+        }
+        return OpenersCapture(openers: order.map { byPID[$0]! })
     }
 
     // MARK: - Warnings
@@ -255,9 +305,38 @@ public struct NodeSnapshot: Sendable {
     /// such a device again (each probe would leave one more stuck dd), so without this a
     /// residual-hung map could never be seen residual-hung twice and confirmed for cleanup.
     public func earlierBlockedProbe(of dm: DMDeviceName) -> ProbeResult? {
+        // /proc says it too: fleet's own probe (its FLEET_PROBE marker) blocked on the device.
+        if let o = openersCapture?.openers.first(where: { o in
+            o.probeNonce != nil && o.state == "D" && o.fds.contains { $0.device == dm.rawValue }
+        }) {
+            return ProbeResult(outcome: .hung, detail: "earlier probe still blocked: dd \(o.pid) in D state", stuckPID: o.pid)
+        }
         guard let row = stuckDD(reading: dm)?.first(where: { Classifier.isOurProbe($0) && $0.stat.hasPrefix("D") })
         else { return nil }
         return ProbeResult(outcome: .hung, detail: "earlier probe still blocked: dd \(row.pid) in D state", stuckPID: row.pid)
+    }
+
+    /// The processes holding this map's dm device (as dm-N or /dev/mapper/NAME) or one of its
+    /// path disks open, each with only its fds on those devices. nil when openers were not
+    /// captured.
+    public func openers(of map: MultipathMap) -> [Opener]? {
+        guard let all = openersCapture?.openers else { return nil }
+        let devices = Self.mapDevices(map), disks = Self.pathDisks(map)
+        return all.compactMap { o in
+            var mine = o
+            mine.fds = o.fds.filter { devices.contains($0.device) || disks.contains($0.device) }
+            return mine.fds.isEmpty ? nil : mine
+        }
+    }
+
+    static func mapDevices(_ m: MultipathMap) -> Set<String> { Set([m.dm, m.name].compactMap { $0 }) }
+    static func pathDisks(_ m: MultipathMap) -> Set<String> { Set(m.paths.compactMap(\.dev)) }
+
+    /// Every opener of the map with its role by ``OpenerRule``.
+    public func openerRoles(of map: MultipathMap, queues: Bool) -> [(opener: Opener, role: OpenerRole)]? {
+        openers(of: map).map { list in
+            list.map { ($0, OpenerRule.role(of: $0, mapDevices: Self.mapDevices(map), pathDisks: Self.pathDisks(map), queues: queues)) }
+        }
     }
 
     /// Mount points from /proc/mounts (bind mounts included) and lsblk, without duplicates.
@@ -282,7 +361,18 @@ public struct NodeSnapshot: Sendable {
         return MapEvidence(
             queueing: queueing(of: map), openCount: openCount(of: map),
             holders: dm.flatMap { holders(of: $0) } ?? [], slaves: dm.flatMap { slaves(of: $0) } ?? [],
-            mountpoints: allMountpoints(of: map), sysfsStates: states, probe: probe)
+            mountpoints: allMountpoints(of: map), sysfsStates: states, probe: probe,
+            openers: openerRoles(of: map, queues: queues(map)).map { $0.map { MapOpener($0.opener, $0.role) } })
+    }
+
+    /// Whether the map queues I/O with no path: multipathd says `on`, or (multipathd not
+    /// read) the table has `queue_if_no_path`. Only then can a reader be stuck on it.
+    public func queues(_ map: MultipathMap) -> Bool {
+        switch queueing(of: map).map(QueueingState.init) {
+        case .on?: return true
+        case nil: return map.features?.contains("queue_if_no_path") ?? false
+        default: return false
+        }
     }
 }
 

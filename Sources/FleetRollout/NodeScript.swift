@@ -128,6 +128,9 @@ public enum NodeScript {
         done
 
         """
+        // Who holds dm/sd devices open, after the open counts were read (a stuck reader seen
+        // here is counted there too).
+        s += run(.openers)
         s += epilogue()
         return s
     }()
@@ -136,7 +139,9 @@ public enum NodeScript {
     /// a node with several queueing maps waits one probe timeout, not one per map.
     public static func probes(_ devices: [DMDeviceName], seconds: Int, nonce: String) -> String {
         var s = prologue(nonce: nonce)
-        s += "p() { eval \"$2\" >\"$T/$1.o\" 2>\"$T/$1.e\" </dev/null; echo $? >\"$T/$1.x\"; mv \"$T/$1.x\" \"$T/$1.rc\"; }\n"
+        // FLEET_PROBE=<nonce> in each probe's environment marks it as fleet's own: a later
+        // scan reads it from /proc/PID/environ when the dd is still stuck (openers section).
+        s += "p() { FLEET_PROBE=$N; export FLEET_PROBE; eval \"$2\" >\"$T/$1.o\" 2>\"$T/$1.e\" </dev/null; echo $? >\"$T/$1.x\"; mv \"$T/$1.x\" \"$T/$1.rc\"; }\n"
         let cmds = devices.map { NodeCommand.probe($0, seconds: seconds) }
         for c in cmds { s += "p \(c.captureName) \(q(c.shell)) &\n" }
         // Poll for the exit files instead of `wait`: dash's `wait` never returns when the

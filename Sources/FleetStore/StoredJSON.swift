@@ -29,6 +29,8 @@ enum StoredJSON {
     /// Keys in byte order: holders, mountpoints, openCount, probe, queueing, slaves,
     /// sysfsStates (nil optionals left out, as the synthesized Encodable does).
     static func handEncoded(_ e: MapEvidence) -> String? {
+        // Openers (rare: only maps someone holds open) carry remote text of any shape.
+        if e.openers != nil { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(256)
         out.append(contentsOf: #"{"holders":"#.utf8)

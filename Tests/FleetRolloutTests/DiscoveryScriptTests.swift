@@ -73,7 +73,7 @@ import FleetModel
         #expect(r.complete)
         let sda = BlockDeviceName("sda")!, sdb = BlockDeviceName("sdb")!, dm0 = DMDeviceName("dm-0")!
         #expect(Set(r.outputs.map(\.command)) == Set(NodeScript.fixedDiscovery + [
-            .deviceState(sda), .deviceState(sdb), .slavesHolders(dm0), .dmNameUUID(dm0)]))
+            .deviceState(sda), .deviceState(sdb), .slavesHolders(dm0), .dmNameUUID(dm0), .openers]))
         func out(_ c: NodeCommand) -> CommandOutput? { r.outputs.first { $0.command == c } }
         #expect(out(.multipathList)?.stdout == "mpatha (36001405ae3a4a2b307ccf2a518e52df9) dm-0 LIO-ORG,lun1\n")
         #expect(out(.multipathList)?.stderr == "prio alua failed\n")
