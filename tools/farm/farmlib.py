@@ -141,7 +141,7 @@ def make_map(node, idx, kind, seed, disk_index, opts=None):
 NODE_KEYS = {"name", "maps", "faults", "slow_seconds"}
 MAP_KEYS = {"kind", "paths", "groups", "wwid", "name", "dm", "vendor", "product", "rev", "size_gib", "hwhandler", "wp",
             "lun", "policy", "queueing", "open", "holders", "readable_when_failed", "events", "path_faults",
-            "block_publish"}
+            "block_publish", "openers"}
 
 
 def validate_spec(spec):
@@ -183,7 +183,7 @@ def build_state(name, spec, seed):
         kind = ms.pop("kind", "healthy")
         if kind not in MAP_KINDS:
             raise ValueError("%s: unknown map kind %r (known: %s)" % (name, kind, ", ".join(MAP_KINDS)))
-        m, used = make_map(name, idx, kind, seed, di, ms)
+        m, used = make_map(name, idx, kind, seed, di, {k: v for k, v in ms.items() if k != "openers"})
         di += used
         st["maps"].append(m)
         if kind == "in-use":
@@ -194,6 +194,8 @@ def build_state(name, spec, seed):
                 h(seed, name, idx, "pod")[:8], h(seed, name, idx, "pvc")[:12])
             st["mounts"].append({"source": "/dev/mapper/" + m["name"], "target": pod, "fstype": "ext4",
                                  "options": "rw,relatime"})
+        for o in ms.get("openers", []) or []:
+            add_opener(st, m, o)
         if kind == "in-use-block" and not m["block_publish"]:
             pvc, pod = h(seed, name, idx, "pvc")[:12], h(seed, name, idx, "pod")[:8]
             m["block_publish"] = [
@@ -231,12 +233,59 @@ def mounts_of(st, m):
     return [x for x in st["mounts"] if x["source"] in ("/dev/mapper/" + m["name"], "/dev/dm-%d" % m["dm"])]
 
 
+def proc_fds(g):
+    """A simulated process's fds on block devices: [{fd, dev, flags}] (a probe ghost reads its dm on fd 0)."""
+    if "fds" in g:
+        return g["fds"]
+    return [{"fd": 0, "dev": g["dm"], "flags": "0140000"}] if g.get("dm") else []
+
+
+def on_map(g, m):
+    return any(f["dev"] in ("dm-%d" % m["dm"], m["name"]) for f in proc_fds(g))
+
+
 def ghosts_of(st, m):
-    return [g for g in st["processes"] if g.get("dm") == "dm-%d" % m["dm"]]
+    return [g for g in st["processes"] if on_map(g, m)]
 
 
 def open_count(st, m):
-    return m["open"] + len(mounts_of(st, m)) + len(m["holders"]) + len(ghosts_of(st, m))
+    # The dm open count counts open files on the map itself, not on its path disks.
+    files = sum(1 for g in st["processes"] for f in proc_fds(g) if f["dev"] in ("dm-%d" % m["dm"], m["name"]))
+    return m["open"] + len(mounts_of(st, m)) + len(m["holders"]) + files
+
+
+# The documented stuck-reader programs (README, docs/clean.md): the farm's ground truth uses
+# the same rule as fleet, written here from the documentation, not from fleet's code.
+STUCK_READER_COMMS = {"dd", "blkid", "(udev-worker)", "systemd-udevd", "lvm", "pvscan", "vgscan", "lvs",
+                      "multipath", "kpartx"}
+
+
+def is_stuck_reader(g, m):
+    mine = [f for f in proc_fds(g) if f["dev"] in ["dm-%d" % m["dm"], m["name"]] + [p["dev"] for p in all_paths(m)]]
+    return (g["stat"].startswith("D") and all(int(f["flags"], 8) & 3 == 0 for f in mine)
+            and g.get("comm", "dd") in STUCK_READER_COMMS and m["queueing"] != "off")
+
+
+def add_opener(st, m, spec):
+    """A process holding the map (or, with `disk: true`, its first path disk) open, from a
+    scenario: {comm, args, stat, wchan, mode: r|rw, on_eio: exit|stay, fleet_probe}. `{dev}` in
+    args is the device path. Its pid is a ghost pid, so a `kill -9` never reaches a real process."""
+    spec = dict(spec or {})
+    comm = spec.get("comm", "dd")
+    dev = all_paths(m)[0]["dev"] if spec.get("disk") else "dm-%d" % m["dm"]
+    args = spec.get("args") or ("dd if={dev} of=/dev/null count=1 bs=1M iflag=direct" if comm == "dd" else comm + " {dev}")
+    mode = spec.get("mode", "r")
+    flags = {"r": "0140000" if comm == "dd" else "0100000", "rw": "0100002", "w": "0100001"}[mode]
+    pid = st["next_ghost"]
+    st["next_ghost"] = pid + 1
+    g = {"pid": pid, "ppid": 1, "stat": spec.get("stat", "D"), "wchan": spec.get("wchan", "submit_bio_wait"),
+         "start": time.time() - 60, "cmd": args.replace("{dev}", "/dev/" + dev), "comm": comm,
+         "fds": [{"fd": int(spec.get("fd", 0 if comm == "dd" else 3)), "dev": dev, "flags": flags}],
+         "on_eio": spec.get("on_eio", "exit")}
+    if spec.get("fleet_probe"):
+        g["probe_nonce"] = h(st["name"], pid, "nonce")[:32]
+    st["processes"].append(g)
+    return g
 
 
 def dd_mode(m):
@@ -254,8 +303,11 @@ def verdict(st, m):
         return "healthy"
     if not is_all_failed(m):
         return "degraded"
-    # Probe ghosts raise the open count too, but they are the prober's own doing, not a user.
+    # Probe ghosts and other stuck readers raise the open count too, but they are not users.
     if m["open"] > 0 or mounts_of(st, m) or m["holders"] or m.get("block_publish"):
+        return "in-use"
+    if any(not is_stuck_reader(g, m) for g in st["processes"]
+           if any(f["dev"] in ["dm-%d" % m["dm"], m["name"]] + [p["dev"] for p in ps] for f in proc_fds(g))):
         return "in-use"
     if any(p["sysfs"] != "running" for p in ps) or re.fullmatch(r"\d+ sec", m["queueing"]):
         return "path-loss"
@@ -556,6 +608,7 @@ def build_root(st, root):
                 if not os.path.lexists(lp):
                     os.symlink("../../" + p["dev"], lp)
 
+    build_proc(st, root)
     for m in st["maps"]:
         dm = "dm-%d" % m["dm"]
         d = os.path.join(root, "sys/devices/virtual/block", dm)
@@ -576,6 +629,37 @@ def build_root(st, root):
             os.symlink("../../" + p["dev"], os.path.join(d, "slaves", p["dev"]))
     for p in st.get("loose_disks", []):
         add_disk(p, None)
+
+
+MULTIPATHD_PID = 412
+
+
+def build_proc(st, root):
+    """/proc/PID/{stat,wchan,cmdline,environ,fd/N,fdinfo/N} of every simulated opener, and of
+    multipathd, which (like the real one) holds every path disk it checks open read-only."""
+    disks = [p["dev"] for m in st["maps"] for p in all_paths(m)] + [p["dev"] for p in st.get("loose_disks", [])]
+    procs = [{"pid": MULTIPATHD_PID, "ppid": 1, "stat": "S", "wchan": "futex_wait_queue", "comm": "multipathd",
+              "cmd": "/sbin/multipathd -d -s",
+              "fds": [{"fd": 10 + i, "dev": d, "flags": "0100000"} for i, d in enumerate(sorted(disks, key=disk_key))]}]
+    procs += st["processes"]
+    for g in procs:
+        pd = os.path.join(root, "proc", str(g["pid"]))
+        os.makedirs(os.path.join(pd, "fd"))
+        os.makedirs(os.path.join(pd, "fdinfo"))
+        comm = g.get("comm") or g["cmd"].split()[0].rsplit("/", 1)[-1]
+        write(os.path.join(pd, "stat"), "%d (%s) %s %d %d %d 0 -1 4194304 358 0 0 0 3 7 0 0 20 0 1 0 107656\n"
+              % (g["pid"], comm, g["stat"][0], g["ppid"], g["pid"], g["pid"]))
+        write(os.path.join(pd, "wchan"), g.get("wchan") or "0")  # the kernel writes no newline
+        write(os.path.join(pd, "comm"), comm + "\n")
+        write(os.path.join(pd, "cmdline"), "".join(a + "\0" for a in g["cmd"].split()))
+        env = "PATH=/usr/sbin:/usr/bin:/sbin:/bin\0"
+        if g.get("probe_nonce"):
+            env += "FLEET_PROBE=%s\0" % g["probe_nonce"]
+        write(os.path.join(pd, "environ"), env)
+        for f in proc_fds(g):
+            os.symlink("/dev/" + f["dev"] if not f["dev"].startswith("mpath") else "/dev/mapper/" + f["dev"],
+                       os.path.join(pd, "fd", str(f["fd"])))
+            write(os.path.join(pd, "fdinfo", str(f["fd"])), "pos:\t0\nflags:\t%s\nmnt_id:\t23\nino:\t571\n" % f["flags"])
 
 
 def render_node(ndir, st):
@@ -750,8 +834,10 @@ def disable_queueing(st, m):
     if is_all_failed(m):
         for g in m["groups"]:
             g["status"] = "enabled"
-    # the queued I/O fails: the D-state dd processes get EIO and exit
-    st["processes"] = [g for g in st["processes"] if g.get("dm") != "dm-%d" % m["dm"]]
+    # The queued I/O fails: processes blocked in it (D state) get EIO and exit, unless one is
+    # stuck elsewhere too (on_eio: stay). A sleeping holder or a writer is not blocked: it stays.
+    st["processes"] = [g for g in st["processes"]
+                       if not (on_map(g, m) and g["stat"].startswith("D") and g.get("on_eio", "exit") == "exit")]
 
 
 # ---------------------------------------------------------------- commands the shims hand over
@@ -876,8 +962,12 @@ def add_ghost(ndir, dev, path):
         st = node.st
         pid = st["next_ghost"]
         st["next_ghost"] = pid + 1
-        st["processes"].append({"pid": pid, "ppid": 1, "stat": "D", "wchan": "submit_bio_wait", "start": time.time(),
-                                "cmd": "dd if=%s of=/dev/null count=1 bs=1M iflag=direct" % path, "dm": dev})
+        g = {"pid": pid, "ppid": 1, "stat": "D", "wchan": "submit_bio_wait", "start": time.time(),
+             "cmd": "dd if=%s of=/dev/null count=1 bs=1M iflag=direct" % path, "dm": dev, "comm": "dd"}
+        nonce = os.environ.get("FLEET_PROBE", "")
+        if re.fullmatch(r"[0-9a-f]{32}", nonce):
+            g["probe_nonce"] = nonce  # fleet's probe script exports it, like the real dd inherits it
+        st["processes"].append(g)
         node.changed = True
 
 
@@ -886,7 +976,10 @@ def kill_ghost(ndir, pid):
     with Node(ndir) as node:
         for g in node.st["processes"]:
             if g["pid"] == pid:
-                g["signalled"] = True
+                if g["stat"].startswith("D"):
+                    g["signalled"] = True  # pending until its I/O ends
+                else:
+                    node.st["processes"].remove(g)  # not blocked: SIGKILL ends it at once
                 node.changed = True
                 return 0
     sys.stderr.write("kill: (%d) - No such process\n" % pid)
