@@ -30,6 +30,11 @@ public enum Mismatch: Hashable, Sendable, CustomStringConvertible {
     /// Opened more often than the stuck `dd` processes account for.
     case open(count: Int, stuckDD: Int)
     case protected(ProtectRule)
+    /// Someone opened the map (or a path disk) since the plan: a user, or a reader the
+    /// scan did not see. Named by the opener's label.
+    case newOpener(String)
+    /// /proc could not tell who holds it (a fact missing, the list incomplete).
+    case openersUnknown(String)
 
     public var description: String {
         func list(_ d: [BlockDeviceName]) -> String { d.map(\.rawValue).joined(separator: ",") }
@@ -64,6 +69,8 @@ public enum Mismatch: Hashable, Sendable, CustomStringConvertible {
         case .openCountUnknown(let name): return "open count of \(name) unknown"
         case .open(let count, let stuck): return "open count is \(count)" + (stuck > 0 ? " (\(stuck) stuck dd)" : "")
         case .protected(let rule): return "protected by inventory rule \(rule)"
+        case .newOpener(let who): return "a new opener since the plan: \(who)"
+        case .openersUnknown(let why): return "openers unknown: \(why)"
         }
     }
 }

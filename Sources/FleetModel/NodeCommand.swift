@@ -27,7 +27,8 @@ public enum NodeCommand: Hashable, Sendable {
     case procFile(ProcessID, ProcFile)       // cat /proc/PID/{stat,status,wchan,cmdline,comm}, fdinfo blocks
     // Actions (change state; printed verbatim by a dry run)
     case killProcess(ProcessID)              // kill -9 PID (procedure step 1.3)
-    case disableQueueing(MapName)            // dmsetup message MAP 0 fail_if_no_path
+    case multipathdDisableQueueing(MapName)  // multipathd disablequeueing map MAP (multipathd keeps it off)
+    case disableQueueing(MapName)            // dmsetup message MAP 0 fail_if_no_path (the fallback)
     case flushMap(MapName)                   // multipath -f MAP
     case flushBuffers(BlockDeviceName)       // blockdev --flushbufs /dev/sdX
     case deleteSCSIDevice(BlockDeviceName)   // echo 1 > /sys/block/sdX/device/delete
@@ -35,7 +36,7 @@ public enum NodeCommand: Hashable, Sendable {
     /// True for commands that change the node.
     public var isAction: Bool {
         switch self {
-        case .killProcess, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice: true
+        case .killProcess, .multipathdDisableQueueing, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice: true
         default: false
         }
     }
@@ -63,6 +64,7 @@ public enum NodeCommand: Hashable, Sendable {
         case .procFDLinks: "proc-fd-block-links"
         case .procFile(let p, let f): "proc-\(p)-\(f.rawValue)"
         case .killProcess(let p): "kill-\(p)"
+        case .multipathdDisableQueueing(let m): "multipathd-disablequeueing-\(m)"
         case .disableQueueing(let m): "dmsetup-message-\(m)"
         case .flushMap(let m): "multipath-f-\(m)"
         case .flushBuffers(let d): "blockdev-flushbufs-\(d)"
@@ -118,6 +120,7 @@ public enum NodeCommand: Hashable, Sendable {
             "for f in \"$R\"/proc/\(p)/fd/*; do l=$(readlink $f); case $l in /dev/dm-*|/dev/sd*|/dev/mapper/*) echo \"== ${f##*/} $l\"; cat \"$R\"/proc/\(p)/fdinfo/${f##*/};; esac; done"
         case .procFile(let p, let f): "cat \"$R/proc/\(p)/\(f.rawValue)\""
         case .killProcess(let p): "kill -9 \(p.rawValue)"
+        case .multipathdDisableQueueing(let m): "multipathd disablequeueing map \(q(m.rawValue))"
         case .disableQueueing(let m): "dmsetup message \(q(m.rawValue)) 0 fail_if_no_path"
         case .flushMap(let m): "multipath -f \(q(m.rawValue))"
         case .flushBuffers(let d): "blockdev --flushbufs \"$R/dev/\"\(q(d.rawValue))"

@@ -112,7 +112,7 @@ public struct NodeSnapshot: Sendable {
         case .procFile(let pid, let f):
             guard o.exitCode == 0 else { return }
             procFiles[pid.rawValue, default: [:]][f] = o.stdout
-        case .killProcess, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice:
+        case .killProcess, .multipathdDisableQueueing, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice:
             break  // actions carry no discovery facts
         }
     }

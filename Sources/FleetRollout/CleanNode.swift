@@ -17,6 +17,11 @@ public struct NodeCleaner: Sendable {
         public var verifyAttempts: Int
         public var verifyDelay: Duration
         public var outputLimit: Int
+        /// After disabling queueing: how long the stuck readers get to exit with their I/O
+        /// error before the rest are `kill -9`ed, and again how long the open count gets to
+        /// reach 0 after that; polled every `readerPollInterval`.
+        public var readerExitWait: Duration = .seconds(5)
+        public var readerPollInterval: Duration = .seconds(1)
 
         public init(commandTimeout: Duration = .seconds(60), flushAttempts: Int = 3, flushRetryDelay: Duration = .seconds(2),
                     verifyAttempts: Int = 3, verifyDelay: Duration = .seconds(2), outputLimit: Int = 16 << 20) {
@@ -184,10 +189,27 @@ public struct NodeCleaner: Sendable {
         if !mounts.isEmpty { return .mounted(mounts.map(\.mountpoint)) }
         guard let holders = s.holders(of: c.dm) else { return .holdersUnknown(c.dm) }
         if !holders.isEmpty { return .held(by: holders) }
-        // A dd stuck on a queueing map holds it open; disabling queueing frees it.
-        let stuck = c.queueing ? (s.stuckDD(reading: c.dm)?.count ?? 0) : 0
         guard let open = s.openCount(of: m) else { return .openCountUnknown(c.name) }
-        if open > stuck { return .open(count: open, stuckDD: stuck) }
+        if let roles = s.openerRoles(of: m, queues: s.queues(m)) {
+            // Who holds it now, by the same rule as the scan: only the stuck readers the plan
+            // saw are accepted; anyone else (a user, a reader that came since) stops the map.
+            for (o, role) in roles {
+                switch role {
+                case .pathChecker: continue
+                case .unknown(let why): return .openersUnknown(why)
+                case .user(let why): return .newOpener(why)
+                case .stuckReader:
+                    if let planned = c.stuckReaders, !planned.contains(o.pid) { return .newOpener(MapOpener(o, role).summary) }
+                }
+            }
+            if open > 0, let gaps = s.openersCapture?.incomplete, !gaps.isEmpty { return .openersUnknown(gaps.joined(separator: "; ")) }
+            let seen = roles.flatMap(\.opener.fds).filter { $0.device == c.dm.rawValue || $0.device == c.name.rawValue }.count
+            if open > seen { return .open(count: open, stuckDD: seen) }
+        } else {
+            // No /proc read: a dd stuck on a queueing map holds it open; disabling queueing frees it.
+            let stuck = c.queueing ? (s.stuckDD(reading: c.dm)?.count ?? 0) : 0
+            if open > stuck { return .open(count: open, stuckDD: stuck) }
+        }
         if let rule = protect.first(where: { $0.matches(m) }) { return .protected(rule) }
         return nil
     }
@@ -282,18 +304,29 @@ public struct NodeCleaner: Sendable {
         while let (cmd, id) = queue.first {
             queue = queue.dropFirst()
             switch cmd {
-            case .disableQueueing:
-                let step = try await act(cmd, id: id, session: session)
+            case .multipathdDisableQueueing(let name), .disableQueueing(let name):
+                var step = try await act(cmd, id: id, session: session)
                 result.steps.append(step)
+                // multipathd answers `fail` when it cannot: fall back to the kernel message.
+                if case .multipathdDisableQueueing = cmd, step.outcome != .ok || step.stdout.trimmed == "fail" {
+                    let fallback = NodeCommand.disableQueueing(name)
+                    let fid: Int64
+                    do { fid = try audit.planned(node: plan.node, cleanup: cleanup, command: fallback) } catch {
+                        result.reason = "could not write the audit for \(fallback.display): \(error)"
+                        skip(&queue, &result, "audit write failed")
+                        return
+                    }
+                    step = try await act(fallback, id: fid, session: session, note: "fallback: \(cmd.display) gave \(step.brief)")
+                    result.steps.append(step)
+                }
                 if step.outcome != .ok {
-                    result.reason = "\(cmd.display) failed: \(step.brief)"
-                    skip(&queue, &result, "\(cmd.display) failed")
+                    result.reason = "disabling queueing failed: \(step.brief)"
+                    skip(&queue, &result, "queueing could not be disabled: nothing flushed")
                     return
                 }
-                // Procedure step 1.3: a dd still reading the map is killed before the flush.
-                if let failure = try await killStuckProbes(cleanup, plan: plan, session: session, into: &result) {
-                    result.reason = "looking for stuck probes before the flush: \(failure.message)"
-                    skip(&queue, &result, "the stuck-probe look-up failed: no flush without knowing what holds the map")
+                if let stop = try await endStuckReaders(cleanup, plan: plan, session: session, into: &result) {
+                    result.reason = stop
+                    skip(&queue, &result, stop)
                     return
                 }
             case .flushMap:
@@ -354,6 +387,85 @@ public struct NodeCleaner: Sendable {
         }
         // Steps all succeeded; `verify` decides between cleaned and failed.
         result.outcome = .cleaned
+    }
+
+    /// Procedure step 1.3 for a queueing map once queueing is off: the stuck readers get a
+    /// bounded wait to exit with their I/O error, those still there are `kill -9`ed (each
+    /// audited; only the pids the scan called stuck readers, and only while the rule still
+    /// says so), then the open count is re-read. Returns why the map stops here (open count
+    /// still above 0: nothing flushed, no disk deleted, queueing left disabled), or nil.
+    func endStuckReaders(_ c: MapCleanup, plan: NodeCleanPlan, session: any RemoteSession,
+                         into result: inout MapCleanResult) async throws -> String? {
+        let left = "queueing was left disabled on \(c.name) (the one change this cleanup leaves behind)"
+        // Bounded by a number of looks, not the clock: each look is one exec.
+        let looks = max(1, Int(options.readerExitWait / options.readerPollInterval))
+        func waitForZero() async throws -> Result<(open: Int, openers: [Opener]?), ScriptFailure> {
+            var n = 0
+            while true {
+                n += 1
+                let look = await lookAtOpeners(c, session: session)
+                switch look {
+                case .failure(let f) where f.sessionLost: throw SessionLost(failure: f.failure)
+                case .failure: return look
+                case .success(let l) where l.open == 0 || n >= looks: return look
+                case .success: await sleep(options.readerPollInterval)
+                }
+            }
+        }
+        var look: (open: Int, openers: [Opener]?)
+        switch try await waitForZero() {
+        case .success(let l): look = l
+        case .failure(let f): return "could not re-read the open count after disabling queueing: \(f.message); not flushed, no disk deleted; \(left)"
+        }
+        if look.open == 0 { return nil }
+        var killed: [String] = []
+        if let openers = look.openers {
+            let devices: Set<String> = [c.dm.rawValue, c.name.rawValue], disks = Set(c.disks.map(\.rawValue))
+            for o in openers {
+                // queues: true — the readers blocked before queueing went off are still finishing.
+                guard case .stuckReader = OpenerRule.role(of: o, mapDevices: devices, pathDisks: disks, queues: true),
+                      c.stuckReaders?.contains(o.pid) ?? (o.comm == "dd"),
+                      let pid = ProcessID(String(o.pid)) else { continue }
+                let cmd = NodeCommand.killProcess(pid)
+                let id: Int64
+                do { id = try audit.planned(node: plan.node, cleanup: c, command: cmd) } catch { continue }
+                let summary = MapOpener(o, .stuckReader).summary
+                result.steps.append(try await act(cmd, id: id, session: session,
+                                                  note: "stuck reader still there after disabling queueing: \(summary)"))
+                killed.append(o.label)
+            }
+        } else if let failure = try await killStuckProbes(c, plan: plan, session: session, into: &result) {
+            return "looking for stuck probes after disabling queueing: \(failure.message); not flushed, no disk deleted; \(left)"
+        }
+        switch try await waitForZero() {
+        case .success(let l): look = l
+        case .failure(let f): return "could not re-read the open count after kill -9: \(f.message); not flushed, no disk deleted; \(left)"
+        }
+        if look.open == 0 { return nil }
+        let holders = (look.openers ?? []).filter { o in o.fds.contains { $0.device == c.dm.rawValue || $0.device == c.name.rawValue } }
+        return "open count of \(c.name) still \(look.open) after disabling queueing"
+            + (killed.isEmpty ? "" : " and kill -9 of " + killed.joined(separator: ", "))
+            + (holders.isEmpty ? "" : "; still open by " + holders.map(\.label).joined(separator: ", "))
+            + ": not flushed, no disk deleted; \(left)"
+    }
+
+    /// The map's open count (`dmsetup info -c`) and who holds it or its disks (the openers
+    /// section), in one exec.
+    func lookAtOpeners(_ c: MapCleanup, session: any RemoteSession) async -> Result<(open: Int, openers: [Opener]?), ScriptFailure> {
+        let framed: FramedOutputs
+        switch await runCatching([.dmsetupInfo, .openers], session: session) {
+        case .success(let f): framed = f
+        case .failure(let f): return .failure(f)
+        }
+        let s = NodeSnapshot(outputs: framed.outputs)
+        guard let open = s.dmInfo?.first(where: { $0.name == c.name.rawValue })?.openCount else {
+            // The map is gone from dmsetup: nothing holds it.
+            if s.dmInfo != nil { return .success((0, [])) }
+            return .failure(ScriptFailure(kind: .endedEarly, failure: NodeFailure(.nodeError, "dmsetup info -c gave no answer"), partial: framed))
+        }
+        let mine: Set<String> = Set([c.dm.rawValue, c.name.rawValue] + c.disks.map(\.rawValue))
+        let openers = s.openersCapture.map { $0.openers.filter { o in o.fds.contains { mine.contains($0.device) } } }
+        return .success((open, openers))
     }
 
     /// Finds dd processes still reading the map's dm device and kills each (audited).

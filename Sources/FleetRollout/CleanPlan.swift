@@ -20,11 +20,15 @@ public struct MapCleanup: Sendable, Hashable, Codable {
     /// Disks left behind by an interrupted run whose `multipath -f` already succeeded:
     /// only their flush + delete remain (the map itself is gone).
     public var resumeOnly: Bool
+    /// The openers the scan called stuck readers (pids): the only processes the cleanup may
+    /// `kill -9`, and the only openers the re-verify accepts. nil when the scan did not read
+    /// /proc (then only fleet's own stuck probes, found by `ps`, are accepted).
+    public var stuckReaders: [Int32]?
 
     public init(wwid: WWID, name: MapName, dm: DMDeviceName, disks: [BlockDeviceName], verdict: Verdict,
-                queueing: Bool, reasons: [String] = [], resumeOnly: Bool = false) {
+                queueing: Bool, reasons: [String] = [], resumeOnly: Bool = false, stuckReaders: [Int32]? = nil) {
         self.wwid = wwid; self.name = name; self.dm = dm; self.disks = disks; self.verdict = verdict
-        self.queueing = queueing; self.reasons = reasons; self.resumeOnly = resumeOnly
+        self.queueing = queueing; self.reasons = reasons; self.resumeOnly = resumeOnly; self.stuckReaders = stuckReaders
     }
 
     /// The commands in the order they run (procedure steps 1.3, 2.1, 2.2). Stuck probes
@@ -33,7 +37,9 @@ public struct MapCleanup: Sendable, Hashable, Codable {
     public var commands: [NodeCommand] {
         var out: [NodeCommand] = []
         if !resumeOnly {
-            if queueing { out.append(.disableQueueing(name)) }
+            // multipathd's own command first (it also keeps multipathd from turning queueing
+            // back on); `dmsetup message NAME 0 fail_if_no_path` is the fallback when it fails.
+            if queueing { out.append(.multipathdDisableQueueing(name)) }
             out.append(.flushMap(name))
         }
         out += disks.map { .flushBuffers($0) }

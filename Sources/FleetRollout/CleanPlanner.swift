@@ -90,7 +90,9 @@ public enum CleanPlanner {
         let m = f.map
         var reasons: [LeaveReason] = []
         if !f.verdict.isCleanable {
-            reasons.append(.verdict(f.verdict, f.reasons.first))
+            // Who holds it open is the reason an operator needs: name each such opener too.
+            let holders = f.reasons.filter { $0.contains(" holds it: ") }
+            reasons.append(.verdict(f.verdict, ([f.reasons.first].compactMap { $0 } + holders).joined(separator: "; ")))
         }
         if let rule = protect.first(where: { $0.matches(m) }) {
             reasons.append(.protected(rule.description))
@@ -127,7 +129,7 @@ public enum CleanPlanner {
         // classifier only says residual-hung when the open count equals those stuck probes
         // (anything more is in-use), disabling queueing frees them, and the node cleaner
         // re-checks open count <= stuck dds against a fresh `ps` before it acts.
-        let openByOwnProbe = f.verdict == .residualHung && ev.probe?.stuckPID != nil
+        let openByOwnProbe = f.verdict == .residualHung && (ev.probe?.stuckPID != nil || !ev.stuckReaderPIDs.isEmpty)
         if ev.openCount != 0, !(openByOwnProbe && (ev.openCount ?? 0) > 0) { reasons.append(.openCount(ev.openCount)) }
 
         // Confirmation comes last: it is the only reason that goes away by waiting.
@@ -153,7 +155,8 @@ public enum CleanPlanner {
         var why = ["\(f.verdict.rawValue): " + (f.reasons.isEmpty ? "classifier gave no reason" : f.reasons.joined(separator: "; "))]
         if let confirmation { why.append(confirmation) }
         return .success(MapCleanup(wwid: wwid, name: name, dm: dm, disks: disks, verdict: f.verdict,
-                                   queueing: queueing, reasons: why))
+                                   queueing: queueing, reasons: why,
+                                   stuckReaders: ev.openers == nil ? nil : ev.stuckReaderPIDs))
     }
 }
 

@@ -32,8 +32,19 @@ extension CleanRunReport {
                 s += "  \(label.padding(toLength: 8, withPad: " ", startingAt: 0)) \(c.name) (\(c.wwid)) \(c.dm) disks \(c.disks.map(\.rawValue).joined(separator: ",")) — \(c.reasons.joined(separator: "; "))\n"
                 if let r = m.reason { s += "           \(r)\n" }
                 if m.steps.isEmpty, m.outcome == .planned {
-                    for cmd in c.commands { s += "      $ \(cmd.display)\n" }
-                    if c.queueing { s += "      $ kill -9 <pid of any dd still reading /dev/\(c.dm)>   (procedure step 1.3)\n" }
+                    for cmd in c.commands {
+                        s += "      $ \(cmd.display)\n"
+                        guard case .multipathdDisableQueueing(let name) = cmd else { continue }
+                        s += "      $ \(NodeCommand.disableQueueing(name).display)   (only if multipathd's command fails)\n"
+                        s += "        wait for the stuck readers to exit with EIO (bounded), then (procedure step 1.3):\n"
+                        if let pids = c.stuckReaders {
+                            let list = pids.isEmpty ? "none seen by the scan" : pids.map(String.init).joined(separator: ", ")
+                            s += "      $ kill -9 <each stuck reader still there: \(list)>\n"
+                        } else {
+                            s += "      $ kill -9 <pid of any dd still reading /dev/\(c.dm)>\n"
+                        }
+                        s += "        re-read the open count: only at 0 go on; otherwise stop here, no disk deleted\n"
+                    }
                 } else {
                     for st in m.steps {
                         let rc = st.exitCode.map { " exit \($0)" } ?? ""

@@ -344,7 +344,7 @@ public final class FleetDatabase: Sendable {
     public static func actionKind(_ command: NodeCommand) -> String {
         switch command {
         case .killProcess: "kill"
-        case .disableQueueing: "disable-queueing"
+        case .multipathdDisableQueueing, .disableQueueing: "disable-queueing"
         case .flushMap: "flush-map"
         case .flushBuffers: "flush-buffers"
         case .deleteSCSIDevice: "delete-device"

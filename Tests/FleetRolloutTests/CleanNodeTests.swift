@@ -33,6 +33,34 @@ import FleetTestSupport
                                  observations: [mpatha: [t.addingTimeInterval(-600)]], confirmAfter: .seconds(300))
     }
 
+    /// One look at the openers before the kill and one after (readerExitWait / readerPollInterval).
+    static let options: NodeCleaner.Options = {
+        var o = NodeCleaner.Options(flushRetryDelay: .zero, verifyAttempts: 1, verifyDelay: .zero)
+        o.readerExitWait = .seconds(1); o.readerPollInterval = .seconds(1)
+        return o
+    }()
+
+    /// The cleaner's look after disabling queueing: `dmsetup info -c` with mpathc's open count
+    /// set to `open` (the `hung` capture, taken before its probe, says 0), and the openers
+    /// section holding `openers` — the stuck dd of `hung/ps-dd-wchan.txt` (pid 8410, D,
+    /// submit_bio_wait, dd if=/dev/dm-2 …) as the node script prints it (stat and cmdline in hex).
+    static func look(open: Int, openers: [Int32]) throws -> ScriptedExecutor.Reply {
+        .framed(stdinContaining: "r dmsetup-info-c ", try lookFrames(open: open, openers: openers))
+    }
+
+    static func lookFrames(open: Int, openers: [Int32]) throws -> [(name: String, exitCode: Int32, stdout: String, stderr: String)] {
+        let info = try Fixtures.real("hung", "dmsetup-info-c.txt").replacingOccurrences(
+            of: "mpathc           253   2 L--w    0", with: "mpathc           253   2 L--w    \(open)")
+        func hex(_ s: String) -> String { s.utf8.map { String(format: "%02x", $0) }.joined(separator: " ") }
+        var section = "O 1\n"
+        for pid in openers {
+            section += "P \(pid) submit_bio_wait - \(hex("\(pid) (dd) D 1 \(pid) \(pid) 0 -1 4194304\n"))\n"
+            section += "C \(pid) \(hex("dd\0if=/dev/dm-2\0of=/dev/null\0count=1\0bs=1M\0iflag=direct\0"))\n"
+            section += "F \(pid) 0 0140000 /dev/dm-2\n"
+        }
+        return [("dmsetup-info-c", 0, info, ""), ("proc-openers", 0, section, "")]
+    }
+
     struct Harness {
         let history: TempHistory
         let run: Int64
@@ -43,8 +71,7 @@ import FleetTestSupport
             run = try history.db.beginRun(kind: .clean, inventory: nil, options: ["test": "clean"], version: "test")
             executor = ScriptedExecutor(["node-1": .replies(replies)])
             cleaner = NodeCleaner(executor: executor, audit: DatabaseCleanAudit(database: history.db, run: run),
-                                  options: .init(flushRetryDelay: .zero, verifyAttempts: 1, verifyDelay: .zero),
-                                  sleep: { _ in })
+                                  options: CleanNodeTests.options, sleep: { _ in })
         }
         func actions() throws -> [ActionRecord] { try history.db.actions(node: "node-1", limit: 0).sorted { $0.id < $1.id } }
     }
@@ -181,17 +208,23 @@ import FleetTestSupport
         #expect(r.maps.first?.reason?.contains("no longer in multipath -ll") == true)
     }
 
-    @Test func hungMapGetsQueueingDisabledAndItsStuckProbeKilled() async throws {
+    static func hungPlan() throws -> NodeCleanPlan {
         let scan = try CleanFixtures.scan("hung", probes: ["dm-2"], at: Self.t)
-        let plan = CleanPlanner.plan(scan: scan, target: NodeTarget(name: "node-1", host: "127.0.4.1"), protect: [],
-                                     observations: [Self.mpathc: [Self.t.addingTimeInterval(-600)]], confirmAfter: .seconds(300))
+        return CleanPlanner.plan(scan: scan, target: NodeTarget(name: "node-1", host: "127.0.4.1"), protect: [],
+                                 observations: [Self.mpathc: [Self.t.addingTimeInterval(-600)]], confirmAfter: .seconds(300))
+    }
+
+    @Test func hungMapGetsQueueingDisabledAndItsStuckProbeKilled() async throws {
+        let plan = try Self.hungPlan()
         let c = try #require(plan.cleanups.first)
         #expect(c.name.rawValue == "mpathc" && c.verdict == .residualHung && c.queueing)
         let stuck = try Fixtures.real("hung", "ps-dd-wchan.txt")  // pid 8410, D state, dd if=/dev/dm-2
+        // The dd is still there after the wait, is killed, and then the open count is 0.
         let h = try Harness(try Self.reread("hung", ps: stuck) + [
-            Self.action("dmsetup-message-mpathc"),
-            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, stuck, "")]),
+            Self.action("multipathd-disablequeueing-mpathc"),
+            try Self.look(open: 1, openers: [8410]),
             Self.action("kill-8410"),
+            try Self.look(open: 0, openers: []),
             Self.action("multipath-f-mpathc"),
             Self.action("blockdev-flushbufs-sdf"), Self.action("blockdev-flushbufs-sdd"),
             Self.action("delete-sdf"), Self.action("delete-sdd"),
@@ -201,27 +234,54 @@ import FleetTestSupport
         #expect(h.executor.unconsumed.isEmpty)
         #expect(r.maps.first?.outcome == .cleaned)
         #expect(try h.actions().map(\.command) == [
-            "dmsetup message mpathc 0 fail_if_no_path", "multipath -f mpathc",
+            "multipathd disablequeueing map mpathc", "multipath -f mpathc",
             "blockdev --flushbufs /dev/sdf", "blockdev --flushbufs /dev/sdd",
             "echo 1 > /sys/block/sdf/device/delete", "echo 1 > /sys/block/sdd/device/delete",
             "kill -9 8410",
         ])
+        #expect(try h.actions().last?.reason?.contains("stuck reader still there after disabling queueing: pid 8410 dd (D, submit_bio_wait)") == true)
     }
 
-    @Test func cutShortStuckProbeListingStopsTheMapBeforeAnyKillOrFlush() async throws {
-        // The `ps` after fail_if_no_path names the stuck dd (pid 8410) but the script was
-        // killed before its END marker (exit 137): a partial process list is not acted on.
-        // No kill, flush or delete is scripted: sending one would stop the test process.
-        let scan = try CleanFixtures.scan("hung", probes: ["dm-2"], at: Self.t)
-        let plan = CleanPlanner.plan(scan: scan, target: NodeTarget(name: "node-1", host: "127.0.4.1"), protect: [],
-                                     observations: [Self.mpathc: [Self.t.addingTimeInterval(-600)]], confirmAfter: .seconds(300))
+    @Test func multipathdFailingFallsBackAndAnOpenCountAbove0StopsTheMap() async throws {
+        // multipathd answers `fail`; the kernel message works; the dd survives kill -9 (still
+        // D) and the open count stays 1: no flush, no delete (none is scripted: sending one
+        // would stop the test process), and the reason says queueing was left disabled.
         let stuck = try Fixtures.real("hung", "ps-dd-wchan.txt")
         let h = try Harness(try Self.reread("hung", ps: stuck) + [
+            .framed(stdinContaining: "r multipathd-disablequeueing-mpathc ", [("multipathd-disablequeueing-mpathc", 1, "fail\n", "")]),
             Self.action("dmsetup-message-mpathc"),
-            .framed(stdinContaining: "r ps-dd-wchan ", [("ps-dd-wchan", 0, stuck, "")], complete: false, exit: .exited(137)),
+            try Self.look(open: 1, openers: [8410]),
+            Self.action("kill-8410"),
+            try Self.look(open: 1, openers: [8410]),
         ])
         defer { h.history.cleanup() }
-        let r = await h.cleaner.clean(plan)
+        let r = await h.cleaner.clean(try Self.hungPlan())
+        #expect(h.executor.unconsumed.isEmpty)
+        let m = try #require(r.maps.first)
+        #expect(m.outcome == .failed)
+        let reason = try #require(m.reason)
+        #expect(reason.contains("open count of mpathc still 1 after disabling queueing and kill -9 of pid 8410 dd"))
+        #expect(reason.contains("no disk deleted") && reason.contains("queueing was left disabled on mpathc"))
+        let rows = try h.actions()
+        #expect(rows.map(\.kind) == ["disable-queueing", "flush-map", "flush-buffers", "flush-buffers", "delete-device", "delete-device",
+                                      "disable-queueing", "kill"])
+        #expect(rows.map(\.outcome) == [.failed, .skipped, .skipped, .skipped, .skipped, .skipped, .ok, .ok])
+        #expect(rows[6].command == "dmsetup message mpathc 0 fail_if_no_path")
+        #expect(rows[1...5].allSatisfy { $0.startedAt == nil && $0.reason?.contains("queueing was left disabled") == true })
+    }
+
+    @Test func cutShortLookAtTheOpenersStopsTheMapBeforeAnyKillOrFlush() async throws {
+        // The look after disabling queueing names the stuck dd (pid 8410) but the script was
+        // killed before its END marker (exit 137): a partial listing is not acted on.
+        // No kill, flush or delete is scripted: sending one would stop the test process.
+        let stuck = try Fixtures.real("hung", "ps-dd-wchan.txt")
+        let frames = try Self.lookFrames(open: 1, openers: [8410])
+        let h = try Harness(try Self.reread("hung", ps: stuck) + [
+            Self.action("multipathd-disablequeueing-mpathc"),
+            .framed(stdinContaining: "r dmsetup-info-c ", frames, complete: false, exit: .exited(137)),
+        ])
+        defer { h.history.cleanup() }
+        let r = await h.cleaner.clean(try Self.hungPlan())
         #expect(h.executor.unconsumed.isEmpty)
         #expect(r.status == .ok, "the session is fine; only this map's steps stop")
         #expect(r.maps.first?.outcome == .failed)

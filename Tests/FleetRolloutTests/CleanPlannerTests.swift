@@ -69,8 +69,11 @@ private func onlyReason(_ p: NodeCleanPlan) -> LeaveReason? {
         f.evidence.probe = ProbeResult(outcome: .hung, stuckPID: 21725, stuckAfterKill: true)
         let c = try! #require(plan([f]).cleanups.first)
         #expect(c.queueing)
-        #expect(c.commands.first == .disableQueueing(MapName("mpathb")!))
-        #expect(c.commands.first?.display == "dmsetup message mpathb 0 fail_if_no_path")
+        // multipathd's own command (issue #14); `dmsetup message … fail_if_no_path` is its fallback, sent only if it fails.
+        #expect(c.commands.first == .multipathdDisableQueueing(MapName("mpathb")!))
+        #expect(c.commands.first?.display == "multipathd disablequeueing map mpathb")
+        #expect(!c.commands.contains(.disableQueueing(MapName("mpathb")!)))
+        #expect(c.stuckReaders == nil, "no /proc read in this finding: only fleet's own stuck probes are accepted")
         #expect(c.commands[1] == .flushMap(MapName("mpathb")!))
     }
 
