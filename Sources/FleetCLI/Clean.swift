@@ -22,7 +22,6 @@ struct Clean: AsyncParsableCommand {
         """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
 
     @Option(help: ArgumentHelp("Inventory file (fleet's YAML or an Ansible YAML inventory).", valueName: "file"))
     var inventory: String
@@ -48,7 +47,7 @@ struct Clean: AsyncParsableCommand {
     @OptionGroup var pacing: RolloutPacingOptions
 
     @Option(help: "Output: table or json.")
-    var format: Format = .table
+    var format: OutputFormat = .table
 
     @OptionGroup var access: NodeAccessOptions
 
@@ -87,11 +86,10 @@ struct Clean: AsyncParsableCommand {
         let db: FleetDatabase
         let run: Int64
         do {
-            db = try database.open()
-            run = try db.beginRun(kind: .clean, inventory: inventory, options: RecordedOptions(
+            (db, run) = try database.beginRun(.clean, inventory: inventory, options: RecordedOptions(
                 limit: limit, fromRun: fromRun, confirmAfter: pacing.confirmAfter.text, wait: wait, execute: execute,
-                batch: pacing.batch, maxInFlight: pacing.maxInFlight, rate: pacing.rate, pause: pacing.pause.text, maxFailures: pacing.maxFailures),
-                version: FleetVersion.current, startedAt: ctx.now())
+                batch: pacing.batch.description, maxInFlight: pacing.maxInFlight, rate: pacing.rate?.description, pause: pacing.pause.text,
+                maxFailures: pacing.maxFailures?.description), ctx)
         } catch {
             throw out.fail(.clean, .database, error)
         }
@@ -104,7 +102,8 @@ struct Clean: AsyncParsableCommand {
         }()
         let ssh = access.sshOptions(sessions: max(access.forks, pacing.maxInFlight))
         let log = out
-        let cleaner = CleanRun(executor: ctx.makeExecutor(ssh), database: db, options: options, now: ctx.now, stop: stop,
+        let cleaner = CleanRun(executor: ctx.makeExecutor(ssh), database: db, options: options,
+                               time: RolloutTime(ctx.clock), now: ctx.now, stop: stop,
                                events: { e in Self.log(e, execute: execute, out: log) })
         let report: CleanRunReport
         do {

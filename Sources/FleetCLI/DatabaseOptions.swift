@@ -28,6 +28,17 @@ struct DatabaseOptions: ParsableArguments {
         }
         return try open()
     }
+
+    /// The history of one scan, clean or sweep: the database opened (created and migrated
+    /// when needed; a dead writer's runs marked interrupted) and this run's row begun. The
+    /// caller turns a failure into exit 74 through its error printer.
+    func beginRun(_ kind: RunKind, inventory: String?, options: some Encodable & Sendable,
+                  _ ctx: FleetContext) throws -> (db: FleetDatabase, run: Int64) {
+        let db = try FleetDatabase(path: path ?? FleetDatabase.defaultPath(environment: ctx.environment))
+        let run = try db.beginRun(kind: kind, inventory: inventory, options: options, version: FleetVersion.current,
+                                  startedAt: ctx.now())
+        return (db, run)
+    }
 }
 
 /// A duration argument such as `7d`, `12h`, `30m` (see ``DurationParser``).

@@ -28,10 +28,9 @@ struct Explain: ParsableCommand {
         """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
 
     @Option(help: "Output format: table or json.")
-    var format: Format = .table
+    var format: OutputFormat = .table
 
     @Argument(help: "A file of `multipath -ll` output, or a folder of captures named after the commands.")
     var paths: [String]

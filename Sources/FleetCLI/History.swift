@@ -54,16 +54,16 @@ protocol HistoryRendering: AsyncParsableCommand {
 extension HistoryRendering {
     /// Each command's `run()` calls this. (A default `run()` here would lose to
     /// ParsableCommand's own default, which prints help.)
-    func renderToStandardOutput() throws {
+    func renderToStandardOutput(_ ctx: FleetContext = .live()) throws {
         let db: FleetDatabase
         do {
             db = try listing.openExisting()
         } catch let e as StoreError {
             // Same code as scan/clean/sweep for "the history database cannot be opened".
-            throw FleetOutput.standard.fail(.history, .database, e.message)
+            throw ctx.output.fail(.history, .database, e.message)
         }
-        let text = try render(db, now: Date())
-        StandardStream.out(text)
+        let text = try render(db, now: ctx.now())
+        ctx.output.out(text)
     }
 }
 

@@ -19,7 +19,6 @@ struct Scan: AsyncParsableCommand {
         """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
 
     @Option(help: ArgumentHelp("Inventory file (fleet's YAML or an Ansible YAML inventory). Required unless --print-script.", valueName: "file"))
     var inventory: String?
@@ -34,7 +33,7 @@ struct Scan: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     @Option(help: "Output: table or json.")
-    var format: Format = .table
+    var format: OutputFormat = .table
 
     @OptionGroup var access: NodeAccessOptions
 
@@ -85,13 +84,11 @@ struct Scan: AsyncParsableCommand {
         let db: FleetDatabase
         let run: Int64
         do {
-            db = try database.open()
-            run = try db.beginRun(
-                kind: .scan, inventory: inventory,
+            (db, run) = try database.beginRun(
+                .scan, inventory: inventory,
                 options: RecordedOptions(limit: limit, forks: access.forks, connectTimeout: access.connectTimeout.text,
                                          commandTimeout: access.commandTimeout.text, probeTimeout: access.probeTimeout.text,
-                                         format: format.rawValue),
-                version: FleetVersion.current, startedAt: ctx.now())
+                                         format: format.rawValue), ctx)
         } catch {
             throw out.fail(.scan, .database, error)
         }
@@ -106,7 +103,7 @@ struct Scan: AsyncParsableCommand {
                            events: { progress.handle($0) }, now: ctx.now)
         // The report is rendered node by node as the scan goes (spooled to a temporary file),
         // so memory grows with --forks, not with the number of nodes.
-        var report = ScanReport(format: format == .json ? .json : .table, nodes: targets.count)
+        var report = ScanReport(format: format, nodes: targets.count)
         let result = await scan.run(targets, into: &report)
         progress.clear()
 

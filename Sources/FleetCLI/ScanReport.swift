@@ -14,9 +14,7 @@ import Glibc
 /// prints the header, which needs the final counts, then copies the parts out in inventory
 /// order, a chunk at a time. The text is the same as when the whole report was built in memory.
 final class ScanReport: ScanSink {
-    enum Format { case table, json }
-
-    let format: Format
+    let format: OutputFormat
     private let spool: ReportSpool
     /// Per inventory index: where the node's part is in the spool. Table: map rows, then the
     /// not-scanned row, then the note. JSON: the node object.
@@ -35,7 +33,7 @@ final class ScanReport: ScanSink {
     static let rowHeader = ["NODE", "MAP", "WWID", "DM", "VERDICT", "WHY"]
     static let failedHeader = ["NODE", "ADDRESS", "STATUS", "ERROR"]
 
-    init(format: Format, nodes: Int, spool: ReportSpool = ReportSpool()) {
+    init(format: OutputFormat, nodes: Int, spool: ReportSpool = ReportSpool()) {
         self.format = format
         self.spool = spool
         parts = [Part](repeating: Part(), count: nodes)

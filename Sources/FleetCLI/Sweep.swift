@@ -100,7 +100,8 @@ struct Sweep: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await run(.live(), commandLine: SweepConfig.sweepArguments(CommandLine.arguments))
+        let ctx = FleetContext.live()
+        try await run(ctx, commandLine: SweepConfig.sweepArguments(ctx.arguments))
     }
 
     /// `fleet clean --execute --from-run <this sweep>`: plans from the scans this sweep just
@@ -268,18 +269,15 @@ struct Sweep: AsyncParsableCommand {
         let db: FleetDatabase
         let run: Int64
         do {
-            db = try FleetDatabase(path: dbPath)
-            // (Opening marks runs left `running` by a dead writer, e.g. a killed sweep, `interrupted`.)
-            run = try db.beginRun(
-                kind: .sweep, inventory: inventory,
+            (db, run) = try database.beginRun(
+                .sweep, inventory: inventory,
                 options: RecordedOptions(limit: limit, clean: clean, forks: access.forks, connectTimeout: access.connectTimeout.text,
                                          commandTimeout: access.commandTimeout.text, probeTimeout: access.probeTimeout.text,
                                          lock: lockPath, metricsFile: metricsFile, report: report, confirmAfter: pacing.confirmAfter.text,
-                                         batch: pacing.batch, maxInFlight: pacing.maxInFlight, rate: pacing.rate, pause: pacing.pause.text,
-                                         maxFailures: pacing.maxFailures, hostKeyPolicy: access.hostKeyPolicy.rawValue,
+                                         batch: pacing.batch.description, maxInFlight: pacing.maxInFlight, rate: pacing.rate?.description, pause: pacing.pause.text,
+                                         maxFailures: pacing.maxFailures?.description, hostKeyPolicy: access.hostKeyPolicy.rawValue,
                                          logFormat: logFormat.rawValue, config: loaded.map { Self.absolute($0.file.path) },
-                                         configKeys: loaded?.inEffect),
-                version: FleetVersion.current, startedAt: ctx.now())
+                                         configKeys: loaded?.inEffect), ctx)
         } catch {
             log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
             throw finish(.database, success: false)
@@ -317,7 +315,7 @@ struct Sweep: AsyncParsableCommand {
             var cleanSSH = ssh
             cleanSSH.maxConcurrentSessions = max(access.forks, pacing.maxInFlight)
             let cleaner = CleanRun(executor: ctx.makeExecutor(cleanSSH), database: db, options: cleanOptions(fromRun: run),
-                                   now: ctx.now, stop: stop, events: { Self.logCleanEvent($0, log) })
+                                   time: RolloutTime(ctx.clock), now: ctx.now, stop: stop, events: { Self.logCleanEvent($0, log) })
             do {
                 report = try await cleaner.run(nodes: nodes, run: run)
             } catch {

@@ -96,7 +96,7 @@ public struct SweepConfigFile: Sendable, Hashable {
         Key(name: "report", flag: "--report", kind: .path, expected: "the HTML report's path"),
         Key(name: "clean.enabled", flag: "--clean", kind: .boolean, expected: "true or false"),
         Key(name: "clean.confirm_after", flag: "--confirm-after", kind: .duration, expected: duration + " (0s allowed)"),
-        Key(name: "clean.batch", flag: "--batch", kind: .text, expected: "a batch ramp such as 1,5,25% (positive counts, percentages 1-100)"),
+        Key(name: "clean.batch", flag: "--batch", kind: .text, expected: "e.g. 1,5,25% (positive counts, percentages 1-100)"),
         Key(name: "clean.max_in_flight", flag: "--max-in-flight", kind: .integer, expected: "a whole number, at least 1"),
         Key(name: "clean.rate", flag: "--rate", kind: .text, expected: "N/s, N/min or N/h, e.g. 30/min"),
         Key(name: "clean.pause", flag: "--pause", kind: .duration, expected: duration + " (0s allowed)"),

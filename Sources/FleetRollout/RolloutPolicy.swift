@@ -70,6 +70,18 @@ public enum BatchSize: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// The whole `--batch` ramp, e.g. `1,5,25%`: one ``BatchSize`` per step, the last repeats.
+public struct BatchRamp: Sendable, Hashable, CustomStringConvertible {
+    public var steps: [BatchSize]
+
+    public init?(_ text: String) {
+        guard let steps = BatchSize.parseList(text) else { return nil }
+        self.steps = steps
+    }
+
+    public var description: String { steps.map(\.description).joined(separator: ",") }
+}
+
 /// `--rate N/min`: at most N node starts per unit, spaced evenly (a token bucket holding
 /// `burst` tokens, refilled at N per unit).
 public struct RateLimit: Sendable, Hashable, CustomStringConvertible {

@@ -37,7 +37,7 @@ import FleetTestSupport
     }()
 
     /// Feeds `nodes` in `order` (indexes), as ScanRun would, and returns the printed text.
-    static func render(_ format: ScanReport.Format, _ nodes: [NodeScan], order: [Int], spool: ReportSpool = ReportSpool(),
+    static func render(_ format: OutputFormat, _ nodes: [NodeScan], order: [Int], spool: ReportSpool = ReportSpool(),
                        exitCode: Int32 = 2) -> (text: String, report: ScanReport, writes: Int) {
         let report = ScanReport(format: format, nodes: nodes.count, spool: spool)
         var summary = ScanSummary()

@@ -101,11 +101,11 @@ import Testing
         #expect(s.logFormat == .json)
         #expect(s.clean)
         #expect(s.pacing.confirmAfter.duration == .seconds(600))
-        #expect(s.pacing.batch == "10")
+        #expect(s.pacing.batch.description == "10")
         #expect(s.pacing.maxInFlight == 5)
-        #expect(s.pacing.rate == "20/min")
+        #expect(s.pacing.rate?.description == "20/min")
         #expect(s.pacing.pause.duration == .seconds(30))
-        #expect(s.pacing.maxFailures == "3")
+        #expect(s.pacing.maxFailures?.description == "3")
         #expect(s.access.forks == 32)
         #expect(s.access.connectTimeout.duration == .seconds(7))
         #expect(s.access.commandTimeout.duration == .seconds(90))
@@ -147,7 +147,7 @@ import Testing
                     "--inventory", "other.yaml"]
         let (s, c) = try Self.resolve(args)
         // Command line.
-        #expect(s.pacing.batch == "2")
+        #expect(s.pacing.batch.description == "2")
         #expect(!s.clean)
         #expect(s.logFormat == .text)
         #expect(s.access.forks == 7)
@@ -163,7 +163,7 @@ import Testing
         let minimal = try write("partial.yaml", "inventory: n.yaml\nclean: {enabled: false, batch: 3}\n")
         let (p, _) = try Self.resolve(["--config", minimal, "--clean"])
         #expect(p.clean, "--clean on the command line wins over enabled: false")
-        #expect(p.pacing.batch == "3")
+        #expect(p.pacing.batch.description == "3")
         #expect(p.pacing.maxInFlight == 8)
         #expect(p.access.probeTimeout.duration == .seconds(15))
     }
