@@ -39,7 +39,7 @@ struct Clean: AsyncParsableCommand {
     var wait = false
 
     @Option(help: ArgumentHelp("Longest --wait.", valueName: "duration"))
-    var maxWait: CleanDuration = CleanDuration(argument: "1h")!
+    var maxWait: DurationArgument = DurationArgument(argument: "1h")!
 
     @Flag(help: "Act. Without it, print the plan and the exact commands (dry run).")
     var execute = false
@@ -53,25 +53,16 @@ struct Clean: AsyncParsableCommand {
 
     func run() async throws { try await run(.live()) }
 
-    struct RecordedOptions: Encodable, Sendable {
+    /// The clean's own recorded options (the pacing and access groups record theirs).
+    struct Recorded: Encodable, Sendable {
         var limit: String?
         var fromRun: Int64?
-        var confirmAfter: String
         var wait: Bool
         var execute: Bool
-        var batch: String
-        var maxInFlight: Int
-        var rate: String?
-        var pause: String
-        var maxFailures: String?
     }
 
     var options: CleanOptions {
-        let policy = pacing.policy
-        let scan = access.scanOptions
-        return CleanOptions(confirmAfter: pacing.confirmAfter.duration, wait: wait, maxWait: maxWait.duration, execute: execute,
-                            policy: policy, fromRun: fromRun, scan: scan,
-                            cleaner: NodeCleaner.Options(commandTimeout: access.commandTimeout.duration))
+        pacing.cleanOptions(access: access, execute: execute, fromRun: fromRun, wait: wait, maxWait: maxWait.duration)
     }
 
     func run(_ ctx: FleetContext, stop: RolloutStopSignal? = nil) async throws {
@@ -87,9 +78,7 @@ struct Clean: AsyncParsableCommand {
         let run: Int64
         do {
             (db, run) = try database.beginRun(.clean, inventory: inventory, options: RecordedOptions(
-                limit: limit, fromRun: fromRun, confirmAfter: pacing.confirmAfter.text, wait: wait, execute: execute,
-                batch: pacing.batch.description, maxInFlight: pacing.maxInFlight, rate: pacing.rate?.description, pause: pacing.pause.text,
-                maxFailures: pacing.maxFailures?.description), ctx)
+                Recorded(limit: limit, fromRun: fromRun, wait: wait, execute: execute), pacing.recorded, access.recorded), ctx)
         } catch {
             throw out.fail(.clean, .database, error)
         }
@@ -141,18 +130,3 @@ struct Clean: AsyncParsableCommand {
     }
 }
 
-/// A duration option that, unlike history's, also accepts zero (`--confirm-after 0s`).
-struct CleanDuration: ExpressibleByArgument, Sendable, CustomStringConvertible {
-    var duration: Duration
-    var text: String
-    init?(argument: String) {
-        let t = argument.trimmingCharacters(in: .whitespaces)
-        if t == "0" || (t.hasSuffix("s") || t.hasSuffix("m") || t.hasSuffix("h") || t.hasSuffix("d") || t.hasSuffix("w"))
-            && t.dropLast().allSatisfy({ $0 == "0" }) && t.count > 1 {
-            duration = .zero; text = argument; return
-        }
-        guard let d = try? DurationParser.parse(t) else { return nil }
-        duration = d; text = argument
-    }
-    var description: String { text }
-}

@@ -40,15 +40,3 @@ struct DatabaseOptions: ParsableArguments {
         return (db, run)
     }
 }
-
-/// A duration argument such as `7d`, `12h`, `30m` (see ``DurationParser``).
-struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertible {
-    var duration: Duration
-    var text: String
-    init?(argument: String) {
-        guard let d = try? DurationParser.parse(argument) else { return nil }
-        duration = d; text = argument
-    }
-    var description: String { text }
-    static var defaultCompletionKind: CompletionKind { .default }
-}

@@ -6,7 +6,7 @@ import FleetStore
 private typealias T = HistoryTable
 
 private func start(of window: DurationArgument?, now: Date) -> Date? {
-    window.map { now.addingTimeInterval(-Double($0.duration.components.seconds)) }
+    window.map { now.addingTimeInterval(-$0.duration.timeInterval) }
 }
 
 struct HistoryRuns: HistoryRendering {
@@ -19,6 +19,8 @@ struct HistoryRuns: HistoryRendering {
     var kind: RunKind?
     @Option(help: "Only runs started within this long (e.g. 7d).")
     var since: DurationArgument?
+
+    func validate() throws { try DurationArgument.requirePositive(since, "--since") }
     @Option(help: "At most this many runs (0: all).")
     var limit: Int = 20
 
@@ -120,6 +122,8 @@ struct HistoryNode: HistoryRendering {
     var name: String
     @Option(help: "Only scans within this long (e.g. 14d).")
     var since: DurationArgument?
+
+    func validate() throws { try DurationArgument.requirePositive(since, "--since") }
     @Option(help: "At most this many scans (0: all).")
     var limit: Int = 30
 
@@ -155,6 +159,8 @@ struct HistoryResiduals: HistoryRendering {
     @OptionGroup var listing: HistoryListingOptions
     @Option(help: "Window (e.g. 7d); default: residual now.")
     var since: DurationArgument?
+
+    func validate() throws { try DurationArgument.requirePositive(since, "--since") }
     @Option(help: "At most this many rows (0: all).")
     var limit: Int = 0
 
@@ -179,6 +185,8 @@ struct HistoryActions: HistoryRendering {
     @OptionGroup var listing: HistoryListingOptions
     @Option(help: "Only actions planned within this long (e.g. 30d).")
     var since: DurationArgument?
+
+    func validate() throws { try DurationArgument.requirePositive(since, "--since") }
     @Option(help: "Only this node.")
     var node: String?
     @Option(help: "At most this many actions (0: all).")
@@ -211,10 +219,12 @@ struct HistoryPrune: HistoryRendering {
     @Option(name: .customLong("older-than"), help: "Delete runs started before now minus this (e.g. 90d).")
     var olderThan: DurationArgument
 
+    func validate() throws { try DurationArgument.requirePositive(olderThan, "--older-than") }
+
     func run() async throws { try renderToStandardOutput() }
 
     func render(_ db: FleetDatabase, now: Date) throws -> String {
-        let cutoff = now.addingTimeInterval(-Double(olderThan.duration.components.seconds))
+        let cutoff = now.addingTimeInterval(-olderThan.duration.timeInterval)
         let r = try db.prune(olderThan: cutoff)
         var t = T(columns: ["TABLE", "REMOVED"])
         t.rows = [["runs", String(r.runs)], ["node_runs", String(r.nodeRuns)], ["maps", String(r.maps)],

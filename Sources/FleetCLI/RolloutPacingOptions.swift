@@ -5,7 +5,7 @@ import FleetRollout
 /// `fleet sweep --clean`, so the unattended path paces exactly like the manual one.
 struct RolloutPacingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A map is cleaned only once two scans at least this far apart saw every path failed (an earlier scan in the history counts).", valueName: "duration"))
-    var confirmAfter: CleanDuration = CleanDuration(argument: "5m")!
+    var confirmAfter: DurationArgument = DurationArgument(argument: "5m")!
 
     @Option(help: ArgumentHelp("Batch ramp: counts or percentages of the nodes left; the last repeats.", valueName: "ramp"))
     var batch: BatchRamp = BatchRamp("1,5,25%")!
@@ -17,13 +17,22 @@ struct RolloutPacingOptions: ParsableArguments {
     var rate: RateLimit?
 
     @Option(help: ArgumentHelp("Wait between batches.", valueName: "duration"))
-    var pause: CleanDuration = CleanDuration(argument: "0s")!
+    var pause: DurationArgument = DurationArgument(argument: "0s")!
 
     @Option(help: ArgumentHelp("Stop starting nodes once failures exceed N or P% of the nodes.", valueName: "n|p%"))
     var maxFailures: FailureThreshold?
 
     func validate() throws {
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+    }
+
+    /// What `fleet clean` and `fleet sweep --clean` run with: this pacing, the access
+    /// group's scan and command limits.
+    func cleanOptions(access: NodeAccessOptions, execute: Bool, fromRun: Int64?, wait: Bool = false,
+                      maxWait: Duration = .seconds(3600)) -> CleanOptions {
+        CleanOptions(confirmAfter: confirmAfter.duration, wait: wait, maxWait: maxWait, execute: execute, policy: policy,
+                     fromRun: fromRun, scan: access.scanOptions,
+                     cleaner: NodeCleaner.Options(commandTimeout: access.commandTimeout.duration))
     }
 
     var policy: RolloutPolicy {

@@ -47,13 +47,9 @@ struct Scan: AsyncParsableCommand {
 
     func run() async throws { try await run(.live()) }
 
-    /// What the run row records as its options.
-    struct RecordedOptions: Encodable, Sendable {
+    /// The scan's own recorded options (the access group records its own).
+    struct Recorded: Encodable, Sendable {
         var limit: String?
-        var forks: Int
-        var connectTimeout: String
-        var commandTimeout: String
-        var probeTimeout: String
         var format: String
     }
 
@@ -86,9 +82,7 @@ struct Scan: AsyncParsableCommand {
         do {
             (db, run) = try database.beginRun(
                 .scan, inventory: inventory,
-                options: RecordedOptions(limit: limit, forks: access.forks, connectTimeout: access.connectTimeout.text,
-                                         commandTimeout: access.commandTimeout.text, probeTimeout: access.probeTimeout.text,
-                                         format: format.rawValue), ctx)
+                options: RecordedOptions(Recorded(limit: limit, format: format.rawValue), access.recorded), ctx)
         } catch {
             throw out.fail(.scan, .database, error)
         }
@@ -163,8 +157,7 @@ final class ProgressLine: @unchecked Sendable {
             if p.failed > 0 { line += " · \(p.failed) failed" }
             if p.residualNodes > 0 { line += " · \(p.residualNodes) with residual maps" }
             if p.done > 0, p.done < p.total {
-                let perNode = Double(p.elapsed.components.seconds) / Double(p.done)
-                    + Double(p.elapsed.components.attoseconds) / 1e18 / Double(p.done)
+                let perNode = p.elapsed.timeInterval / Double(p.done)
                 line += " · ETA \(Int((perNode * Double(p.total - p.done)).rounded(.up)))s"
             }
             draw(line, force: p.done == p.total)

@@ -55,7 +55,7 @@ final class ScanReport: ScanSink {
         switch format {
         case .json:
             let node = JSONNode(node: n.node, address: n.address, status: n.status, error: n.error,
-                                durationMs: Self.ms(n.duration), maps: n.findings.map(ExplainMap.init(finding:)),
+                                durationMs: n.duration.milliseconds, maps: n.findings.map(ExplainMap.init(finding:)),
                                 warnings: n.warnings)
             part.rows = spool.append((try? encoder.encode(node)).map { Array($0) } ?? Array("{}".utf8))
         case .table:
@@ -126,7 +126,7 @@ final class ScanReport: ScanSink {
             // encoded exactly as before, and `"nodes":[]` cannot occur inside a string value
             // (a quote there is escaped).
             let doc = JSONDoc(
-                run: run, inventory: inventory, database: database, exitCode: exitCode, elapsedMs: Self.ms(s.elapsed),
+                run: run, inventory: inventory, database: database, exitCode: exitCode, elapsedMs: s.elapsed.milliseconds,
                 nodesByStatus: Dictionary(uniqueKeysWithValues: s.nodesByStatus.map { ($0.key.rawValue, $0.value) }),
                 mapsByVerdict: Dictionary(uniqueKeysWithValues: s.mapsByVerdict.map { ($0.key.rawValue, $0.value) }),
                 nodesWithResidualMaps: s.nodesWithResidualMaps, nodes: [])
@@ -167,8 +167,7 @@ final class ScanReport: ScanSink {
         var nodes: [JSONNode]
     }
 
-    static func ms(_ d: Duration) -> Int64 { d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000 }
-    static func seconds(_ d: Duration) -> String { String(format: "%.1fs", Double(ms(d)) / 1000) }
+    static func seconds(_ d: Duration) -> String { String(format: "%.1fs", Double(d.milliseconds) / 1000) }
 
     static func widen(_ widths: inout [Int], _ rows: [[String]]) {
         for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }

@@ -107,29 +107,16 @@ struct Sweep: AsyncParsableCommand {
     /// `fleet clean --execute --from-run <this sweep>`: plans from the scans this sweep just
     /// recorded (plus the history's earlier observations for --confirm-after).
     func cleanOptions(fromRun run: Int64) -> CleanOptions {
-        let policy = pacing.policy
-        let scan = access.scanOptions
-        return CleanOptions(confirmAfter: pacing.confirmAfter.duration, wait: false, execute: true, policy: policy,
-                            fromRun: run, scan: scan, cleaner: NodeCleaner.Options(commandTimeout: access.commandTimeout.duration))
+        pacing.cleanOptions(access: access, execute: true, fromRun: run)
     }
 
-    struct RecordedOptions: Encodable, Sendable {
+    /// The sweep's own recorded options (the pacing and access groups record theirs).
+    struct Recorded: Encodable, Sendable {
         var limit: String?
         var clean: Bool
-        var forks: Int
-        var connectTimeout: String
-        var commandTimeout: String
-        var probeTimeout: String
         var lock: String
         var metricsFile: String?
         var report: String?
-        var confirmAfter: String
-        var batch: String
-        var maxInFlight: Int
-        var rate: String?
-        var pause: String
-        var maxFailures: String?
-        var hostKeyPolicy: String
         var logFormat: String
         /// The --config file (absolute), and the keys of it the run used (the others were
         /// overridden on the command line).
@@ -271,13 +258,11 @@ struct Sweep: AsyncParsableCommand {
         do {
             (db, run) = try database.beginRun(
                 .sweep, inventory: inventory,
-                options: RecordedOptions(limit: limit, clean: clean, forks: access.forks, connectTimeout: access.connectTimeout.text,
-                                         commandTimeout: access.commandTimeout.text, probeTimeout: access.probeTimeout.text,
-                                         lock: lockPath, metricsFile: metricsFile, report: report, confirmAfter: pacing.confirmAfter.text,
-                                         batch: pacing.batch.description, maxInFlight: pacing.maxInFlight, rate: pacing.rate?.description, pause: pacing.pause.text,
-                                         maxFailures: pacing.maxFailures?.description, hostKeyPolicy: access.hostKeyPolicy.rawValue,
-                                         logFormat: logFormat.rawValue, config: loaded.map { Self.absolute($0.file.path) },
-                                         configKeys: loaded?.inEffect), ctx)
+                options: RecordedOptions(
+                    Recorded(limit: limit, clean: clean, lock: lockPath, metricsFile: metricsFile, report: report,
+                             logFormat: logFormat.rawValue, config: loaded.map { Self.absolute($0.file.path) },
+                             configKeys: loaded?.inEffect),
+                    pacing.recorded, access.recorded), ctx)
         } catch {
             log.error("history.failed", metadata: ["db": .string(dbPath), "error": .string("\(error)")])
             throw finish(.database, success: false)

@@ -6,7 +6,7 @@ import Foundation
 /// with `fleet sweep`'s own parser, written *before* the command line, so the last
 /// occurrence of an option wins: a flag given on the command line overrides the file, the
 /// file overrides the built-in default. Values are checked by the very converters and
-/// `validate()`s the flags use (DurationArgument, CleanDuration, RolloutPacingOptions,
+/// `validate()`s the flags use (DurationArgument, RolloutPacingOptions,
 /// NodeAccessOptions); a bad one is reported at the file's line and column.
 struct SweepConfig: Sendable {
     var file: SweepConfigFile

@@ -1,5 +1,6 @@
 /// Parses the durations users type: `30s`, `30m`, `12h`, `7d`, `2w`, and sums such as
-/// `1d12h`. A bare number is rejected (is `90` minutes or days?). Pure.
+/// `1d12h`. A bare number is rejected (is `90` minutes or days?), except `0` where zero is
+/// allowed (`--confirm-after 0`). Pure.
 public enum DurationParser {
     public struct Error: Swift.Error, Sendable, Hashable, CustomStringConvertible {
         public var text: String
@@ -8,7 +9,7 @@ public enum DurationParser {
         }
     }
 
-    public static func parse(_ text: String) throws(DurationParser.Error) -> Duration {
+    public static func parse(_ text: String, allowingZero: Bool = false) throws(DurationParser.Error) -> Duration {
         let s = text.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed()
         var total: Int64 = 0
         var number: Int64? = nil
@@ -36,7 +37,8 @@ public enum DurationParser {
             guard !o1, !o2 else { throw Error(text: text) }
             total = t; number = nil; sawUnit = true
         }
-        guard sawUnit, number == nil, total > 0 else { throw Error(text: text) }
+        if allowingZero, String(s) == "0" { return .zero }
+        guard sawUnit, number == nil, total > 0 || allowingZero else { throw Error(text: text) }
         return .seconds(total)
     }
 }

@@ -63,7 +63,7 @@ public struct NodeCleaner: Sendable {
             result.error = "\(plan.node): \(error)"
             result.maps = plan.cleanups.map { MapCleanResult(cleanup: $0, outcome: .failed, reason: "no session: \(error)") }
         }
-        result.durationMS = (clock.now - t0).ms
+        result.durationMS = (clock.now - t0).milliseconds
         return result
     }
 
@@ -525,7 +525,7 @@ public struct NodeCleaner: Sendable {
         try? audit.finished(id, outcome: outcome, exitCode: out?.exitCode, stdout: out?.stdout, stderr: out?.stderr,
                             duration: elapsed, reason: reason)
         return CleanStep(command: cmd.display, outcome: outcome, exitCode: out?.exitCode,
-                         stdout: out?.stdout ?? "", stderr: out?.stderr ?? "", durationMS: elapsed.ms, note: reason)
+                         stdout: out?.stdout ?? "", stderr: out?.stderr ?? "", durationMS: elapsed.milliseconds, note: reason)
     }
 
     func runCatching(_ commands: [NodeCommand], session: any RemoteSession) async -> Result<FramedOutputs, ScriptFailure> {
@@ -579,9 +579,3 @@ extension CleanStep {
     }
 }
 
-extension Duration {
-    var ms: Int64 {
-        let c = components
-        return c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
-    }
-}

@@ -160,13 +160,7 @@ public enum CleanPlanner {
     }
 }
 
-extension Duration {
-    /// Seconds as a TimeInterval (for Date arithmetic).
-    var timeInterval: TimeInterval {
-        let c = components
-        return TimeInterval(c.seconds) + TimeInterval(c.attoseconds) / 1e18
-    }
-}
+
 
 extension CleanFormat {
     /// `45s`, `12m`, `3h05m`, `2d04h`.

@@ -106,8 +106,7 @@ public enum EventLog {
 
     /// Seconds with millisecond precision (`18.742`): what people and jq compare.
     static func seconds(_ d: Duration) -> String {
-        let (s, a) = d.components
-        return String(format: "%.3f", Double(s) + Double(a) / 1e18)
+        String(format: "%.3f", d.timeInterval)
     }
 
     static func textValue(_ v: Logger.MetadataValue) -> String {

@@ -102,8 +102,7 @@ public struct SweepMetrics: Sendable, Hashable {
     }
 
     static func number(_ d: Duration) -> String {
-        let (s, a) = d.components
-        return number(Double(s) + Double(a) / 1e18)
+        number(d.timeInterval)
     }
 
     static func number(_ v: Double) -> String {

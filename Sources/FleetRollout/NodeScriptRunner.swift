@@ -115,7 +115,6 @@ extension RemoteSession {
 extension NodeScript {
     /// A deadline in whole seconds, rounded up (at least 1): what `timeout` on the node takes.
     static func wholeSeconds(_ d: Duration) -> Int {
-        let c = d.components
-        return Int(max(1, c.seconds + (c.attoseconds > 0 ? 1 : 0)))
+        Int(max(1, d.secondsRoundedUp))
     }
 }

@@ -138,7 +138,7 @@ final class EventLoop: @unchecked Sendable {
             var waitMS: Int32 = 1000
             if let n = nearest {
                 let left = ContinuousClock.now.duration(to: n)
-                let ms = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1
+                let ms = left.milliseconds + 1
                 waitMS = Int32(max(0, min(1000, ms)))
             }
             let rc = fleet_epoll_wait(ep, &ready, Int32(ready.count), waitMS)

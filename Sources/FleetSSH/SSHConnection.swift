@@ -1009,6 +1009,6 @@ final class Tunnel: LoopClient {
 }
 
 func seconds(_ d: Duration) -> String {
-    let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    let s = d.timeInterval
     return s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
 }

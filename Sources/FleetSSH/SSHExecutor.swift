@@ -252,7 +252,7 @@ public final class SSHExecutor: RemoteExecutor {
     /// The command line sent to the node: the caller's command under the node's own
     /// `timeout` (so nothing outlives a dropped channel), and through `sudo -n` when asked.
     public static func remoteCommandLine(_ command: String, timeout: Duration, sudo: Bool) -> String {
-        let secs = Int((Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18).rounded(.up)) + 2
+        let secs = timeout.secondsRoundedUp + 2
         let wrapped = "timeout -s KILL \(secs) sh -c \(q(command))"
         return sudo ? "sudo -n " + wrapped : wrapped
     }

@@ -386,13 +386,6 @@ public final class FleetDatabase: Sendable {
     }
 }
 
-extension Duration {
-    var milliseconds: Int64 {
-        let c = components
-        return c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
-    }
-}
-
 /// Identifies the process that writes a run: host, pid and the pid's start time (boot id +
 /// start tick from /proc), so a reused pid is not mistaken for the original writer.
 struct ProcessIdentity {

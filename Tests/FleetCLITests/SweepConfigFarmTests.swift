@@ -92,7 +92,7 @@ import Testing
         // Batches follow the file's ramp (1, then 50% of the one left = 1).
         let batches = Self.events(log2, "node.cleaning").compactMap { ($0["fields"] as? [String: Any])?["batch"] as? Int }
         #expect(batches.sorted() == [1, 2])
-        let (metrics, _) = try promParse(dir + "/fleet.prom")
+        let metrics = try prometheusParse(dir + "/fleet.prom").samples
         #expect(metrics["fleet_sweep_maps_cleaned{}"] == Double(residual))
         #expect(metrics["fleet_sweep_success{}"] == 1)
 

@@ -74,7 +74,7 @@ import Testing
         // 1. Scan only: every verdict as the farm says; the down node is refused; exit 2.
         let (c1, log1) = try await sweep(common)
         #expect(c1 == 2, "\(log1)")
-        let (m1, _) = try promParse(metrics)
+        let m1 = try prometheusParse(metrics).samples
         let series1 = m1.filter { $0.key.hasPrefix("fleet_sweep_maps{") }
         #expect(series1 == expectedSeries)
         #expect(m1["fleet_sweep_nodes{status=ok}"] == Double(up.count))
@@ -86,7 +86,7 @@ import Testing
         // 2. --clean: this run's scan is the second all-failed observation (confirm-after 0s).
         try await Task.sleep(for: .milliseconds(1100))
         let (c2, log2) = try await sweep(common + ["--clean", "--confirm-after", "0s"])
-        let (m2, _) = try promParse(metrics)
+        let m2 = try prometheusParse(metrics).samples
         #expect(m2["fleet_sweep_maps_cleaned{}"] == Double(cleanable), "\(log2)")
         #expect(m2["fleet_sweep_maps_clean_failed{}"] == 0)
         #expect(c2 == 3, "the down node makes the clean report failures (fleet clean's exit 3)")
@@ -96,7 +96,7 @@ import Testing
         // 3. Without the down node: nothing residual is left, every node scanned: success.
         let (c3, log3) = try await sweep(common + ["--limit", "!sw-4"])
         #expect(c3 == 0, "\(log3)")
-        let (m3, _) = try promParse(metrics)
+        let m3 = try prometheusParse(metrics).samples
         let series3 = m3.filter { $0.key.hasPrefix("fleet_sweep_maps{") }
         #expect(series3 == expectedSeries.filter { !$0.key.contains("verdict=residual") })
         #expect(m3["fleet_sweep_success{}"] == 1)

@@ -93,7 +93,7 @@ import Testing
         #expect(finished["event"] as? String == "sweep.finished")
         #expect((finished["fields"] as? [String: Any])?["exit_code"] as? Int == 2)
 
-        let (samples, _) = try promParse(metrics)
+        let samples = try prometheusParse(metrics).samples
         #expect(samples["fleet_sweep_maps{node=node-1,verdict=residual}"] == 1)
         #expect(samples.keys.filter { $0.hasPrefix("fleet_sweep_maps{") }.count == 1)
         #expect(samples["fleet_sweep_nodes{status=ok}"] == 2)
@@ -118,7 +118,7 @@ import Testing
         let args = ["--inventory", inv, "--db", dir + "/h.sqlite", "--metrics-file", metrics]
         let (code, _) = try await sweep(args, executor: ScriptedExecutor(["node-2": .replies([try Self.discovery("healthy")])]))
         #expect(code == 0)
-        let (first, _) = try promParse(metrics)
+        let first = try prometheusParse(metrics).samples
         #expect(first["fleet_sweep_success{}"] == 1)
         let lastSuccess = try #require(first["fleet_sweep_last_success_timestamp_seconds{}"])
         #expect(abs(lastSuccess - Date().timeIntervalSince1970) < 3600)
@@ -129,7 +129,7 @@ import Testing
         #expect(code2 == 65)
         #expect(out2.stderr.contains("inventory.invalid"))
         #expect(out2.stderr.contains("nodes.yaml:2:20: node node-2: unknown key 'adress'; did you mean 'address'?"))
-        let (second, _) = try promParse(metrics)
+        let second = try prometheusParse(metrics).samples
         #expect(second["fleet_sweep_success{}"] == 0)
         #expect(second["fleet_sweep_exit_code{}"] == 65)
         #expect(second["fleet_sweep_last_success_timestamp_seconds{}"] == lastSuccess)
@@ -178,39 +178,6 @@ import Testing
 
 extension SweepTests.GateExecutor {
     static func opened() -> SweepTests.GateExecutor { let g = SweepTests.GateExecutor(); g.open(); return g }
-}
-
-/// Parses a Prometheus textfile with prometheus_client's parser (python3-prometheus-client,
-/// installed by `make deps`): "name{k=v,…}" → value, and family → type.
-func promParse(_ path: String) throws -> ([String: Double], [String: String]) {
-    let script = """
-    import json, sys
-    from prometheus_client.parser import text_string_to_metric_families
-    out = {"samples": {}, "types": {}}
-    for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
-        out["types"][fam.name] = fam.type
-        for s in fam.samples:
-            out["samples"]["%s{%s}" % (s.name, ",".join("%s=%s" % kv for kv in sorted(s.labels.items())))] = s.value
-    print(json.dumps(out))
-    """
-    var lastError = ""
-    for python in ["/usr/bin/python3", "python3"] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [python, "-c", script, path]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { lastError = String(decoding: errData, as: UTF8.self); continue }
-        let obj = try JSONSerialization.jsonObject(with: data) as! [String: [String: Any]]
-        return (obj["samples"]!.mapValues { ($0 as! NSNumber).doubleValue }, obj["types"] as! [String: String])
-    }
-    struct Failure: Error, CustomStringConvertible { var description: String }
-    throw Failure(description: "prometheus_client could not parse \(path) (apt-get install python3-prometheus-client): \(lastError)")
 }
 
 extension SweepTests {
