@@ -34,9 +34,12 @@ struct DatabaseOptions: ParsableArguments {
     /// caller turns a failure into exit 74 through its error printer.
     func beginRun(_ kind: RunKind, inventory: String?, options: some Encodable & Sendable,
                   _ ctx: FleetContext) throws -> (db: FleetDatabase, run: Int64) {
-        let db = try FleetDatabase(path: path ?? FleetDatabase.defaultPath(environment: ctx.environment))
-        let run = try db.beginRun(kind: kind, inventory: inventory, options: options, version: FleetVersion.current,
-                                  startedAt: ctx.now())
-        return (db, run)
+        try FleetDatabase.beginRun(path: resolvedPath(ctx), kind: kind, inventory: inventory, options: options,
+                                   version: FleetVersion.current, startedAt: ctx.now())
+    }
+
+    /// The path in `ctx`'s environment ($FLEET_DB, XDG defaults) unless --db gives one.
+    func resolvedPath(_ ctx: FleetContext) -> String {
+        path ?? FleetDatabase.defaultPath(environment: ctx.environment)
     }
 }

@@ -67,6 +67,15 @@ public final class FleetDatabase: Sendable {
 
     // MARK: - Runs
 
+    /// The history of one scan, clean or sweep: the database at `path` opened (created and
+    /// migrated when needed; runs of a dead writer marked interrupted) and a run begun.
+    public static func beginRun(path: String, kind: RunKind, inventory: String?, options: some Encodable & Sendable,
+                                version: String, startedAt: Date) throws -> (db: FleetDatabase, run: Int64) {
+        let db = try FleetDatabase(path: path)
+        let run = try db.beginRun(kind: kind, inventory: inventory, options: options, version: version, startedAt: startedAt)
+        return (db, run)
+    }
+
     /// Writes a `running` run row and returns its id. `options` is stored as JSON.
     public func beginRun(kind: RunKind, inventory: String?, options: some Encodable & Sendable,
                          version: String, startedAt: Date = Date()) throws -> Int64 {
@@ -383,49 +392,5 @@ public final class FleetDatabase: Sendable {
                 ORDER BY planned_at, id
                 """, arguments: [node]).map(ActionRecord.init(row:))
         }
-    }
-}
-
-/// Identifies the process that writes a run: host, pid and the pid's start time (boot id +
-/// start tick from /proc), so a reused pid is not mistaken for the original writer.
-struct ProcessIdentity {
-    var host: String
-    var pid: Int32
-    var start: String?
-
-    static let current: ProcessIdentity = {
-        let pid = getpid()
-        // gethostname, not ProcessInfo.hostName: no resolver lookup when DNS is broken.
-        var buf = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&buf, buf.count) == 0 ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-        return ProcessIdentity(host: host, pid: pid, start: start(of: pid))
-    }()
-
-    static func start(of pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")")
-        else { return nil }
-        // Fields after "comm)": state is field 3, starttime field 22.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // A zombie (killed, not yet reaped) writes nothing more: it counts as gone.
-        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
-        let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        return "\(boot):\(fields[19])"
-    }
-}
-
-/// Remembers `NodeCommand.display` texts (bounded: commands name per-node devices, but a
-/// fleet's nodes share most of them).
-final class DisplayCache: @unchecked Sendable {
-    // @unchecked: `texts` is only touched under `lock`.
-    private let lock = NSLock()
-    private var texts: [NodeCommand: String] = [:]
-
-    func display(_ c: NodeCommand) -> String {
-        if let t = lock.withLock({ texts[c] }) { return t }
-        let t = c.display
-        lock.withLock { if texts.count < 4096 { texts[c] = t } }
-        return t
     }
 }

@@ -53,10 +53,10 @@ import Testing
 
     @Test func sweepPrecedenceHistoryThenCleanThenScan() {
         let failedClean = ExitStatus.maxFailures
-        #expect(Sweep.exitStatus(scanStoreFailed: true, cleanFailed: false, clean: failedClean, nodesFailed: 1, mapsLeft: 1) == .database)
-        #expect(Sweep.exitStatus(scanStoreFailed: false, cleanFailed: false, clean: failedClean, nodesFailed: 1, mapsLeft: 1) == .maxFailures)
-        #expect(Sweep.exitStatus(scanStoreFailed: false, cleanFailed: false, clean: nil, nodesFailed: 1, mapsLeft: 1) == .notScanned)
-        #expect(Sweep.exitStatus(scanStoreFailed: false, cleanFailed: false, clean: nil, nodesFailed: 0, mapsLeft: 1) == .residual)
-        #expect(Sweep.exitStatus(scanStoreFailed: false, cleanFailed: false, clean: nil, nodesFailed: 0, mapsLeft: 0) == .ok)
+        #expect(SweepRun.exitStatus(scanStoreFailed: true, cleanFailed: false, clean: failedClean, nodesFailed: 1, mapsLeft: 1) == .database)
+        #expect(SweepRun.exitStatus(scanStoreFailed: false, cleanFailed: false, clean: failedClean, nodesFailed: 1, mapsLeft: 1) == .maxFailures)
+        #expect(SweepRun.exitStatus(scanStoreFailed: false, cleanFailed: false, clean: nil, nodesFailed: 1, mapsLeft: 1) == .notScanned)
+        #expect(SweepRun.exitStatus(scanStoreFailed: false, cleanFailed: false, clean: nil, nodesFailed: 0, mapsLeft: 1) == .residual)
+        #expect(SweepRun.exitStatus(scanStoreFailed: false, cleanFailed: false, clean: nil, nodesFailed: 0, mapsLeft: 0) == .ok)
     }
 }
