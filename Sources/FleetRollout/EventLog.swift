@@ -23,7 +23,7 @@ public struct EventLogHandler: LogHandler {
     let now: @Sendable () -> Date
 
     public init(format: LogFormat, level: Logger.Level = .info, now: @escaping @Sendable () -> Date = { Date() },
-                write: @escaping @Sendable (String) -> Void = EventLog.standardError) {
+                write: @escaping @Sendable (String) -> Void) {
         self.format = format; self.logLevel = level; self.now = now
         self.sink = EventSink(write)
     }
@@ -58,14 +58,10 @@ public enum EventLog {
     /// A logger writing events in `format` (stderr by default). No global bootstrap needed.
     public static func logger(format: LogFormat, level: Logger.Level = .info,
                               now: @escaping @Sendable () -> Date = { Date() },
-                              write: @escaping @Sendable (String) -> Void = standardError) -> Logger {
+                              write: @escaping @Sendable (String) -> Void) -> Logger {
         let handler = EventLogHandler(format: format, level: level, now: now, write: write)
         return Logger(label: "fleet", factory: { _ in handler })
     }
-
-    /// One `write(2)` per line on fd 2: lines from several threads stay whole; a closed
-    /// stderr loses the line, never the run (``StandardStream``).
-    public static let standardError: @Sendable (String) -> Void = { StandardStream.err($0) }
 
     static func render(format: LogFormat, timestamp: Date, level: Logger.Level, node: String?,
                        event: String, fields: Logger.Metadata) -> String {

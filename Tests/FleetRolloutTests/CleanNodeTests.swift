@@ -106,12 +106,18 @@ import FleetTestSupport
         #expect(Set(p.left.compactMap(\.name)) == ["mpathb", "mpathc", "mpathd"])
     }
 
+    /// The node's answers to cleaning mpatha of the `residual` captures: every step ok, then
+    /// the `after-cleanup` captures.
+    static func residualCleanupReplies() throws -> [ScriptedExecutor.Reply] {
+        try reread("residual") + [
+            action("multipath-f-mpatha"),
+            action("blockdev-flushbufs-sdg"), action("blockdev-flushbufs-sdh"),
+            action("delete-sdg"), action("delete-sdh"),
+        ] + (try reread("after-cleanup"))
+    }
+
     @Test func residualMapIsCleanedAndVerifiedWithEveryStepAudited() async throws {
-        let h = try Harness(try Self.reread("residual") + [
-            Self.action("multipath-f-mpatha"),
-            Self.action("blockdev-flushbufs-sdg"), Self.action("blockdev-flushbufs-sdh"),
-            Self.action("delete-sdg"), Self.action("delete-sdh"),
-        ] + (try Self.reread("after-cleanup")))
+        let h = try Harness(try Self.residualCleanupReplies())
         defer { h.history.cleanup() }
         let r = await h.cleaner.clean(try Self.residualPlan())
         #expect(h.executor.unconsumed.isEmpty)

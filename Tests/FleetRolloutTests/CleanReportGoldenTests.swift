@@ -27,11 +27,7 @@ import Testing
     }
 
     static func executed() async throws -> CleanRunReport {
-        let h = try CleanNodeTests.Harness(try CleanNodeTests.reread("residual") + [
-            CleanNodeTests.action("multipath-f-mpatha"),
-            CleanNodeTests.action("blockdev-flushbufs-sdg"), CleanNodeTests.action("blockdev-flushbufs-sdh"),
-            CleanNodeTests.action("delete-sdg"), CleanNodeTests.action("delete-sdh"),
-        ] + (try CleanNodeTests.reread("after-cleanup")))
+        let h = try CleanNodeTests.Harness(try CleanNodeTests.residualCleanupReplies())
         defer { h.history.cleanup() }
         var r = await h.cleaner.clean(try CleanNodeTests.residualPlan())
         #expect(h.executor.unconsumed.isEmpty)
