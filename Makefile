@@ -2,7 +2,7 @@
 # Each installs what it is missing (Debian packages through apt-get) and builds.
 SHELL := /bin/bash
 SWIFT ?= swift
-DEB_PACKAGES := libssh2-1-dev libssl-dev libsqlite3-dev pkg-config openssh-server openssh-client python3 python3-yaml procps sqlite3 python3-prometheus-client python3-pytest sudo chromium iproute2
+DEB_PACKAGES := libssh2-1-dev libssl-dev libsqlite3-dev pkg-config openssh-server openssh-client python3 python3-yaml procps sqlite3 python3-prometheus-client python3-pytest sudo chromium iproute2 openssl
 
 .PHONY: deps build test demo bench clean-farm
 
@@ -13,6 +13,10 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@# The Kubernetes tests run the real kubectl (this image ships 1.32 as /usr/bin/kubectl);
+	@# elsewhere Debian's kubernetes-client provides one.
+	@command -v kubectl >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kubernetes-client; }
 
 build: deps
 	$(SWIFT) build

@@ -46,6 +46,7 @@ let package = Package(
                 .embedInCode("v0001_initial.sql"),
                 .embedInCode("v0002_store_what_changed.sql"),
                 .embedInCode("v0003_node_status_no_exit_keepalive.sql"),
+                .embedInCode("v0004_kubernetes_witness.sql"),
             ]
         ),
         .target(

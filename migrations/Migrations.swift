@@ -6,5 +6,6 @@ public enum FleetMigrations {
         ("v0002_store_what_changed", String(decoding: PackageResources.v0002_store_what_changed_sql, as: UTF8.self)),
         ("v0003_node_status_no_exit_keepalive",
          String(decoding: PackageResources.v0003_node_status_no_exit_keepalive_sql, as: UTF8.self)),
+        ("v0004_kubernetes_witness", String(decoding: PackageResources.v0004_kubernetes_witness_sql, as: UTF8.self)),
     ]
 }

@@ -29,9 +29,11 @@ step() {
     echo "(exit status $rc)"
 }
 
-step scan --inventory "$INV" --db "$DB" --probe-timeout 5s
+# The demo farm has no Kubernetes API: --no-kubernetes (a real fleet asks the cluster
+# through kubectl and cleans nothing when it cannot; docs/kubernetes.md).
+step scan --no-kubernetes --inventory "$INV" --db "$DB" --probe-timeout 5s
 # The scan above is the first all-failed observation; clean's own scan is the second.
-step clean --inventory "$INV" --db "$DB" --probe-timeout 5s --confirm-after 0s
-step clean --inventory "$INV" --db "$DB" --probe-timeout 5s --confirm-after 0s --execute
-step scan --inventory "$INV" --db "$DB" --probe-timeout 5s
+step clean --no-kubernetes --inventory "$INV" --db "$DB" --probe-timeout 5s --confirm-after 0s
+step clean --no-kubernetes --inventory "$INV" --db "$DB" --probe-timeout 5s --confirm-after 0s --execute
+step scan --no-kubernetes --inventory "$INV" --db "$DB" --probe-timeout 5s
 step history runs --db "$DB"

@@ -18,7 +18,9 @@ struct Clean: AsyncParsableCommand {
           $ fleet clean --inventory nodes.yaml --execute --max-failures 2
           $ fleet clean --inventory nodes.yaml --wait --execute --rate 30/min
 
-        Exit status: 0 everything planned was cleaned (or nothing to do, or a dry run); 3 some cleanups failed or some nodes could not be scanned or reached; 4 stopped because failures exceeded --max-failures; 5 interrupted by SIGINT/SIGTERM (in-flight nodes finished first); 65 inventory error; 74 history database error; 64 usage.
+        Kubernetes is asked first, through your kubectl (--kubeconfig, --context, KUBECONFIG, exec plugins): a map is cleaned only when no VolumeAttachment for its WWID is on that node, none is attaching/detaching there, and kubelet has nothing staged for it. If the API cannot be asked, nothing is cleaned (exit 6); --no-kubernetes goes without.
+
+        Exit status: 0 everything planned was cleaned (or nothing to do, or a dry run); 3 some cleanups failed or some nodes could not be scanned or reached; 4 stopped because failures exceeded --max-failures; 5 interrupted by SIGINT/SIGTERM (in-flight nodes finished first); 6 Kubernetes could not be asked: nothing cleaned; 65 inventory error; 74 history database error; 64 usage.
         """
     )
 
@@ -51,6 +53,8 @@ struct Clean: AsyncParsableCommand {
 
     @OptionGroup var access: NodeAccessOptions
 
+    @OptionGroup var kube: KubernetesOptions
+
     func run() async throws { try await run(.live()) }
 
     /// The clean's own recorded options (the pacing and access groups record theirs).
@@ -59,14 +63,22 @@ struct Clean: AsyncParsableCommand {
         var fromRun: Int64?
         var wait: Bool
         var execute: Bool
+        var kubernetes: Bool
+        var kubeconfig: String?
+        var context: String?
     }
 
     var options: CleanOptions {
-        pacing.cleanOptions(access: access, execute: execute, fromRun: fromRun, wait: wait, maxWait: maxWait.duration)
+        var o = pacing.cleanOptions(access: access, execute: execute, fromRun: fromRun, wait: wait, maxWait: maxWait.duration)
+        o.kubernetes = try? kube.settings()
+        return o
     }
 
     func run(_ ctx: FleetContext, stop: RolloutStopSignal? = nil) async throws {
         let out = ctx.output
+        do { _ = try kube.settings() } catch {
+            throw out.fail(.clean, .usage, error)
+        }
         let nodes: [InventoryNode]
         do {
             let config = try access.loadSSHConfig()
@@ -78,7 +90,8 @@ struct Clean: AsyncParsableCommand {
         let run: Int64
         do {
             (db, run) = try database.beginRun(.clean, inventory: inventory, options: RecordedOptions(
-                Recorded(limit: limit, fromRun: fromRun, wait: wait, execute: execute), pacing.recorded, access.recorded), ctx)
+                Recorded(limit: limit, fromRun: fromRun, wait: wait, execute: execute,
+                         kubernetes: !kube.noKubernetes, kubeconfig: kube.kubeconfig, context: kube.context), pacing.recorded, access.recorded), ctx)
         } catch {
             throw out.fail(.clean, .database, error)
         }
@@ -105,6 +118,10 @@ struct Clean: AsyncParsableCommand {
             : report.exitCode == 0 ? .ok : report.mapsCleaned > 0 ? .partial : .failed
         do { try db.finishRun(run, status: status, exitCode: report.exitCode, endedAt: ctx.now()) } catch {
             out.warn(.clean, error)
+        }
+        if let k = report.kubernetesUnavailable {
+            out.warn(.clean, "\(k)")
+            out.warn(.clean, "nothing was cleaned (exit \(ExitStatus.kubernetesUnavailable.rawValue)); fix access or pass --no-kubernetes")
         }
         switch format {
         case .table: out.out(report.table())

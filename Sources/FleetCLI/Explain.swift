@@ -22,6 +22,12 @@ struct Explain: ParsableCommand {
           $ fleet explain customer-multipath-ll.txt
           $ xclip -o | fleet explain -
           $ fleet explain --format json fixtures/real/residual
+          $ kubectl get volumeattachments,pv,csidrivers,nodes -o json > cluster.json
+          $ fleet explain --kubernetes cluster.json --node worker-7 capture-folder/
+
+        With --kubernetes (saved `kubectl get … -o json` output) and --node (the Kubernetes Node
+        the captures come from), each map also gets what Kubernetes said: a map with every path
+        failed whose WWID is attached to that node is `attached-but-dead` (docs/kubernetes.md).
 
         Exit status: 0 nothing residual, 1 residual maps found, 64 usage error.
         With several PATHs, `--format json` prints one JSON object per PATH, one per line.
@@ -32,11 +38,32 @@ struct Explain: ParsableCommand {
     @Option(help: "Output format: table or json.")
     var format: OutputFormat = .table
 
+    @Option(help: ArgumentHelp("Saved `kubectl get volumeattachments,pv,csidrivers,nodes -o json` output.", valueName: "file"))
+    var kubernetes: String?
+
+    @Option(help: ArgumentHelp("The Kubernetes Node the captures come from (with --kubernetes).", valueName: "name"))
+    var node: String?
+
     @Argument(help: "A file of `multipath -ll` output, or a folder of captures named after the commands.")
     var paths: [String]
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one PATH (a multipath -ll file or a capture folder)") }
+        if (kubernetes == nil) != (node == nil) { throw ValidationError("--kubernetes and --node go together") }
+    }
+
+    /// The saved cluster's view of `node`, or nil without --kubernetes.
+    func kubeView() throws -> KubeNodeView? {
+        guard let kubernetes, let node else { return nil }
+        guard let data = FileManager.default.contents(atPath: kubernetes) else {
+            throw ExplainInputError(message: "\(kubernetes): cannot read")
+        }
+        let objects: Kube.Objects
+        do { objects = try Kube.decode(data) } catch {
+            throw ExplainInputError(message: "\(kubernetes): \(error)")
+        }
+        return KubeCluster(source: "file \(kubernetes)", objects: objects)
+            .view(inventoryName: node, host: "", labels: [:], nodeLabel: "k8s-node")
     }
 
     func run() throws {
@@ -49,9 +76,17 @@ struct Explain: ParsableCommand {
     /// 64 unreadable input. Output goes through `out`/`err` so tests can capture it.
     func execute(out: (String) -> Void, err: (String) -> Void) -> ExitStatus {
         var reports: [(String, ExplainReport)] = []
+        let view: KubeNodeView?
+        do { view = try kubeView() } catch let e as ExplainInputError {
+            err(ErrorPrinter.line(.explain, e.message))
+            return .usage
+        } catch {
+            err(ErrorPrinter.line(.explain, error))
+            return .usage
+        }
         for p in paths {
             do {
-                reports.append((p, try Self.report(for: p)))
+                reports.append((p, try Self.report(for: p, kubernetes: view)))
             } catch let e as ExplainInputError {
                 err(ErrorPrinter.line(.explain, e.message))
                 return .usage
@@ -75,7 +110,7 @@ struct Explain: ParsableCommand {
     struct ExplainInputError: Error { var message: String }
 
     /// Builds the report for one PATH: a file is `multipath -ll` output, a folder a capture set.
-    static func report(for path: String) throws -> ExplainReport {
+    static func report(for path: String, kubernetes view: KubeNodeView? = nil) throws -> ExplainReport {
         if path == "-" {  // pasted output on stdin
             let data = FileHandle.standardInput.readDataToEndOfFile()
             let out = CommandOutput(command: .multipathList, stdout: String(decoding: data, as: UTF8.self))
@@ -96,7 +131,10 @@ struct Explain: ParsableCommand {
         guard outputs.contains(where: { $0.command == .multipathList }) else {
             throw ExplainInputError(message: "\(path): no multipath-ll.txt in this folder")
         }
-        return ExplainReport(snapshot: NodeSnapshot(outputs: outputs))
+        let snapshot = NodeSnapshot(outputs: outputs)
+        var findings = Classifier.classify(snapshot)
+        Witnesses.apply(&findings, snapshot: snapshot, kubernetes: view, rules: WWIDRule.builtIn)
+        return ExplainReport(findings: findings, warnings: snapshot.warnings)
     }
 
     /// Reads `<name>.txt` (+ `<name>.stderr.txt`, exit code from `meta.tsv`) for every name

@@ -41,6 +41,8 @@ struct Scan: AsyncParsableCommand {
                                valueName: "node"))
     var showSSH: String?
 
+    @OptionGroup var kube: KubernetesOptions
+
     func validate() throws {
         if inventory == nil && !printScript { throw ValidationError("Missing expected argument '--inventory <file>'") }
     }
@@ -59,7 +61,12 @@ struct Scan: AsyncParsableCommand {
         if printScript { out.out(NodeScript.discovery(nonce: NodeScript.newNonce())); return }
         guard let inventory else { throw ExitCode(ExitStatus.usage) }  // validate() has said why
         // Only the targets are kept: the parsed inventory is not needed during the scan.
+        let kubeSettings: KubernetesSettings?
+        do { kubeSettings = try kube.settings() } catch {
+            throw out.fail(.scan, .usage, error)
+        }
         let targets: [NodeTarget]
+        let k8s: KubernetesWitness
         do {
             let nodes = try Inventory.load(path: inventory).select(limit)
             let sshConfig = try access.loadSSHConfig()
@@ -71,10 +78,15 @@ struct Scan: AsyncParsableCommand {
                 return
             }
             targets = access.resolve(nodes, config: sshConfig).map(\.target)
+            // Asked once per run; the per-node views are small (this node's attachments).
+            k8s = KubernetesWitness.ask(kubeSettings, nodes: nodes, now: ctx.now())
         } catch let e as ExitCode {
             throw e
         } catch {
             throw out.fail(.scan, .badInput, error)
+        }
+        if let f = k8s.failure {
+            out.warn(.scan, "\(f) (the scan goes on with the node-local witnesses; the run records it)")
         }
 
         let db: FleetDatabase
@@ -86,6 +98,9 @@ struct Scan: AsyncParsableCommand {
         } catch {
             throw out.fail(.scan, .database, error)
         }
+        do { try KubernetesWitness.record(k8s, run: run, in: db) } catch {
+            out.warn(.scan, error)
+        }
 
         let options = access.scanOptions
         let ssh = access.sshOptions(sessions: access.forks)
@@ -94,7 +109,7 @@ struct Scan: AsyncParsableCommand {
         let progress = ProgressLine(output: out)
         let scan = ScanRun(executor: executor, options: options,
                            record: { try await writer.record($0) },
-                           events: { progress.handle($0) }, now: ctx.now)
+                           events: { progress.handle($0) }, now: ctx.now, witnesses: k8s.witnesses)
         // The report is rendered node by node as the scan goes (spooled to a temporary file),
         // so memory grows with --forks, not with the number of nodes.
         var report = ScanReport(format: format, nodes: targets.count)

@@ -90,6 +90,8 @@ struct Sweep: AsyncParsableCommand {
 
     @OptionGroup var access: NodeAccessOptions
 
+    @OptionGroup var kube: KubernetesOptions
+
     enum LogFormatArgument: String, ExpressibleByArgument, CaseIterable {
         case text, json
         var format: LogFormat { self == .json ? .json : .text }
@@ -107,7 +109,9 @@ struct Sweep: AsyncParsableCommand {
     /// `fleet clean --execute --from-run <this sweep>`: plans from the scans this sweep just
     /// recorded (plus the history's earlier observations for --confirm-after).
     func cleanOptions(fromRun run: Int64) -> CleanOptions {
-        pacing.cleanOptions(access: access, execute: true, fromRun: run)
+        var o = pacing.cleanOptions(access: access, execute: true, fromRun: run)
+        o.kubernetes = try? kube.settings()
+        return o
     }
 
     /// The sweep's own recorded options (the pacing and access groups record theirs).
@@ -159,7 +163,7 @@ struct Sweep: AsyncParsableCommand {
         let limit = self.limit
         let ssh = access.sshOptions(sessions: access.forks)
         let cleanSSH = access.sshOptions(sessions: max(access.forks, pacing.maxInFlight))
-        let sweep = SweepRun(
+        var sweep = SweepRun(
             inventory: inventory,
             selectNodes: { [access] () throws(SweepRun.SelectionError) -> [InventoryNode] in
                 let nodes: [InventoryNode]
@@ -202,6 +206,7 @@ struct Sweep: AsyncParsableCommand {
             version: FleetVersion.current, configPath: loaded?.file.path,
             log: EventLog.logger(format: logFormat.format, now: ctx.now, write: ctx.output.err),
             now: ctx.now, clock: ctx.clock, stop: stop)
+        sweep.kubernetes = try? kube.settings()
         let exit = await sweep.run()
         if exit != .ok { throw ExitCode(exit) }
     }

@@ -110,9 +110,16 @@ public struct SweepConfigFile: Sendable, Hashable {
         // Text, not a path: `none` must reach --ssh-config as is (an absolute path is best).
         Key(name: "access.ssh_config", flag: "--ssh-config", kind: .text, expected: "an ssh_config file path, or none"),
         Key(name: "access.jump", flag: "--jump", kind: .text, expected: "jump hosts as ssh -J takes them: [user@]host[:port],…"),
+        Key(name: "kubernetes.enabled", flag: "--kubernetes", kind: .boolean, expected: "true or false"),
+        Key(name: "kubernetes.kubeconfig", flag: "--kubeconfig", kind: .path, expected: "the kubeconfig file's path"),
+        Key(name: "kubernetes.context", flag: "--context", kind: .text, expected: "a kubeconfig context name"),
+        Key(name: "kubernetes.kubectl", flag: "--kubectl", kind: .text, expected: "the kubectl to run (a path or a name in PATH)"),
+        Key(name: "kubernetes.rules", flag: "--kubernetes-rules", kind: .path, expected: "a JSON file of WWID rules"),
+        Key(name: "kubernetes.node_label", flag: "--kubernetes-node-label", kind: .text, expected: "an inventory label name"),
+        Key(name: "kubernetes.timeout", flag: "--kubernetes-timeout", kind: .duration, expected: duration),
     ]
 
-    static let sections = ["clean", "access"]
+    static let sections = ["clean", "access", "kubernetes"]
 
     /// Parses config text; `file` names it in errors and anchors relative paths.
     public static func parse(text: String, file: String) throws(InventoryError) -> SweepConfigFile {

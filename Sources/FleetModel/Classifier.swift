@@ -28,6 +28,12 @@ public enum Classifier {
         guard !paths.isEmpty else {
             return (.needsReview, ["map has no paths: not the vendor procedure's case"])
         }
+        // The disks themselves: a path whose LUN identity is another WWID (a LUN number the
+        // array reused) must never be flushed or deleted as this map's.
+        let foreign = s.identityMismatches(of: m)
+        if !foreign.isEmpty {
+            return (.lunReuseHazard, foreign + ["LUN reuse: never cleaned automatically"])
+        }
         // Native NVMe multipath (multipath-tools' foreign library): no dm table, nothing to clean.
         if m.dm == nil, paths.allSatisfy({ $0.dmState == .notApplicable }) {
             let notLive = paths.filter { $0.deviceState != .live }

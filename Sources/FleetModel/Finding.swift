@@ -44,6 +44,8 @@ public struct MapEvidence: Sendable, Hashable, Codable {
     /// The processes holding the map or its path disks open, each with only its fds on them
     /// (nil when /proc was not read), and the rule's word on each.
     public var openers: [MapOpener]?
+    /// What the Kubernetes API said about this WWID on this node (nil: not asked).
+    public var kubernetes: KubeMapWitness?
 
     public init(queueing: String? = nil, openCount: Int? = nil, holders: [String] = [], slaves: [String] = [],
                 mountpoints: [String] = [], sysfsStates: [String: DeviceState] = [:], probe: ProbeResult? = nil,

@@ -35,6 +35,10 @@ public enum Mismatch: Hashable, Sendable, CustomStringConvertible {
     case newOpener(String)
     /// /proc could not tell who holds it (a fact missing, the list incomplete).
     case openersUnknown(String)
+    /// A path disk's or the dm device's identity names another LUN (issue #15).
+    case lunIdentity([String])
+    /// kubelet now has the volume staged (issue #15).
+    case kubeletStaged(path: String)
 
     public var description: String {
         func list(_ d: [BlockDeviceName]) -> String { d.map(\.rawValue).joined(separator: ",") }
@@ -67,6 +71,8 @@ public enum Mismatch: Hashable, Sendable, CustomStringConvertible {
         case .holdersUnknown(let dm): return "holders of \(dm) unknown"
         case .held(let holders): return "now held by \(holders.joined(separator: ", "))"
         case .openCountUnknown(let name): return "open count of \(name) unknown"
+        case .lunIdentity(let what): return "LUN identity changed: " + what.joined(separator: "; ")
+        case .kubeletStaged(let path): return "kubelet now has it staged (\(path))"
         case .open(let count, let stuck): return "open count is \(count)" + (stuck > 0 ? " (\(stuck) stuck dd)" : "")
         case .protected(let rule): return "protected by inventory rule \(rule)"
         case .newOpener(let who): return "a new opener since the plan: \(who)"

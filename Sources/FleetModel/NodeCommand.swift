@@ -19,6 +19,8 @@ public enum NodeCommand: Hashable, Sendable {
     case deviceState(BlockDeviceName)        // cat /sys/block/sdX/device/state
     case slavesHolders(DMDeviceName)         // ls /sys/block/dm-N/slaves /sys/block/dm-N/holders
     case dmNameUUID(DMDeviceName)            // cat /sys/block/dm-N/dm/name /sys/block/dm-N/dm/uuid
+    case deviceWWID(BlockDeviceName)         // read /sys/block/sdX/device/wwid (the LUN's own identity)
+    case kubeletVolumes                      // kubelet's CSI vol_data.json records (staged/published volumes)
     case probe(DMDeviceName, seconds: Int)   // timeout -s KILL S dd if=/dev/dm-N … iflag=direct
     case stuckProbes                         // ps -eo pid,ppid,stat,wchan:32,etime,cmd
     case openers                             // who holds dm-*/sd* open: /proc/[0-9]*/fd links (one framed section)
@@ -32,11 +34,12 @@ public enum NodeCommand: Hashable, Sendable {
     case flushMap(MapName)                   // multipath -f MAP
     case flushBuffers(BlockDeviceName)       // blockdev --flushbufs /dev/sdX
     case deleteSCSIDevice(BlockDeviceName)   // echo 1 > /sys/block/sdX/device/delete
+    case removeWWID(WWID)                    // multipath -w WWID (after a flush: /etc/multipath/wwids)
 
     /// True for commands that change the node.
     public var isAction: Bool {
         switch self {
-        case .killProcess, .multipathdDisableQueueing, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice: true
+        case .killProcess, .multipathdDisableQueueing, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice, .removeWWID: true
         default: false
         }
     }
@@ -58,6 +61,8 @@ public enum NodeCommand: Hashable, Sendable {
         case .deviceState(let d): "sys-block-\(d)-device-state"
         case .slavesHolders(let d): "sys-block-\(d)-slaves-holders"
         case .dmNameUUID(let d): "sys-block-\(d)-dm-name-uuid"
+        case .deviceWWID(let d): "sys-block-\(d)-device-wwid"
+        case .kubeletVolumes: "kubelet-csi-vol-data"
         case .probe(let d, _): "dd-\(d)"
         case .stuckProbes: "ps-dd-wchan"
         case .openers: "proc-openers"
@@ -69,6 +74,7 @@ public enum NodeCommand: Hashable, Sendable {
         case .flushMap(let m): "multipath-f-\(m)"
         case .flushBuffers(let d): "blockdev-flushbufs-\(d)"
         case .deleteSCSIDevice(let d): "delete-\(d)"
+        case .removeWWID(let w): "multipath-w-\(w)"
         }
     }
 
@@ -76,7 +82,7 @@ public enum NodeCommand: Hashable, Sendable {
     public init?(captureName name: String) {
         let fixed: [NodeCommand] = [.multipathList, .multipathdMapsJSON, .dmsetupInfo, .dmsetupStatus,
                                     .lsblk, .sysBlockListing, .diskByIDListing, .procMounts, .mountInfo, .stuckProbes,
-                                    .openers, .procFDLinks]
+                                    .openers, .procFDLinks, .kubeletVolumes]
         if let c = fixed.first(where: { $0.captureName == name }) { self = c; return }
         func middle(_ prefix: String, _ suffix: String) -> String? {
             guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
@@ -85,6 +91,7 @@ public enum NodeCommand: Hashable, Sendable {
         if let d = middle("sys-block-", "-device-state").flatMap(BlockDeviceName.init) { self = .deviceState(d); return }
         if let d = middle("sys-block-", "-slaves-holders").flatMap(DMDeviceName.init) { self = .slavesHolders(d); return }
         if let d = middle("sys-block-", "-dm-name-uuid").flatMap(DMDeviceName.init) { self = .dmNameUUID(d); return }
+        if let d = middle("sys-block-", "-device-wwid").flatMap(BlockDeviceName.init) { self = .deviceWWID(d); return }
         if let d = middle("dd-", "").flatMap(DMDeviceName.init) { self = .probe(d, seconds: 0); return }
         for f in ProcFile.allCases {
             if let p = middle("proc-", "-" + f.rawValue).flatMap(ProcessID.init) { self = .procFile(p, f); return }
@@ -109,6 +116,12 @@ public enum NodeCommand: Hashable, Sendable {
             "ls \"$R/sys/block/\"\(q(d.rawValue))/slaves \"$R/sys/block/\"\(q(d.rawValue))/holders"
         case .dmNameUUID(let d):
             "cat \"$R/sys/block/\"\(q(d.rawValue))/dm/name \"$R/sys/block/\"\(q(d.rawValue))/dm/uuid"
+        case .deviceWWID(let d):
+            // The read builtin: no process per disk.
+            "read -r w < \"$R/sys/block/\"\(q(d.rawValue))/device/wwid && printf '%s\\n' \"$w\""
+        case .kubeletVolumes:
+            // kubelet's records under the same sysroot seam; none (no kubelet) prints nothing.
+            "for f in \"$R\"/var/lib/kubelet/plugins/kubernetes.io/csi/pv/*/vol_data.json \"$R\"/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/*/data/vol_data.json; do [ -f \"$f\" ] || continue; printf '== %s\\n' \"${f#\"$R\"}\"; cat \"$f\"; echo; done"
         case .probe(let d, let s):
             // Output redirected: a dd left in D state must not hold the SSH channel open.
             "timeout -s KILL \(s) dd if=\"$R/dev/\"\(q(d.rawValue)) of=/dev/null count=1 bs=1M iflag=direct"
@@ -125,6 +138,7 @@ public enum NodeCommand: Hashable, Sendable {
         case .flushMap(let m): "multipath -f \(q(m.rawValue))"
         case .flushBuffers(let d): "blockdev --flushbufs \"$R/dev/\"\(q(d.rawValue))"
         case .deleteSCSIDevice(let d): "echo 1 > \"$R/sys/block/\"\(q(d.rawValue))/device/delete"
+        case .removeWWID(let w): "multipath -w \(q(w.rawValue))"
         }
     }
 

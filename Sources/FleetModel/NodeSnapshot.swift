@@ -36,6 +36,11 @@ public struct NodeSnapshot: Sendable {
     public private(set) var openersCapture: OpenersCapture?
     private var procLinks: [ProcFDLinksParser.Link]?
     private var procFiles: [Int32: [ProcFile: String]] = [:]
+    /// Each path disk's own identity, `/sys/block/sdX/device/wwid` (`naa.6001405…`).
+    public private(set) var deviceWWIDs: [BlockDeviceName: String] = [:]
+    /// kubelet's CSI staging/publish records on the node; nil when not captured (older
+    /// scans, capture folders), empty when the node has none.
+    public private(set) var kubeletVolumes: [KubeletVolume]?
     public private(set) var sourcedWarnings: [SourcedWarning] = []
     /// Commands the node does not have (exit 127).
     public private(set) var missingCommands: [NodeCommand] = []
@@ -97,6 +102,12 @@ public struct NodeSnapshot: Sendable {
         case .dmNameUUID(let d):
             guard o.exitCode == 0 else { return }
             let r = DMNameUUIDParser.parse(o.stdout); dmNames[d] = r.value; warn(c, r.warnings)
+        case .deviceWWID(let d):
+            guard o.exitCode == 0 else { return }
+            let v = o.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !v.isEmpty { deviceWWIDs[d] = v }
+        case .kubeletVolumes:
+            let r = KubeletVolumeParser.parse(o.stdout); kubeletVolumes = r.value; warn(c, r.warnings)
         case .probe(let d, _):
             probes[d] = ProbeParser.parse(stderr: o.stderr, exitCode: o.exitCode)
         case .stuckProbes:
@@ -112,7 +123,7 @@ public struct NodeSnapshot: Sendable {
         case .procFile(let pid, let f):
             guard o.exitCode == 0 else { return }
             procFiles[pid.rawValue, default: [:]][f] = o.stdout
-        case .killProcess, .multipathdDisableQueueing, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice:
+        case .killProcess, .multipathdDisableQueueing, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice, .removeWWID:
             break  // actions carry no discovery facts
         }
     }
@@ -186,6 +197,25 @@ public struct NodeSnapshot: Sendable {
     }
     public func probe(of dm: DMDeviceName) -> ProbeResult? { probes[dm] }
     public func nameUUID(of dm: DMDeviceName) -> DMNameUUID? { dmNames[dm] }
+
+    /// Why the disks or the dm device are not this map's LUN (sysfs `device/wwid` of a path,
+    /// or the dm uuid, names another WWID): the array reused a LUN number. Empty when every
+    /// identity read agrees (identities not read, or in formats fleet does not compare, are
+    /// not a mismatch).
+    public func identityMismatches(of m: MultipathMap) -> [String] {
+        guard let wwid = m.wwid else { return [] }
+        var out: [String] = []
+        for p in m.paths {
+            guard let d = p.dev.flatMap(BlockDeviceName.init), let raw = deviceWWIDs[d],
+                  let w = WWIDRule.wwid(fromSysfs: raw) else { continue }
+            if w.lowercased() != wwid.lowercased() { out.append("\(d) is \(raw) (WWID \(w)), not the map's \(wwid)") }
+        }
+        if let dm = m.dm.flatMap(DMDeviceName.init), let uuid = nameUUID(of: dm)?.uuid,
+           uuid.hasPrefix("mpath-"), uuid != "mpath-\(wwid)" {
+            out.append("\(dm) has dm uuid \(uuid), not mpath-\(wwid)")
+        }
+        return out
+    }
 
     /// The `dmsetup info -c` row of a map: by uuid (`mpath-<wwid>`) first, then by name.
     public func dmInfo(for map: MultipathMap) -> DMInfoRow? {

@@ -172,6 +172,11 @@ public struct NodeCleaner: Sendable {
                 return .sysfsIdentity(c.dm, name: nu.name, uuid: nu.uuid, plannedName: c.name, wwid: c.wwid)
             }
         }
+        let foreign = s.identityMismatches(of: m)
+        if !foreign.isEmpty { return .lunIdentity(foreign) }
+        if let staged = s.kubeletVolumes?.first(where: { $0.names(wwid, pvWWIDs: [:]) }) {
+            return .kubeletStaged(path: staged.path)
+        }
         let disks = m.paths.map { $0.dev ?? "-" }
         if Set(disks) != Set(c.disks.map(\.rawValue)) || disks.count != c.disks.count {
             return .pathDisksChanged(now: disks, planned: c.disks)
@@ -367,6 +372,11 @@ public struct NodeCleaner: Sendable {
                     skip(&queue, &result, "flushbufs failed: no disk of this map is deleted")
                     return
                 }
+            case .removeWWID:
+                // Bookkeeping after the flush: a failure is noted, it does not fail the map.
+                var step = try await act(cmd, id: id, session: session)
+                if step.outcome != .ok { step.note = "not fatal: the map is flushed; /etc/multipath/wwids keeps the entry" }
+                result.steps.append(step)
             case .deleteSCSIDevice:
                 let step = try await act(cmd, id: id, session: session)
                 result.steps.append(step)

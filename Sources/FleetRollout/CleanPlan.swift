@@ -44,6 +44,9 @@ public struct MapCleanup: Sendable, Hashable, Codable {
         }
         out += disks.map { .flushBuffers($0) }
         out += disks.map { .deleteSCSIDevice($0) }
+        // Last, once the map is flushed and its disks are gone: drop the WWID from
+        // /etc/multipath/wwids, which otherwise grows forever (dell/csm #1447).
+        if !resumeOnly { out.append(.removeWWID(wwid)) }
         return out
     }
 }
@@ -69,6 +72,10 @@ public enum LeaveReason: Sendable, Hashable, Codable, CustomStringConvertible {
     case inconsistent(String)
     /// The node could not be scanned.
     case nodeNotScanned(String)
+    /// Kubernetes does not show this map free: attached, in flight, or it cannot tell.
+    case kubernetes(String)
+    /// The Kubernetes API could not be asked (unreachable, denied, kubectl failed): fail closed.
+    case kubernetesUnavailable(String)
 
     public var description: String {
         switch self {
@@ -85,6 +92,8 @@ public enum LeaveReason: Sendable, Hashable, Codable, CustomStringConvertible {
         case .invalidName(let field, let value): "invalid \(field) \(value.map { "\"\($0)\"" } ?? "(missing)")"
         case .inconsistent(let what): "inconsistent evidence: \(what)"
         case .nodeNotScanned(let e): "node not scanned: \(e)"
+        case .kubernetes(let w): "Kubernetes: \(w)"
+        case .kubernetesUnavailable(let e): "\(e); nothing is cleaned without it (--no-kubernetes to go without)"
         }
     }
 
@@ -103,6 +112,8 @@ public enum LeaveReason: Sendable, Hashable, Codable, CustomStringConvertible {
         case .invalidName: "invalid-name"
         case .inconsistent: "inconsistent"
         case .nodeNotScanned: "node-not-scanned"
+        case .kubernetes: "kubernetes"
+        case .kubernetesUnavailable: "kubernetes-unavailable"
         }
     }
 }

@@ -11,13 +11,24 @@ import FleetModel
 /// not mounted, no holders, open count 0; no protect rule matches; and seen all-failed in
 /// at least two observations at least `confirmAfter` apart.
 public enum CleanPlanner {
+    /// What `clean` knows from Kubernetes for this run.
+    public enum KubernetesGate: Sendable, Hashable {
+        /// `--no-kubernetes`: the API is not a witness (node-local witnesses still are).
+        case notAsked
+        /// The API answered: a map is cleaned only when its witness is `clear`.
+        case required
+        /// The API could not be asked: nothing is cleaned.
+        case unavailable(String)
+    }
+
     /// An observation this close to the scan's time is the scan itself, read back from the
     /// history (which keeps milliseconds). Two real scans are never this close.
     static let sameObservation: TimeInterval = 0.002
 
     public static func plan(
         scan: NodeScan, target: NodeTarget, protect: [ProtectRule],
-        observations: [String: [Date]], confirmAfter: Duration, unfinished: [UnfinishedAction] = []
+        observations: [String: [Date]], confirmAfter: Duration, unfinished: [UnfinishedAction] = [],
+        kubernetes: KubernetesGate = .notAsked
     ) -> NodeCleanPlan {
         var plan = NodeCleanPlan(node: scan.node, target: target, scannedAt: scan.startedAt, protect: protect)
         guard scan.status == .ok else {
@@ -29,14 +40,19 @@ public enum CleanPlanner {
         for finding in scan.findings {
             let seen = finding.map.wwid.flatMap { observations[$0] } ?? []
             switch evaluate(finding, protect: protect, observations: seen, scannedAt: scan.startedAt,
-                            confirmAfter: confirmAfter) {
+                            confirmAfter: confirmAfter, kubernetes: kubernetes) {
             case .success(let c): plan.cleanups.append(c)
             case .failure(let left): plan.left.append(left.map)
             }
         }
         plan.unfinished = unfinished
         let (resumes, stuck) = resume(unfinished, scan: scan)
-        plan.cleanups += resumes
+        if case .unavailable(let why) = kubernetes {
+            plan.left += resumes.map { LeftMap(wwid: $0.wwid.rawValue, name: $0.name.rawValue, dm: $0.dm.rawValue,
+                                               verdict: $0.verdict, reasons: [.kubernetesUnavailable(why)]) }
+        } else {
+            plan.cleanups += resumes
+        }
         plan.left += stuck
         return plan
     }
@@ -85,7 +101,8 @@ public enum CleanPlanner {
 
     /// One map's decision: a cleanup, or the map left alone with all its reasons.
     static func evaluate(
-        _ f: MapFinding, protect: [ProtectRule], observations: [Date], scannedAt: Date, confirmAfter: Duration
+        _ f: MapFinding, protect: [ProtectRule], observations: [Date], scannedAt: Date, confirmAfter: Duration,
+        kubernetes: KubernetesGate = .notAsked
     ) -> Result<MapCleanup, Left> {
         let m = f.map
         var reasons: [LeaveReason] = []
@@ -131,6 +148,16 @@ public enum CleanPlanner {
         // re-checks open count <= stuck dds against a fresh `ps` before it acts.
         let openByOwnProbe = f.verdict == .residualHung && (ev.probe?.stuckPID != nil || !ev.stuckReaderPIDs.isEmpty)
         if ev.openCount != 0, !(openByOwnProbe && (ev.openCount ?? 0) > 0) { reasons.append(.openCount(ev.openCount)) }
+
+        // Kubernetes, when it is a witness: only a `clear` answer lets a map go.
+        switch kubernetes {
+        case .notAsked: break
+        case .unavailable(let why): if f.verdict.isCleanable { reasons.append(.kubernetesUnavailable(why)) }
+        case .required:
+            if f.verdict.isCleanable, ev.kubernetes?.state != .clear {
+                reasons.append(.kubernetes(ev.kubernetes?.detail ?? "no Kubernetes witness recorded for this map"))
+            }
+        }
 
         // Confirmation comes last: it is the only reason that goes away by waiting.
         // The current scan is one observation, whether or not the history holds it already.

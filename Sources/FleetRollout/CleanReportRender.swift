@@ -88,6 +88,11 @@ extension CleanRunReport {
         case .interrupted: s += " Interrupted by a signal; \(notStarted.count) node(s) not started."
         case .completed: break
         }
+        if let k = kubernetesUnavailable {
+            s += " NOTHING CLEANED: \(k); fix access (docs/kubernetes.md) or pass --no-kubernetes."
+        } else if let src = kubernetesSource {
+            s += " Kubernetes: \(src)."
+        }
         if !execute, mapsPlanned > 0 { s += " Nothing was changed; run again with --execute to act." }
         return s
     }

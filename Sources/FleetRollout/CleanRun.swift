@@ -18,12 +18,16 @@ public struct CleanOptions: Sendable, Hashable {
     public var fromRun: Int64?
     public var scan: ScanOptions
     public var cleaner: NodeCleaner.Options
+    /// How to ask Kubernetes; nil: `--no-kubernetes` (the API is no witness).
+    public var kubernetes: KubernetesSettings?
 
     public init(confirmAfter: Duration = .seconds(300), wait: Bool = false, maxWait: Duration = .seconds(3600),
                 execute: Bool = false, policy: RolloutPolicy = RolloutPolicy(), fromRun: Int64? = nil,
-                scan: ScanOptions = ScanOptions(), cleaner: NodeCleaner.Options = NodeCleaner.Options()) {
+                scan: ScanOptions = ScanOptions(), cleaner: NodeCleaner.Options = NodeCleaner.Options(),
+                kubernetes: KubernetesSettings? = nil) {
         self.confirmAfter = confirmAfter; self.wait = wait; self.maxWait = maxWait; self.execute = execute
         self.policy = policy; self.fromRun = fromRun; self.scan = scan; self.cleaner = cleaner
+        self.kubernetes = kubernetes
     }
 }
 
@@ -48,6 +52,10 @@ public struct CleanRunReport: Sendable, Codable {
     /// Nodes with work that never started (stopped by --max-failures or a signal).
     public var notStarted: [String]
     public var exitCode: Int32
+    /// Set when Kubernetes was to be asked and could not be: nothing was cleaned.
+    public var kubernetesUnavailable: String?
+    /// What answered (`context … cluster … server …`), when the API was asked and answered.
+    public var kubernetesSource: String?
 
     public var mapsCleaned: Int { nodes.reduce(0) { $0 + $1.maps.filter { $0.outcome == .cleaned }.count } }
     public var mapsFailed: Int { nodes.reduce(0) { $0 + $1.maps.filter { $0.outcome == .failed }.count } }
@@ -83,25 +91,39 @@ public struct CleanRun: Sendable {
     public var now: @Sendable () -> Date
     public var stop: RolloutStopSignal?
     public var events: @Sendable (CleanEvent) -> Void
+    /// How the API is asked (kubectl; a test may pass a stand-in that fails loudly).
+    public var kubernetesFetch: @Sendable (KubernetesSettings) -> Result<KubernetesAnswer, KubernetesUnavailable>
 
     public init(executor: any RemoteExecutor, database: FleetDatabase, options: CleanOptions,
                 time: RolloutTime = RolloutTime(ContinuousClock()), now: @escaping @Sendable () -> Date = { Date() },
-                stop: RolloutStopSignal? = nil, events: @escaping @Sendable (CleanEvent) -> Void = { _ in }) {
+                stop: RolloutStopSignal? = nil, events: @escaping @Sendable (CleanEvent) -> Void = { _ in },
+                kubernetesFetch: @escaping @Sendable (KubernetesSettings) -> Result<KubernetesAnswer, KubernetesUnavailable> = Kubectl.fetch) {
         self.executor = executor; self.database = database; self.options = options; self.time = time
-        self.now = now; self.stop = stop; self.events = events
+        self.now = now; self.stop = stop; self.events = events; self.kubernetesFetch = kubernetesFetch
     }
 
     /// Runs the whole clean as run `run` (a `clean` row the caller began with
     /// ``FleetDatabase/beginRun(kind:inventory:options:version:startedAt:)``). Fresh scans
     /// are recorded under that run too, so `fleet history run ID` shows what was seen and done.
     public func run(nodes: [InventoryNode], run: Int64) async throws -> CleanRunReport {
+        let k8s = KubernetesWitness.ask(options.kubernetes, nodes: nodes, fetch: kubernetesFetch)
+        try? KubernetesWitness.record(k8s, run: run, in: database)
+        let witnesses = k8s.witnesses
         var scans: [String: NodeScan] = [:]
         if let from = options.fromRun {
-            for s in try database.nodeScans(run: from) { scans[s.node] = s }
+            for var s in try database.nodeScans(run: from) {
+                // The recorded findings, re-judged by what Kubernetes says now.
+                if witnesses.kubernetes != nil {
+                    Witnesses.apply(&s.findings, snapshot: NodeSnapshot(outputs: []),
+                                    kubernetes: witnesses.input(for: s.node).kubernetes, rules: witnesses.rules)
+                }
+                scans[s.node] = s
+            }
         } else {
-            for s in await scan(nodes, run: run) { scans[s.node] = s }
+            for s in await scan(nodes, run: run, witnesses: witnesses) { scans[s.node] = s }
         }
-        var plans = try nodes.map { try plan($0, scan: scans[$0.name], run: run) }
+        let gate = k8s.gate
+        var plans = try nodes.map { try plan($0, scan: scans[$0.name], run: run, kubernetes: gate) }
 
         // --wait: sleep until the latest confirmation time, re-scan the waiting nodes, re-plan.
         var rounds = 0
@@ -124,13 +146,24 @@ public struct CleanRun: Sendable {
                 }
             }
             if stop?.isTriggered ?? false { break }
-            let rescanned = await scan(waiting.map { nodes[$0] }, run: run)
+            let rescanned = await scan(waiting.map { nodes[$0] }, run: run, witnesses: witnesses)
             for s in rescanned {
                 guard let i = nodes.firstIndex(where: { $0.name == s.node }) else { continue }
-                plans[i] = try plan(nodes[i], scan: s, run: run)
+                plans[i] = try plan(nodes[i], scan: s, run: run, kubernetes: gate)
             }
         }
 
+        if case .unavailable(let why) = gate {
+            // Fail closed: no session is opened to act, not even to close an earlier run's rows.
+            let results = plans.map { p in
+                NodeCleanResult(node: p.node, address: Self.address(p.target), status: p.scanError == nil ? .ok : (p.scanStatus == .ok ? .nodeError : p.scanStatus),
+                                error: p.scanError, left: p.left)
+            }
+            return CleanRunReport(run: run, execute: options.execute, fromRun: options.fromRun,
+                                  confirmAfterSeconds: options.confirmAfter.components.seconds, nodes: results, end: .completed,
+                                  notStarted: [], exitCode: ExitStatus.kubernetesUnavailable.rawValue,
+                                  kubernetesUnavailable: why)
+        }
         guard options.execute else {
             let results = plans.map { p in
                 NodeCleanResult(node: p.node, address: Self.address(p.target), status: p.scanError == nil ? .ok : (p.scanStatus == .ok ? .nodeError : p.scanStatus),
@@ -140,7 +173,8 @@ public struct CleanRun: Sendable {
             let end: RolloutEnd = (stop?.isTriggered ?? false) ? .interrupted : .completed
             return CleanRunReport(run: run, execute: false, fromRun: options.fromRun,
                                   confirmAfterSeconds: options.confirmAfter.components.seconds, nodes: results, end: end,
-                                  notStarted: [], exitCode: CleanRunReport.exitCode(end: end, nodes: results))
+                                  notStarted: [], exitCode: CleanRunReport.exitCode(end: end, nodes: results),
+                                  kubernetesSource: k8s.source)
         }
 
         // Execute: only nodes with work go through the scheduler; the rest are reported as planned.
@@ -174,20 +208,22 @@ public struct CleanRun: Sendable {
         return CleanRunReport(run: run, execute: true, fromRun: options.fromRun,
                               confirmAfterSeconds: options.confirmAfter.components.seconds, nodes: final, end: outcome.end,
                               notStarted: outcome.notStarted.map { workPlans[$0].node },
-                              exitCode: CleanRunReport.exitCode(end: outcome.end, nodes: final))
+                              exitCode: CleanRunReport.exitCode(end: outcome.end, nodes: final),
+                              kubernetesSource: k8s.source)
     }
 
-    func scan(_ nodes: [InventoryNode], run: Int64) async -> [NodeScan] {
+    func scan(_ nodes: [InventoryNode], run: Int64, witnesses: RunWitnesses) async -> [NodeScan] {
         events(.scanning(nodes: nodes.count))
         let db = database, events = self.events
         let scanner = ScanRun(executor: executor, options: options.scan,
                               record: { s in _ = try db.recordNode(run: run, s) },
-                              events: { if case .nodeFinished(let s, _) = $0 { events(.scanned(s)) } }, now: now)
+                              events: { if case .nodeFinished(let s, _) = $0 { events(.scanned(s)) } }, now: now,
+                              witnesses: witnesses)
         return await scanner.run(nodes.map(\.target)).nodes
     }
 
     /// One node's plan from its scan, the history's observations and unfinished actions.
-    func plan(_ node: InventoryNode, scan: NodeScan?, run: Int64) throws -> NodeCleanPlan {
+    func plan(_ node: InventoryNode, scan: NodeScan?, run: Int64, kubernetes: CleanPlanner.KubernetesGate) throws -> NodeCleanPlan {
         guard let scan else {
             return NodeCleanPlan(node: node.name, target: node.target, scannedAt: now(),
                                  scanError: options.fromRun.map { "not in run \($0)" } ?? "not scanned", protect: node.protect)
@@ -206,7 +242,7 @@ public struct CleanRun: Sendable {
                              command: $0.command, kind: $0.kind, started: $0.outcome == .started)
         }
         return CleanPlanner.plan(scan: scan, target: node.target, protect: node.protect, observations: observations,
-                                 confirmAfter: options.confirmAfter, unfinished: unfinished)
+                                 confirmAfter: options.confirmAfter, unfinished: unfinished, kubernetes: kubernetes)
     }
 
     /// The start of the map's current all-failed streak: observations before the latest

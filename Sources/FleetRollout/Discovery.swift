@@ -24,6 +24,16 @@ public struct DiscoveryOptions: Sendable, Hashable {
     }
 }
 
+/// The witnesses from outside the node for one node's discovery: what the Kubernetes API
+/// said about it (nil: not asked, `--no-kubernetes`) and the WWID rules.
+public struct NodeWitnessInput: Sendable {
+    public var kubernetes: KubeNodeView?
+    public var rules: [WWIDRule]
+    public init(kubernetes: KubeNodeView? = nil, rules: [WWIDRule] = WWIDRule.builtIn) {
+        self.kubernetes = kubernetes; self.rules = rules
+    }
+}
+
 /// What discovery found on one node that answered.
 public struct NodeDiscovery: Sendable, Hashable {
     public var status: NodeStatus
@@ -50,6 +60,7 @@ public struct NodeDiscovery: Sendable, Hashable {
 public enum Discovery {
     public static func run(
         on session: any RemoteSession, node: String, options: DiscoveryOptions,
+        witnesses: NodeWitnessInput = NodeWitnessInput(),
         nonce: @Sendable () -> String = { NodeScript.newNonce() }
     ) async throws(NodeFailure) -> NodeDiscovery {
         var result = NodeDiscovery()
@@ -109,6 +120,7 @@ public enum Discovery {
         let final = result.outputs.count == outputsSeen
             ? snapshot : NodeSnapshot(outputs: result.outputs.filter { !$0.command.isAction })
         var findings = Classifier.classify(final)
+        Witnesses.apply(&findings, snapshot: final, kubernetes: witnesses.kubernetes, rules: witnesses.rules)
         for i in findings.indices {
             if let dm = findings[i].map.dm.flatMap(DMDeviceName.init), let pid = notProbed[dm] {
                 findings[i].reasons.append("not probed again: dd \(pid) from an earlier probe is still stuck on it")

@@ -14,6 +14,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable, Hashable {
     case maxFailures = 4
     /// Stopped early by SIGINT / SIGTERM (in-flight nodes finished first).
     case interrupted = 5
+    /// The Kubernetes API could not be asked (unreachable, 401/403, kubectl or its exec
+    /// credential failed): nothing was cleaned (fail closed). `--no-kubernetes` goes without.
+    case kubernetesUnavailable = 6
     /// EX_USAGE: a usage error (ArgumentParser's own code for validation errors).
     case usage = 64
     /// EX_DATAERR: the inventory or a --config file is wrong (file:line:column).
@@ -31,8 +34,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable, Hashable {
     /// Which statuses each subcommand can exit with.
     public static let uses: [Command: Set<ExitStatus>] = [
         .scan: [.ok, .residual, .notScanned, .usage, .badInput, .database],
-        .clean: [.ok, .cleanupsFailed, .maxFailures, .interrupted, .usage, .badInput, .database],
-        .sweep: [.ok, .residual, .notScanned, .cleanupsFailed, .maxFailures, .interrupted, .usage, .badInput, .database, .locked],
+        .clean: [.ok, .cleanupsFailed, .maxFailures, .interrupted, .kubernetesUnavailable, .usage, .badInput, .database],
+        .sweep: [.ok, .residual, .notScanned, .cleanupsFailed, .maxFailures, .interrupted, .kubernetesUnavailable, .usage, .badInput,
+                 .database, .locked],
         .explain: [.ok, .residual, .usage],
         .history: [.ok, .usage, .database],
         .report: [.ok, .usage, .database],

@@ -98,6 +98,8 @@ public enum NodeScript {
         .sysBlockListing, .diskByIDListing, .procMounts,
         // mountinfo: its root field is the only trace of a raw block volume's device bind.
         .mountInfo,
+        // kubelet's own records of what it staged here: a witness that needs no API.
+        .kubeletVolumes,
     ]
 
     /// The whole discovery: the fixed commands, then per `sd*` its device state and per
@@ -119,6 +121,7 @@ public enum NodeScript {
           n=${p##*/}
           case $n in sd|sd*[!a-z]*) continue;; esac
           r "sys-block-$n-device-state" \(q(template(.deviceState(sd), placeholder: sdPlaceholder)))
+          r "sys-block-$n-device-wwid" \(q(template(.deviceWWID(sd), placeholder: sdPlaceholder)))
         done
         for p in "$R"/sys/block/dm-*; do
           n=${p##*/}

@@ -130,6 +130,19 @@ public struct ScanResult: Sendable {
     public var countsByStatus: [NodeStatus: Int] { summary.nodesByStatus }
 }
 
+/// The run's witnesses from outside the nodes: the Kubernetes view of each inventory node
+/// (nil when the API was not asked) and the WWID rules.
+public struct RunWitnesses: Sendable {
+    public var kubernetes: [String: KubeNodeView]?
+    public var rules: [WWIDRule]
+    public init(kubernetes: [String: KubeNodeView]? = nil, rules: [WWIDRule] = WWIDRule.builtIn) {
+        self.kubernetes = kubernetes; self.rules = rules
+    }
+    func input(for node: String) -> NodeWitnessInput {
+        NodeWitnessInput(kubernetes: kubernetes.map { $0[node] ?? KubeNodeView(source: "", nodeName: nil) }, rules: rules)
+    }
+}
+
 /// Scans nodes at bounded concurrency over an injected executor. Every node ends with a
 /// ``NodeScan`` — a failure is data — and is handed to `record` as soon as it ends.
 public struct ScanRun: Sendable {
@@ -139,13 +152,15 @@ public struct ScanRun: Sendable {
     public var record: @Sendable (NodeScan) async throws -> Void
     public var events: @Sendable (ScanEvent) -> Void
     public var now: @Sendable () -> Date
+    /// The witnesses from outside the nodes (Kubernetes), per node name.
+    public var witnesses: RunWitnesses
 
     public init(executor: any RemoteExecutor, options: ScanOptions = ScanOptions(),
                 record: @escaping @Sendable (NodeScan) async throws -> Void = { _ in },
                 events: @escaping @Sendable (ScanEvent) -> Void = { _ in },
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                now: @escaping @Sendable () -> Date = { Date() }, witnesses: RunWitnesses = RunWitnesses()) {
         self.executor = executor; self.options = options; self.record = record
-        self.events = events; self.now = now
+        self.events = events; self.now = now; self.witnesses = witnesses
     }
 
     /// Scans and keeps every node (memory grows with the number of nodes: for `clean`,
@@ -208,11 +223,12 @@ public struct ScanRun: Sendable {
         let startedAt = now()
         let address = target.port == 22 ? target.host : "\(target.host):\(target.port)"
         let executor = self.executor, discovery = options.discovery
+        let witness = witnesses.input(for: target.name)
         let deadline = options.nodeDeadline(for: target)
         let outcome: Result<NodeDiscovery, NodeFailure> = await withDeadline(deadline) {
             do {
                 let found = try await executor.withSession(to: target) { session in
-                    try await Discovery.run(on: session, node: target.name, options: discovery)
+                    try await Discovery.run(on: session, node: target.name, options: discovery, witnesses: witness)
                 }
                 return .success(found)
             } catch let f as NodeFailure {

@@ -35,6 +35,9 @@ public struct SweepRun: Sendable {
     public var clock: any Clock<Duration>
     /// A test's stop signal; nil installs SIGINT/SIGTERM handlers for the clean.
     public var stop: RolloutStopSignal?
+    /// How to ask Kubernetes before the scan (the clean asks again right before it plans);
+    /// nil: `--no-kubernetes`.
+    public var kubernetes: KubernetesSettings?
 
     public init(inventory: String, selectNodes: @escaping @Sendable () throws(SelectionError) -> [InventoryNode],
                 dbPath: String, lockPath: String, metricsFile: String?, clean: Bool, scan: ScanOptions,
@@ -126,11 +129,16 @@ public struct SweepRun: Sendable {
         if let configPath { startedFields["config"] = .string(configPath) }
         log.info("sweep.started", metadata: startedFields)
 
-        // 4. Scan.
+        // 4. Kubernetes (asked again by the clean, right before it plans), then the scan.
+        let k8s = KubernetesWitness.ask(kubernetes, nodes: nodes, now: now())
+        if let f = k8s.failure {
+            log.warning("kubernetes.unavailable", metadata: ["kind": .string(f.kind.rawValue), "error": .string(f.message)])
+        }
+        try? KubernetesWitness.record(k8s, run: run, in: db)
         let recorder = NodeRecorder(db: db, run: run)
         let scanRun = ScanRun(executor: makeExecutor(false), options: scan,
                               record: { try await recorder.record($0) },
-                              events: { Self.logScanEvent($0, log) }, now: now)
+                              events: { Self.logScanEvent($0, log) }, now: now, witnesses: k8s.witnesses)
         // Each node goes into the metrics as it finishes; the scan keeps only counters.
         let result = await scanRun.run(nodes.map(\.target), into: &metrics)
         let cleanable = result.cleanableMaps

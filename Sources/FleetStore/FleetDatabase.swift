@@ -357,6 +357,7 @@ public final class FleetDatabase: Sendable {
         case .flushMap: "flush-map"
         case .flushBuffers: "flush-buffers"
         case .deleteSCSIDevice: "delete-device"
+        case .removeWWID: "remove-wwid"
         default: command.captureName
         }
     }

@@ -31,6 +31,8 @@ enum StoredJSON {
     static func handEncoded(_ e: MapEvidence) -> String? {
         // Openers (rare: only maps someone holds open) carry remote text of any shape.
         if e.openers != nil { return nil }
+        // The Kubernetes witness is rarer and nested: JSONEncoder writes it.
+        guard e.kubernetes == nil else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(256)
         out.append(contentsOf: #"{"holders":"#.utf8)

@@ -165,7 +165,7 @@ import Testing
         let after5 = try farm.wwids("node-0005")
 
         // Dry run: prints the commands, changes nothing.
-        let dry = try Self.run(bin, ["clean", "--inventory", inventory, "--db", farm.db, "--from-run", String(scanRun),
+        let dry = try Self.run(bin, ["clean", "--no-kubernetes", "--inventory", inventory, "--db", farm.db, "--from-run", String(scanRun),
                                      "--confirm-after", "0s"])
         #expect(dry.status == 0, "dry run: \(dry.err)")
         #expect(dry.out.contains("$ multipath -f "))
@@ -178,7 +178,7 @@ import Testing
         let disks1 = try farm.disks("node-0001", residual1) + farm.disks("node-0001", hung1)
         #expect(disks1.count == 4)
 
-        let ex = try Self.run(bin, ["clean", "--inventory", inventory, "--db", farm.db, "--from-run", String(scanRun),
+        let ex = try Self.run(bin, ["clean", "--no-kubernetes", "--inventory", inventory, "--db", farm.db, "--from-run", String(scanRun),
                                     "--confirm-after", "0s", "--execute", "--batch", "1,2", "--max-in-flight", "2",
                                     "--format", "json"])
         #expect(ex.status == 0, "clean --execute: \(ex.status) \(ex.err)")
@@ -227,7 +227,7 @@ import Testing
         // Every farm command now takes 0.3 s, so `multipath -f` is in flight long enough to
         // kill fleet while it runs (its audit row says `started`).
         try farm.set("node-0001", "fault", "slow", "0.3")
-        let child = Self.process(bin, ["clean", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s", "--execute"])
+        let child = Self.process(bin, ["clean", "--no-kubernetes", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s", "--execute"])
         child.standardOutput = FileHandle.nullDevice
         child.standardError = FileHandle.nullDevice
         try child.run()
@@ -252,7 +252,7 @@ import Testing
         // before the next run reads the node, as an operator would.
         Thread.sleep(forTimeInterval: 3)
         try farm.set("node-0001", "clear-fault", "slow")
-        let again = try Self.run(bin, ["clean", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s", "--execute"])
+        let again = try Self.run(bin, ["clean", "--no-kubernetes", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s", "--execute"])
         #expect(again.status == 0, "second clean: \(again.status) \(again.out) \(again.err)")
 
         #expect(!(try farm.wwids("node-0001")).contains(w))

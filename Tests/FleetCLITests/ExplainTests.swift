@@ -68,3 +68,28 @@ import Testing
         #expect(lines.allSatisfy { $0.hasPrefix("{\"maps\":[") })
     }
 }
+
+/// `fleet explain --kubernetes`: saved `kubectl get volumeattachments,pv,csidrivers,nodes -o json`.
+@Suite struct ExplainKubernetesTests {
+    /// mpatha of the `residual` captures (NAA id 6001405ae3a4a2b307ccf2a518e52df9) attached to worker-1 by HPE's driver.
+    static let cluster = """
+        {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": [
+          {"apiVersion": "storage.k8s.io/v1", "kind": "VolumeAttachment", "metadata": {"name": "csi-77"},
+           "spec": {"attacher": "csi.hpe.com", "nodeName": "worker-1", "source": {"persistentVolumeName": "pvc-77"}},
+           "status": {"attached": true, "attachmentMetadata": {"serialNumber": "6001405ae3a4a2b307ccf2a518e52df9"}}},
+          {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker-1"}, "status": {"addresses": []}}
+        ]}
+        """
+
+    @Test func attachedMapIsAttachedButDeadOnItsNodeOnly() throws {
+        let file = NSTemporaryDirectory() + "fleet-explain-k8s-\(UUID().uuidString).json"
+        try Self.cluster.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let on = try ExplainTests.explain(["--kubernetes", file, "--node", "worker-1", ExplainTests.state("residual")])
+        #expect(on.out.contains("mpatha (36001405ae3a4a2b307ccf2a518e52df9) dm-0: attached-but-dead"), "\(on.out)")
+        #expect(on.code == 0, "nothing cleanable left")
+        let elsewhere = try ExplainTests.explain(["--kubernetes", file, "--node", "worker-2", ExplainTests.state("residual")])
+        #expect(elsewhere.out.contains("dm-0: residual"))
+        #expect(throws: (any Error).self) { try Explain.parse(["--kubernetes", file, ExplainTests.state("residual")]) }
+    }
+}

@@ -43,7 +43,7 @@ import Testing
         try farm.set("node-0002", "publish-block", lateWWID, pub2)
         let state2 = try farm.state("node-0002")
 
-        let ex = try CleanFarmTests.run(bin, ["clean", "--inventory", farm.inventory, "--db", farm.db,
+        let ex = try CleanFarmTests.run(bin, ["clean", "--no-kubernetes", "--inventory", farm.inventory, "--db", farm.db,
                                               "--from-run", String(scanRun), "--confirm-after", "0s", "--execute"])
         #expect(ex.status == 0, "clean --execute: \(ex.status) \(ex.err)")
 

@@ -31,6 +31,7 @@ import Testing
       pause: 0s
       max_failures: 1
     access: {forks: 4, connect_timeout: 5s, command_timeout: 30s, probe_timeout: 2s, host_key_policy: strict}
+    kubernetes: {enabled: false}
 
     """
 

@@ -67,7 +67,7 @@ import Testing
         try #require(cleanable == 3)
 
         let metrics = dir + "/fleet.prom"
-        let common = ["--inventory", dir + "/farm/inventory.yaml", "--db", dir + "/history.sqlite",
+        let common = ["--no-kubernetes", "--inventory", dir + "/farm/inventory.yaml", "--db", dir + "/history.sqlite",
                       "--metrics-file", metrics, "--log-format", "json",
                       "--connect-timeout", "5s", "--probe-timeout", "2s"]
 

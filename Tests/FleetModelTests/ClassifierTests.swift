@@ -231,11 +231,14 @@ func verdicts(_ findings: [MapFinding]) -> [String: Verdict] {
         #expect(procOnly.verdict == .residual)
     }
 
-    @Test func dmReusedByAnotherMapNeedsReview() throws {
+    /// Issue #15: the dm uuid must be mpath-<WWID>; another WWID there is LUN reuse, its own
+    /// verdict (never cleaned, alarmed), no longer a plain needs-review.
+    @Test func dmReusedByAnotherMapIsALunReuseHazard() throws {
         let f = try Self.residual { o in
             Self.replace(&o, .dmNameUUID(Self.dm0), stdout: "mpathq\nmpath-3600000000000000000000000000000aa\n")
         }
-        #expect(f.verdict == .needsReview)
+        #expect(f.verdict == .lunReuseHazard)
+        #expect(f.reasons.contains { $0.contains("mpath-3600000000000000000000000000000aa") })
     }
 
     @Test func slavesDifferNeedsReview() throws {

@@ -113,6 +113,7 @@ import FleetTestSupport
             action("multipath-f-mpatha"),
             action("blockdev-flushbufs-sdg"), action("blockdev-flushbufs-sdh"),
             action("delete-sdg"), action("delete-sdh"),
+            action("multipath-w-\(mpatha)"),
         ] + (try reread("after-cleanup"))
     }
 
@@ -127,9 +128,10 @@ import FleetTestSupport
         #expect(m.outcome == .cleaned)
         #expect(m.reason?.hasPrefix("verified gone") == true)
         let rows = try h.actions()
-        #expect(rows.map(\.kind) == ["flush-map", "flush-buffers", "flush-buffers", "delete-device", "delete-device"])
+        #expect(rows.map(\.kind) == ["flush-map", "flush-buffers", "flush-buffers", "delete-device", "delete-device", "remove-wwid"])
         #expect(rows.map(\.command) == ["multipath -f mpatha", "blockdev --flushbufs /dev/sdg", "blockdev --flushbufs /dev/sdh",
-                                        "echo 1 > /sys/block/sdg/device/delete", "echo 1 > /sys/block/sdh/device/delete"])
+                                        "echo 1 > /sys/block/sdg/device/delete", "echo 1 > /sys/block/sdh/device/delete",
+                                        "multipath -w \(Self.mpatha)"])
         #expect(rows.allSatisfy { $0.outcome == .ok && $0.exitCode == 0 && $0.startedAt != nil && $0.endedAt != nil })
         #expect(rows.allSatisfy { $0.wwid == Self.mpatha && $0.runID == h.run })
     }
@@ -150,7 +152,7 @@ import FleetTestSupport
         #expect(m.reason?.contains("flushbufs failed") == true)
         #expect(m.reason?.contains("BLKFLSBUF") == true)
         let rows = try h.actions()
-        #expect(rows.map(\.outcome) == [.ok, .ok, .failed, .skipped, .skipped])
+        #expect(rows.map(\.outcome) == [.ok, .ok, .failed, .skipped, .skipped, .skipped])
         #expect(rows.filter { $0.kind == "delete-device" }.allSatisfy { $0.startedAt == nil })
     }
 
@@ -162,6 +164,7 @@ import FleetTestSupport
             Self.action("multipath-f-mpatha"),
             Self.action("blockdev-flushbufs-sdg"), Self.action("blockdev-flushbufs-sdh"),
             Self.action("delete-sdg"), Self.action("delete-sdh"),
+            Self.action("multipath-w-\(Self.mpatha)"),
         ] + (try Self.reread("after-cleanup")))
         defer { h.history.cleanup() }
         let r = await h.cleaner.clean(try Self.residualPlan())
@@ -199,7 +202,7 @@ import FleetTestSupport
         #expect(m.reason?.contains("paths recovering") == true)
         #expect(!r.failed, "refusing to act on a changed map is not a failure")
         let rows = try h.actions()
-        #expect(rows.count == 5)
+        #expect(rows.count == 6)
         #expect(rows.allSatisfy { $0.outcome == .aborted && $0.startedAt == nil && $0.reason?.contains("paths recovering") == true })
     }
 
@@ -234,6 +237,7 @@ import FleetTestSupport
             Self.action("multipath-f-mpathc"),
             Self.action("blockdev-flushbufs-sdf"), Self.action("blockdev-flushbufs-sdd"),
             Self.action("delete-sdf"), Self.action("delete-sdd"),
+            Self.action("multipath-w-\(Self.mpathc)"),
         ] + (try Self.reread("after-cleanup-hung")))
         defer { h.history.cleanup() }
         let r = await h.cleaner.clean(plan)
@@ -243,7 +247,7 @@ import FleetTestSupport
             "multipathd disablequeueing map mpathc", "multipath -f mpathc",
             "blockdev --flushbufs /dev/sdf", "blockdev --flushbufs /dev/sdd",
             "echo 1 > /sys/block/sdf/device/delete", "echo 1 > /sys/block/sdd/device/delete",
-            "kill -9 8410",
+            "multipath -w \(Self.mpathc)", "kill -9 8410",
         ])
         #expect(try h.actions().last?.reason?.contains("stuck reader still there after disabling queueing: pid 8410 dd (D, submit_bio_wait)") == true)
     }
@@ -304,6 +308,7 @@ import FleetTestSupport
             Self.action("multipath-f-mpatha"),
             Self.action("blockdev-flushbufs-sdg"), Self.action("blockdev-flushbufs-sdh"),
             Self.action("delete-sdg"), Self.action("delete-sdh"),
+            Self.action("multipath-w-\(Self.mpatha)"),
         ] + (try Self.reread("residual")))
         defer { h.history.cleanup() }
         let r = await h.cleaner.clean(try Self.residualPlan())
@@ -322,7 +327,7 @@ import FleetTestSupport
         #expect(r.status == .disconnected)
         #expect(r.maps.first?.outcome == .failed)
         let rows = try h.actions()
-        #expect(rows.map(\.outcome) == [.ok, .failed, .skipped, .skipped, .skipped])
+        #expect(rows.map(\.outcome) == [.ok, .failed, .skipped, .skipped, .skipped, .skipped])
         #expect(rows[1].reason?.contains("result unknown") == true)
         #expect(try h.history.db.unfinishedActions(node: "node-1").isEmpty)
     }

@@ -59,6 +59,8 @@ private func onlyReason(_ p: NodeCleanPlan) -> LeaveReason? {
             "multipath -f mpathb",
             "blockdev --flushbufs /dev/sdi", "blockdev --flushbufs /dev/sdj",
             "echo 1 > /sys/block/sdi/device/delete", "echo 1 > /sys/block/sdj/device/delete",
+            // Issue #15: the flushed WWID leaves /etc/multipath/wwids (dell/csm #1447).
+            "multipath -w 3618cf24100f8f457014a764c000001f6",
         ])
         #expect(c.reasons.contains { $0.contains("2 observations over 10m") })
     }

@@ -49,6 +49,10 @@ import FleetModel
         let n = try Node()
         try n.file("sys/block/sda/device/state", "running\n")
         try n.file("sys/block/sdb/device/state", "transport-offline\n")
+        try n.file("sys/block/sda/device/wwid", "naa.6001405ae3a4a2b307ccf2a518e52df9\n")
+        // kubelet's staging record, under the same sysroot seam as /sys.
+        try n.file("var/lib/kubelet/plugins/kubernetes.io/csi/pv/pvc-1/vol_data.json",
+                   #"{"driverName":"csi.example.com","specVolID":"pvc-1","volumeHandle":"h-1"}"#)
         try n.dir("sys/block/sdq;touch pwned")            // not a kernel name: skipped on the node
         try n.file("sys/block/sdzzzzzzzzz/device/state", "running\n")  // too long: rejected by the parser
         try n.file("sys/block/dm-0/slaves/sda", ""); try n.file("sys/block/dm-0/slaves/sdb", "")
@@ -73,7 +77,13 @@ import FleetModel
         #expect(r.complete)
         let sda = BlockDeviceName("sda")!, sdb = BlockDeviceName("sdb")!, dm0 = DMDeviceName("dm-0")!
         #expect(Set(r.outputs.map(\.command)) == Set(NodeScript.fixedDiscovery + [
-            .deviceState(sda), .deviceState(sdb), .slavesHolders(dm0), .dmNameUUID(dm0), .openers]))
+            .deviceState(sda), .deviceState(sdb), .deviceWWID(sda), .deviceWWID(sdb), .slavesHolders(dm0), .dmNameUUID(dm0), .openers]))
+        #expect(r.outputs.first { $0.command == .deviceWWID(sda) }?.stdout == "naa.6001405ae3a4a2b307ccf2a518e52df9\n")
+        // sdb has no wwid file: a failed read, nothing invented.
+        #expect(r.outputs.first { $0.command == .deviceWWID(sdb) }.map { $0.exitCode != 0 && $0.stdout.isEmpty } == true)
+        let kubelet = NodeSnapshot(outputs: r.outputs).kubeletVolumes
+        #expect(kubelet == [KubeletVolume(path: "/var/lib/kubelet/plugins/kubernetes.io/csi/pv/pvc-1/vol_data.json",
+                                          specVolID: "pvc-1", volumeHandle: "h-1", driverName: "csi.example.com")])
         func out(_ c: NodeCommand) -> CommandOutput? { r.outputs.first { $0.command == c } }
         #expect(out(.multipathList)?.stdout == "mpatha (36001405ae3a4a2b307ccf2a518e52df9) dm-0 LIO-ORG,lun1\n")
         #expect(out(.multipathList)?.stderr == "prio alua failed\n")
@@ -82,9 +92,10 @@ import FleetModel
         #expect(out(.dmNameUUID(dm0))?.stdout == "mpatha\nmpath-36001405ae3a4a2b307ccf2a518e52df9\n")
         #expect(out(.slavesHolders(dm0))?.stdout.contains("sda\nsdb") == true)
         #expect(out(.procMounts)?.stdout == "/dev/sda1 / ext4 rw 0 0\n")
-        // The too-long name reached the parser and was refused there; the hostile one never ran.
-        #expect(r.warnings.count == 1)
-        #expect(r.warnings.first?.contains("sdzzzzzzzzz") == true)
+        // The too-long name reached the parser and was refused there (its state and its wwid
+        // capture); the hostile one never ran.
+        #expect(r.warnings.count == 2)
+        #expect(r.warnings.allSatisfy { $0.contains("sdzzzzzzzzz") })
         #expect(!FileManager.default.fileExists(atPath: n.dir.appendingPathComponent("pwned").path))
         #expect(!FileManager.default.fileExists(atPath: "pwned"))
     }

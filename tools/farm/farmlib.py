@@ -294,17 +294,25 @@ def dd_mode(m):
     return "eio" if m["queueing"] == "off" else "hang"
 
 
+def kubelet_names(st, m):
+    """kubelet records on the node whose volume handle names the map's WWID (without its NAA digit)."""
+    return [k for k in st.get("kubelet", []) if m["wwid"][1:] in k.get("handle", "").lower()]
+
+
 def verdict(st, m):
     """Ground truth, as the vendor procedure and the fixtures define it."""
     ps = all_paths(m)
     if not ps:
         return "needs-review"
+    # A disk whose own LUN identity is another WWID (the array reused the LUN number).
+    if any(p.get("dev_wwid", m["wwid"]) != m["wwid"] for p in ps):
+        return "lun-reuse-hazard"
     if not any(p["dm_st"] == "failed" for p in ps):
         return "healthy"
     if not is_all_failed(m):
         return "degraded"
     # Probe ghosts and other stuck readers raise the open count too, but they are not users.
-    if m["open"] > 0 or mounts_of(st, m) or m["holders"] or m.get("block_publish"):
+    if m["open"] > 0 or mounts_of(st, m) or m["holders"] or m.get("block_publish") or kubelet_names(st, m):
         return "in-use"
     if any(not is_stuck_reader(g, m) for g in st["processes"]
            if any(f["dev"] in ["dm-%d" % m["dm"], m["name"]] + [p["dev"] for p in ps] for f in proc_fds(g))):
@@ -590,6 +598,8 @@ def build_root(st, root):
         sdev = os.path.join(root, "sys", rel)
         os.makedirs(os.path.join(sdev, "block", p["dev"]))
         write(os.path.join(sdev, "state"), p["sysfs"] + "\n")
+        # The LUN's own identity as the kernel prints it (VPD page 0x83 NAA: naa.<hex>).
+        write(os.path.join(sdev, "wwid"), "naa." + p.get("dev_wwid", m["wwid"] if m else p["wwid"])[1:] + "\n")
         write(os.path.join(sdev, "delete"), "")
         os.symlink("../../../" + hctl, os.path.join(sdev, "block", p["dev"], "device"))
         os.symlink("../%s/block/%s" % (rel, p["dev"]), os.path.join(sysb, p["dev"]))
@@ -629,6 +639,14 @@ def build_root(st, root):
             os.symlink("../../" + p["dev"], os.path.join(d, "slaves", p["dev"]))
     for p in st.get("loose_disks", []):
         add_disk(p, None)
+    # kubelet's CSI records (kubelet's saveVolumeData: one JSON object per file).
+    base = os.path.join(root, "var/lib/kubelet/plugins/kubernetes.io/csi")
+    for k in st.get("kubelet", []):
+        d = os.path.join(base, "volumeDevices", k["pv"], "data") if k.get("block") else os.path.join(base, "pv", k["pv"])
+        os.makedirs(d, exist_ok=True)
+        write(os.path.join(d, "vol_data.json"), json.dumps({
+            "attachmentID": "csi-" + h(k["pv"], st["name"])[:64], "driverName": k["driver"], "nodeName": st["name"],
+            "specVolID": k["pv"], "volumeHandle": k["handle"], "volumeLifecycleMode": "Persistent"}, separators=(",", ":")))
 
 
 MULTIPATHD_PID = 412
@@ -890,6 +908,16 @@ def cmd_multipath(node, args):
             if pid:
                 os.kill(pid, 9)
         return 0
+    if args[:1] == ["-w"] and len(args) == 2:
+        # multipath-tools: remove_wwid() on /etc/multipath/wwids
+        removed = st.setdefault("wwids_removed", [])
+        if args[1] in removed:
+            print("wwid '%s' not in wwids file" % args[1])
+        else:
+            removed.append(args[1])
+            print("wwid '%s' removed" % args[1])
+        node.changed = True
+        return 0
     if args[:1] in (["-ll"], ["-l"]) and len(args) == 2:
         m = find_map(st, args[1])
         if m is None:
@@ -1061,6 +1089,23 @@ def set_actions(ndir, actions):
                 i += 3
             elif a == "unpublish-block":
                 themap(arg())["block_publish"] = []
+                i += 2
+            elif a == "lun-reuse":
+                # The array gave this LUN number to another volume: the path disk(s) now carry
+                # another identity under the old map (kubernetes #59946).
+                m = themap(arg())
+                dev = actions[i + 2] if i + 2 < len(actions) and re.fullmatch(r"sd[a-z]+", actions[i + 2]) else None
+                for p in all_paths(m):
+                    if dev is None or p["dev"] == dev:
+                        p["dev_wwid"] = "36001405" + h(st["name"], m["wwid"], "lun-reuse")[:25]
+                i += 3 if dev else 2
+            elif a == "kubelet-stage":
+                # kubelet-stage PV DRIVER HANDLE [block]
+                blk = i + 4 < len(actions) and actions[i + 4] == "block"
+                st.setdefault("kubelet", []).append({"pv": arg(), "driver": arg(2), "handle": arg(3), "block": blk})
+                i += 5 if blk else 4
+            elif a == "kubelet-unstage":
+                st["kubelet"] = [k for k in st.get("kubelet", []) if k["pv"] != arg()]
                 i += 2
             elif a == "open":
                 themap(arg())["open"] = int(arg(2))
