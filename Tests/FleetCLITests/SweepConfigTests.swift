@@ -85,10 +85,12 @@ import Testing
       max_failures: 3
     access: {forks: 32, connect_timeout: 7s, command_timeout: 90s, probe_timeout: 20s, host_key_policy: accept-new,
              ssh_config: /etc/fleet/ssh_config, jump: ops@bastion}
+    kubernetes: {enabled: true, kubeconfig: kube/config, context: prod, kubectl: kubectl, rules: rules.json, node_label: k8s, timeout: 20s}
 
     """
 
     @Test func fullFile() throws {
+        _ = try write("rules.json", "[]")
         let path = try write("sweep.yaml", Self.full)
         let (s, c) = try Self.resolve(["--config", path])
         #expect(s.config == path)
@@ -113,6 +115,9 @@ import Testing
         #expect(s.access.hostKeyPolicy == .acceptNew)
         #expect(s.access.sshConfig == "/etc/fleet/ssh_config")
         #expect(s.access.jump == "ops@bastion")
+        #expect(s.kube.kubernetes && s.kube.kubeconfig == dir + "/kube/config" && s.kube.context == "prod")
+        #expect(s.kube.kubectl == "kubectl" && s.kube.kubernetesRules == dir + "/rules.json")
+        #expect(s.kube.kubernetesNodeLabel == "k8s" && s.kube.kubernetesTimeout.duration == .seconds(20))
         // The policy clean builds from them.
         let policy = s.pacing.policy
         #expect(policy.maxInFlight == 5)
@@ -142,6 +147,7 @@ import Testing
     }
 
     @Test func flagOverridesFileOverridesDefault() throws {
+        _ = try write("rules.json", "[]")
         let path = try write("sweep.yaml", Self.full)
         let args = ["--config", path, "--batch", "2", "--no-clean", "--log-format=text", "--forks", "7",
                     "--inventory", "other.yaml"]

@@ -296,10 +296,11 @@ import FleetTestSupport
         #expect(r.status == .ok, "the session is fine; only this map's steps stop")
         #expect(r.maps.first?.outcome == .failed)
         let rows = try h.actions()
-        #expect(rows.map(\.kind) == ["disable-queueing", "flush-map", "flush-buffers", "flush-buffers", "delete-device", "delete-device"])
-        #expect(rows.map(\.outcome) == [.ok, .skipped, .skipped, .skipped, .skipped, .skipped])
+        #expect(rows.map(\.kind) == ["disable-queueing", "flush-map", "flush-buffers", "flush-buffers", "delete-device", "delete-device",
+                                      "remove-wwid"])
+        #expect(rows.map(\.outcome) == [.ok, .skipped, .skipped, .skipped, .skipped, .skipped, .skipped])
         #expect(rows.dropFirst().allSatisfy { $0.startedAt == nil })
-        #expect(r.maps.first?.steps.map(\.outcome) == [.ok, .skipped, .skipped, .skipped, .skipped, .skipped])
+        #expect(r.maps.first?.steps.map(\.outcome) == [.ok, .skipped, .skipped, .skipped, .skipped, .skipped, .skipped])
     }
 
     @Test func stepsOkButMapStillThereIsAFailure() async throws {
