@@ -105,10 +105,13 @@ public enum Kubectl {
             return .credential
         }
         if e.contains("forbidden") { return .forbidden }
-        if e.contains("unauthorized") || e.contains("must be logged in") { return .unauthorized }
-        if e.contains("timeout") || e.contains("deadline exceeded") { return .timeout }
-        if e.contains("connection refused") || e.contains("unable to connect") || e.contains("no such host")
-            || e.contains("dial tcp") || e.contains("certificate") { return .unreachable }
+        if e.contains("unauthorized") || e.contains("must be logged in") || e.contains("provide credentials") { return .unauthorized }
+        // Before the timeout words: every request URL carries `?timeout=32s`.
+        if e.contains("connection refused") || e.contains("no such host") || e.contains("no route to host")
+            || e.contains("certificate") { return .unreachable }
+        if e.contains("i/o timeout") || e.contains("deadline exceeded") || e.contains("timed out")
+            || e.contains("client.timeout") { return .timeout }
+        if e.contains("unable to connect") || e.contains("dial tcp") { return .unreachable }
         return .failed
     }
 
