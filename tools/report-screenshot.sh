@@ -27,7 +27,7 @@ INV=$FARM/inventory.yaml
 fleet() { "$FLEET_BIN" "$@" --db "$DB" --probe-timeout 5s >/dev/null 2>&1 || true; }
 
 fleet scan --inventory "$INV"
-fleet clean --inventory "$INV" --confirm-after 0s --execute
+fleet clean --no-kubernetes --inventory "$INV" --confirm-after 0s --execute
 # Residual maps come back: a healthy map of each of these nodes loses its LUN.
 for node in node-0001 node-0004 node-0009; do
     wwid=$(tools/farm/farm state "$node" --dir "$FARM" | python3 -c '
@@ -37,7 +37,7 @@ print(next(w for w, v in sorted(s["expected"].items()) if v == "healthy"))')
     tools/farm/farm set "$node" fail-paths "$wwid" queueing "$wwid" off --dir "$FARM" >&2
 done
 fleet scan --inventory "$INV"
-fleet clean --inventory "$INV" --confirm-after 0s --execute
+fleet clean --no-kubernetes --inventory "$INV" --confirm-after 0s --execute
 fleet scan --inventory "$INV"
 
 "$FLEET_BIN" report --db "$DB" --out "$WORK/report.html"

@@ -37,7 +37,7 @@ import Testing
             let s = try CleanFarmTests.run(bin, ["scan", "--inventory", farm.inventory, "--db", farm.db, "--probe-timeout", "5s"])
             #expect(s.status == 2, "scan: residual maps and a node down; got \(s.status): \(s.err)")
         }
-        let clean = try CleanFarmTests.run(bin, ["clean", "--inventory", farm.inventory, "--db", farm.db, "--probe-timeout", "5s",
+        let clean = try CleanFarmTests.run(bin, ["clean", "--no-kubernetes", "--inventory", farm.inventory, "--db", farm.db, "--probe-timeout", "5s",
                                                  "--confirm-after", "0s", "--execute"])
         #expect(clean.status == 3, "clean: node-0005 unreachable; got \(clean.status): \(clean.err)")
         #expect(try farm.wwids("node-0002").count == 1, "the hostile residual map was cleaned, the healthy one left")
