@@ -5,7 +5,7 @@
 --    wwid or the dm uuid names another LUN). SQLite cannot change a CHECK in place, so
 --    maps is rebuilt (SQLite's documented 12-step procedure; GRDB runs each migration with
 --    foreign keys off and checks them at the end). Rows, ids and indexes stay the same.
--- map_observations (v0002) reads maps: dropped here and recreated unchanged below.
+-- map_observations (v0002, v0003) reads maps: dropped here and recreated unchanged below.
 DROP VIEW map_observations;
 CREATE TABLE maps_v3 (
     id          INTEGER PRIMARY KEY,
