@@ -103,7 +103,7 @@ struct JumpFarmTests {
         #expect(scan.code == 1, "\(scan.err)")
         #expect(scan.out.components(separatedBy: "\"status\":\"ok\"").count - 1 == 6)
 
-        let clean = try await Self.run(["clean"] + common + ["--ssh-config", lab.config, "--confirm-after", "0s", "--execute"])
+        let clean = try await Self.run(["clean", "--no-kubernetes"] + common + ["--ssh-config", lab.config, "--confirm-after", "0s", "--execute"])
         #expect(clean.code == 0, "\(clean.out)\(clean.err)")
         let after = try await Self.run(["scan"] + common + ["--ssh-config", lab.config])
         #expect(after.code == 0, "\(after.out)\(after.err)")  // nothing residual left
@@ -117,7 +117,7 @@ struct JumpFarmTests {
         #expect(shown.out.contains("jump 2/2      inner -> root@127.0.104.11:22"))
         let scan = try await Self.run(["scan"] + common)
         #expect(scan.code == 1, "\(scan.out)\(scan.err)")
-        let clean = try await Self.run(["clean"] + common + ["--confirm-after", "0s", "--execute"])
+        let clean = try await Self.run(["clean", "--no-kubernetes"] + common + ["--confirm-after", "0s", "--execute"])
         #expect(clean.code == 0, "\(clean.out)\(clean.err)")
         #expect(try await Self.run(["scan"] + common).code == 0)
     }

@@ -67,7 +67,7 @@ import Testing
         #expect(scan.status == 1)
         for i in 0..<5 { #expect(scan.out.contains("\"\(wwid(i))\""), "map \(i) in the report") }
 
-        let clean = try CleanFarmTests.run(bin, ["clean", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s", "--execute"])
+        let clean = try CleanFarmTests.run(bin, ["clean", "--no-kubernetes", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s", "--execute"])
         #expect(clean.status == 3, "one map stopped: \(clean.out) \(clean.err)")
 
         // 1. Stuck readers: ended by disabling queueing, the map and its disks gone.
