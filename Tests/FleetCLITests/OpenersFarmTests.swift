@@ -93,7 +93,7 @@ import Testing
         #expect(rows.first { $0.kind == "disable-queueing" }?.outcome == .ok)
         #expect(rows.first { $0.kind == "kill" }?.outcome == .ok)
         let skipped = rows.filter { $0.outcome == .skipped }
-        #expect(skipped.map(\.kind).sorted() == ["delete-device", "delete-device", "flush-buffers", "flush-buffers", "flush-map"])
+        #expect(skipped.map(\.kind).sorted() == ["delete-device", "delete-device", "flush-buffers", "flush-buffers", "flush-map", "remove-wwid"])  // with #15's closing multipath -w
         #expect(skipped.allSatisfy { $0.reason?.contains("still 1 after disabling queueing") == true
             && $0.reason?.contains("no disk deleted") == true && $0.reason?.contains("queueing was left disabled") == true })
         // The readers' map: every step ok, the kill list empty (they exited with EIO).
