@@ -34,14 +34,15 @@ import Testing
     @Test func recordedOptionsAreOneFlatObjectFromTheGroups() throws {
         let c = try #require(try Fleet.parseAsRoot(["clean", "--inventory", "n.yaml", "--limit", "rack-a", "--batch", "1,5",
                                                     "--forks", "8", "--confirm-after", "10m"]) as? Clean)
-        let recorded = RecordedOptions(Clean.Recorded(limit: "rack-a", fromRun: nil, wait: false, execute: false),
+        let recorded = RecordedOptions(Clean.Recorded(limit: "rack-a", fromRun: nil, wait: false, execute: false,
+                                                                      kubernetes: true, kubeconfig: nil, context: nil),
                                        c.pacing.recorded, c.access.recorded)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         // Keys sorted; nil optionals left out, as the synthesized Encodable does.
         #expect(String(decoding: try e.encode(recorded), as: UTF8.self) == """
             {"batch":"1,5","commandTimeout":"60s","confirmAfter":"10m","connectTimeout":"10s","execute":false,\
-            "forks":8,"hostKeyPolicy":"strict","limit":"rack-a","maxInFlight":8,"pause":"0s","probeTimeout":"15s","wait":false}
+            "forks":8,"hostKeyPolicy":"strict","kubernetes":true,"limit":"rack-a","maxInFlight":8,"pause":"0s","probeTimeout":"15s","wait":false}
             """)
     }
 }
