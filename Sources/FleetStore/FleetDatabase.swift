@@ -24,6 +24,15 @@ public final class FleetDatabase: Sendable {
                 throw StoreError("cannot create the folder of the history database \"\(path)\": \(error)")
             }
         }
+        // Opening and migrating hold an flock on the database's folder. GRDB's migrator reads
+        // which migrations are applied outside the transactions that apply them, so two
+        // processes opening a new history at once (a sweep and a `fleet history`, two scans)
+        // both run v0001 and the slower one fails on "table already exists" (seen in CI and
+        // reproduced with three concurrent scans). The folder, not a file beside the database:
+        // nothing new to leave behind, and the kernel drops the lock if this process dies. A
+        // folder that cannot be locked (flock unsupported there) opens as before.
+        let folderLock = FolderLock(dir.isEmpty ? "." : dir)
+        defer { folderLock.release() }
         var config = Configuration()
         config.foreignKeysEnabled = true
         // A sweep and a `fleet history` may share the file; wait for each other's writes.
@@ -394,4 +403,26 @@ public final class FleetDatabase: Sendable {
                 """, arguments: [node]).map(ActionRecord.init(row:))
         }
     }
+}
+
+/// An exclusive `flock(2)` on a folder for as long as a history is being opened and migrated.
+/// Blocking: the holder is another fleet opening the same folder's history, which takes
+/// milliseconds (its waits on SQLite are bounded by the busy timeout).
+final class FolderLock {
+    private var fd: Int32
+
+    init(_ folder: String) {
+        fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            while flock(fd, LOCK_EX) != 0, errno == EINTR {}
+        }
+    }
+
+    /// Closing the descriptor releases the lock.
+    func release() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    deinit { release() }
 }
