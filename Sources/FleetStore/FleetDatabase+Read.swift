@@ -10,8 +10,9 @@ import GRDB
 // the join order and a unary `+` keeps a term from choosing an index. bench/history.sh
 // measures them on 1,000 nodes × 365 days.
 
-/// The verdicts `residuals` lists: the ones `fleet clean` may act on.
-let residualVerdictsSQL = "('residual', 'residual-hung')"
+/// The verdicts `residuals` lists: the ones `fleet clean` may act on (`Verdict.isCleanable`,
+/// the one list), as an SQL list of the stored raw values.
+let residualVerdictsSQL = "(" + Verdict.allCases.filter(\.isCleanable).map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
 
 extension FleetDatabase {
     // MARK: - Rebuilding scans
