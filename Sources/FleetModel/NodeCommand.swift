@@ -37,10 +37,18 @@ public enum NodeCommand: Hashable, Sendable {
     case removeWWID(WWID)                    // multipath -w WWID (after a flush: /etc/multipath/wwids)
 
     /// True for commands that change the node.
-    public var isAction: Bool {
+    public var isAction: Bool { actionKind != nil }
+
+    /// The audit's kind of a command that changes the node; nil for a read.
+    public var actionKind: ActionKind? {
         switch self {
-        case .killProcess, .multipathdDisableQueueing, .disableQueueing, .flushMap, .flushBuffers, .deleteSCSIDevice, .removeWWID: true
-        default: false
+        case .killProcess: .kill
+        case .multipathdDisableQueueing, .disableQueueing: .disableQueueing
+        case .flushMap: .flushMap
+        case .flushBuffers: .flushBuffers
+        case .deleteSCSIDevice: .deleteDevice
+        case .removeWWID: .removeWWID
+        default: nil
         }
     }
 

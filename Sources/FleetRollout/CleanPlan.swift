@@ -178,13 +178,13 @@ public struct UnfinishedAction: Sendable, Hashable, Codable {
     public var dm: String?
     /// Display text of the command.
     public var command: String
-    /// `flush-map`, `delete-device`, … (FleetDatabase.actionKind).
-    public var kind: String
+    /// nil when the stored kind is none fleet writes today.
+    public var kind: ActionKind?
     /// true: it was sent to the node (its result is unknown); false: only planned.
     public var started: Bool
 
     public init(id: Int64, runID: Int64, wwid: String, mapName: String?, dm: String?, command: String,
-                kind: String, started: Bool) {
+                kind: ActionKind?, started: Bool) {
         self.id = id; self.runID = runID; self.wwid = wwid; self.mapName = mapName; self.dm = dm
         self.command = command; self.kind = kind; self.started = started
     }

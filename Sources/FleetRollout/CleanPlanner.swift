@@ -74,13 +74,13 @@ public enum CleanPlanner {
             let actions = byWWID[w]!
             guard !scan.findings.contains(where: { $0.map.wwid == w }) else { continue }  // planned afresh
             var disks: [BlockDeviceName] = []
-            for a in actions where a.kind == "flush-buffers" || a.kind == "delete-device" {
+            for a in actions where a.kind == .flushBuffers || a.kind == .deleteDevice {
                 if let d = a.disk, !disks.contains(d) { disks.append(d) }
             }
             guard !disks.isEmpty else { continue }
             let a0 = actions[0]
             let runs = Set(actions.map(\.runID)).sorted().map(String.init).joined(separator: ",")
-            let flushNeverSent = actions.contains { $0.kind == "flush-map" && !$0.started }
+            let flushNeverSent = actions.contains { $0.kind == .flushMap && !$0.started }
             guard !flushNeverSent, let wwid = WWID(w), let dm = a0.dm.flatMap(DMDeviceName.init),
                   let name = a0.mapName.flatMap(MapName.init) ?? WWID(w)
             else {

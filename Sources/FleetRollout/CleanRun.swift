@@ -239,7 +239,7 @@ public struct CleanRun: Sendable {
         }
         let unfinished = try database.unfinishedActions(node: node.name).filter { $0.runID != run }.map {
             UnfinishedAction(id: $0.id, runID: $0.runID, wwid: $0.wwid, mapName: $0.mapName, dm: $0.dm,
-                             command: $0.command, kind: $0.kind, started: $0.outcome == .started)
+                             command: $0.command, kind: ActionKind(rawValue: $0.kind), started: $0.outcome == .started)
         }
         return CleanPlanner.plan(scan: scan, target: node.target, protect: node.protect, observations: observations,
                                  confirmAfter: options.confirmAfter, unfinished: unfinished, kubernetes: kubernetes)

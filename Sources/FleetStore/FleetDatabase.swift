@@ -339,36 +339,24 @@ public final class FleetDatabase: Sendable {
     // MARK: - Actions (clean audit)
 
     /// Written BEFORE the action is sent, so a killed run leaves a trace of what it was
-    /// about to do (see ``unfinishedActions(node:)``).
+    /// about to do (see ``unfinishedActions(node:)``). `command` is the display text.
     public func recordPlannedAction(run: Int64, node: String, wwid: String, mapName: String?, dm: String?,
-                                    command: String, kind: String, plannedAt: Date = Date()) throws -> Int64 {
+                                    command: String, kind: ActionKind, plannedAt: Date = Date()) throws -> Int64 {
         try pool.write { db in
             try db.execute(sql: """
                 INSERT INTO actions (run_id, node, wwid, map_name, dm, command, kind, planned_at, outcome)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'planned')
-                """, arguments: [run, node, wwid, mapName, dm, command, kind, ISOTime.format(plannedAt)])
+                """, arguments: [run, node, wwid, mapName, dm, command, kind.rawValue, ISOTime.format(plannedAt)])
             return db.lastInsertedRowID
         }
     }
 
-    /// Convenience for a typed command: `command` is its display text, `kind` its capture
-    /// name without arguments (e.g. `multipath-f`).
+    /// The same for a typed command; a read is not an action and is refused.
     public func recordPlannedAction(run: Int64, node: String, wwid: String, mapName: String?, dm: String?,
                                     command: NodeCommand, plannedAt: Date = Date()) throws -> Int64 {
-        try recordPlannedAction(run: run, node: node, wwid: wwid, mapName: mapName, dm: dm,
-                                command: command.display, kind: Self.actionKind(command), plannedAt: plannedAt)
-    }
-
-    public static func actionKind(_ command: NodeCommand) -> String {
-        switch command {
-        case .killProcess: "kill"
-        case .multipathdDisableQueueing, .disableQueueing: "disable-queueing"
-        case .flushMap: "flush-map"
-        case .flushBuffers: "flush-buffers"
-        case .deleteSCSIDevice: "delete-device"
-        case .removeWWID: "remove-wwid"
-        default: command.captureName
-        }
+        guard let kind = command.actionKind else { throw StoreError("\(command.display): not a cleanup action") }
+        return try recordPlannedAction(run: run, node: node, wwid: wwid, mapName: mapName, dm: dm,
+                                       command: command.display, kind: kind, plannedAt: plannedAt)
     }
 
     public func recordActionStarted(id: Int64, at: Date = Date()) throws {

@@ -219,11 +219,11 @@ private func onlyReason(_ p: NodeCleanPlan) -> LeaveReason? {
         // is gone from this scan, its disks may remain.
         let u = [
             UnfinishedAction(id: 1, runID: 7, wwid: "3618cf24100f8f457014a764c000001f6", mapName: "mpathb", dm: "dm-12",
-                             command: "multipath -f mpathb", kind: "flush-map", started: true),
+                             command: "multipath -f mpathb", kind: .flushMap, started: true),
             UnfinishedAction(id: 2, runID: 7, wwid: "3618cf24100f8f457014a764c000001f6", mapName: "mpathb", dm: "dm-12",
-                             command: "blockdev --flushbufs /dev/sdi", kind: "flush-buffers", started: false),
+                             command: "blockdev --flushbufs /dev/sdi", kind: .flushBuffers, started: false),
             UnfinishedAction(id: 4, runID: 7, wwid: "3618cf24100f8f457014a764c000001f6", mapName: "mpathb", dm: "dm-12",
-                             command: "echo 1 > /sys/block/sdj/device/delete", kind: "delete-device", started: false),
+                             command: "echo 1 > /sys/block/sdj/device/delete", kind: .deleteDevice, started: false),
         ]
         let p = plan([], unfinished: u)
         let c = try! #require(p.cleanups.first)
@@ -237,9 +237,9 @@ private func onlyReason(_ p: NodeCleanPlan) -> LeaveReason? {
     @Test func interruptedBeforeFlushAndMapGoneIsLeftForReview() {
         let u = [
             UnfinishedAction(id: 1, runID: 7, wwid: "3618cf24100f8f457014a764c000001f6", mapName: "mpathb", dm: "dm-12",
-                             command: "multipath -f mpathb", kind: "flush-map", started: false),
+                             command: "multipath -f mpathb", kind: .flushMap, started: false),
             UnfinishedAction(id: 2, runID: 7, wwid: "3618cf24100f8f457014a764c000001f6", mapName: "mpathb", dm: "dm-12",
-                             command: "echo 1 > /sys/block/sdi/device/delete", kind: "delete-device", started: false),
+                             command: "echo 1 > /sys/block/sdi/device/delete", kind: .deleteDevice, started: false),
         ]
         let p = plan([], unfinished: u)
         #expect(p.cleanups.isEmpty)
@@ -248,7 +248,7 @@ private func onlyReason(_ p: NodeCleanPlan) -> LeaveReason? {
 
     @Test func interruptedRunWhoseMapIsStillThereIsPlannedAfresh() {
         let u = [UnfinishedAction(id: 1, runID: 7, wwid: "3618cf24100f8f457014a764c000001f6", mapName: "mpathb", dm: "dm-12",
-                                  command: "echo 1 > /sys/block/sdi/device/delete", kind: "delete-device", started: false)]
+                                  command: "echo 1 > /sys/block/sdi/device/delete", kind: .deleteDevice, started: false)]
         let p = plan([residualFinding()], unfinished: u)
         #expect(p.cleanups.count == 1)
         #expect(p.cleanups.first?.resumeOnly == false)

@@ -157,6 +157,12 @@ struct Fresh {
                                                mapName: "mpatha", dm: "dm-0", command: .deleteSCSIDevice(BlockDeviceName("sdg")!))
         #expect(try f.strings("SELECT command FROM actions ORDER BY id") == ["multipath -f mpatha", "echo 1 > /sys/block/sdg/device/delete"])
         #expect(try f.strings("SELECT kind FROM actions ORDER BY id") == ["flush-map", "delete-device"])
+        // A read is not an action: the audit refuses it and writes nothing.
+        #expect(throws: StoreError.self) {
+            try f.db.recordPlannedAction(run: run, node: "worker-1", wwid: "36001405ae3a4a2b307ccf2a518e52df9",
+                                         mapName: "mpatha", dm: "dm-0", command: .multipathList)
+        }
+        #expect(try f.strings("SELECT kind FROM actions ORDER BY id") == ["flush-map", "delete-device"])
         #expect(try f.db.unfinishedActions(node: "worker-1").map(\.id) == [flush, del])
 
         try f.db.recordActionStarted(id: flush)
