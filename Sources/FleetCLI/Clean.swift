@@ -91,7 +91,7 @@ struct Clean: AsyncParsableCommand {
         do {
             (db, run) = try database.beginRun(.clean, inventory: inventory, options: RecordedOptions(
                 Recorded(limit: limit, fromRun: fromRun, wait: wait, execute: execute,
-                         kubernetes: !kube.noKubernetes, kubeconfig: kube.kubeconfig, context: kube.context), pacing.recorded, access.recorded), ctx)
+                         kubernetes: !kube.noKubernetes, kubeconfig: kube.kubeconfig?.value, context: kube.context?.value), pacing.recorded, access.recorded), ctx)
         } catch {
             throw out.fail(.clean, .database, error)
         }
@@ -102,7 +102,7 @@ struct Clean: AsyncParsableCommand {
             }
             return s
         }()
-        let ssh = access.sshOptions(sessions: max(access.forks, pacing.maxInFlight))
+        let ssh = access.sshOptions(sessions: max(access.forks.value, pacing.maxInFlight.value))
         let log = out
         let cleaner = CleanRun(executor: ctx.makeExecutor(ssh), database: db, options: options,
                                time: RolloutTime(ctx.clock), now: ctx.now, stop: stop,

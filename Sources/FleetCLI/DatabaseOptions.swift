@@ -9,10 +9,10 @@ struct DatabaseOptions: ParsableArguments {
         "History database (SQLite).",
         discussion: "Default: $FLEET_DB, else $XDG_STATE_HOME/fleet/history.sqlite, else ~/.local/state/fleet/history.sqlite.",
         valueName: "path"))
-    var path: String?
+    var path: Sourced<String>?
 
     /// The path that will be used, after $FLEET_DB and XDG defaults.
-    var resolvedPath: String { path ?? FleetDatabase.defaultPath() }
+    var resolvedPath: String { path?.value ?? FleetDatabase.defaultPath() }
 
     /// Opens (creating and migrating when needed) the database.
     func open() throws -> FleetDatabase {
@@ -40,6 +40,11 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The path in `ctx`'s environment ($FLEET_DB, XDG defaults) unless --db gives one.
     func resolvedPath(_ ctx: FleetContext) -> String {
-        path ?? FleetDatabase.defaultPath(environment: ctx.environment)
+        path?.value ?? FleetDatabase.defaultPath(environment: ctx.environment)
     }
+}
+
+extension DatabaseOptions {
+    /// `db:` of a config file.
+    static var configBindings: [ConfigBinding<Self>] { [.option("db", \.path)] }
 }

@@ -16,17 +16,14 @@ public struct FleetContext: Sendable {
     public var clock: any Clock<Duration>
     public var output: FleetOutput
     public var environment: [String: String]
-    /// The process's arguments (`fleet sweep …`): the only place fleet reads them.
-    public var arguments: [String]
 
     public init(makeExecutor: @escaping @Sendable (SSHOptions) -> any RemoteExecutor,
                 now: @escaping @Sendable () -> Date = { Date() },
                 clock: any Clock<Duration> = ContinuousClock(),
                 output: FleetOutput = .standard,
-                environment: [String: String] = ProcessInfo.processInfo.environment,
-                arguments: [String] = CommandLine.arguments) {
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.makeExecutor = makeExecutor; self.now = now; self.clock = clock
-        self.output = output; self.environment = environment; self.arguments = arguments
+        self.output = output; self.environment = environment
     }
 
     /// Real SSH, real clock, the process's stdout/stderr.

@@ -23,8 +23,8 @@ extension NodeAccessOptions {
     }
 
     var recorded: Recorded {
-        Recorded(forks: forks, connectTimeout: connectTimeout.text, commandTimeout: commandTimeout.text,
-                 probeTimeout: probeTimeout.text, hostKeyPolicy: hostKeyPolicy.rawValue)
+        Recorded(forks: forks.value, connectTimeout: connectTimeout.value.text, commandTimeout: commandTimeout.value.text,
+                 probeTimeout: probeTimeout.value.text, hostKeyPolicy: hostKeyPolicy.value.rawValue)
     }
 }
 
@@ -39,7 +39,7 @@ extension RolloutPacingOptions {
     }
 
     var recorded: Recorded {
-        Recorded(confirmAfter: confirmAfter.text, batch: batch.description, maxInFlight: maxInFlight,
-                 rate: rate?.description, pause: pause.text, maxFailures: maxFailures?.description)
+        Recorded(confirmAfter: confirmAfter.value.text, batch: batch.value.description, maxInFlight: maxInFlight.value,
+                 rate: rate?.value.description, pause: pause.value.text, maxFailures: maxFailures?.value.description)
     }
 }

@@ -103,7 +103,7 @@ struct Scan: AsyncParsableCommand {
         }
 
         let options = access.scanOptions
-        let ssh = access.sshOptions(sessions: access.forks)
+        let ssh = access.sshOptions(sessions: access.forks.value)
         let executor = ctx.makeExecutor(ssh)
         let writer = StoreWriter(db: db, run: run)
         let progress = ProgressLine(output: out)

@@ -59,32 +59,33 @@ struct Sweep: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Inventory file (fleet's YAML or an Ansible YAML inventory). Required unless the --config file names it.",
                                valueName: "file"))
-    var inventory: String?
+    var inventory: Sourced<String>?
 
     @Option(help: ArgumentHelp("Nodes to sweep: name globs, groups, label=value; `!` excludes (e.g. 'rack-a,!node-7').",
                                valueName: "selection"))
-    var limit: String?
+    var limit: Sourced<String>?
 
     @OptionGroup var database: DatabaseOptions
 
     @Option(help: ArgumentHelp("Run lock file. Default: the database path + `.lock`.", valueName: "path"))
-    var lock: String?
+    var lock: Sourced<String>?
 
     @Option(help: "Event lines on stderr: text or json.")
-    var logFormat: LogFormatArgument = .text
+    var logFormat: Sourced<LogFormatArgument> = .default(.text)
 
     @Option(help: ArgumentHelp("Write Prometheus metrics here (atomically) for node_exporter's textfile collector.",
                                valueName: "path"))
-    var metricsFile: String?
+    var metricsFile: Sourced<String>?
 
     @Option(help: ArgumentHelp("After the sweep, write the HTML report (`fleet report`: last 30 days, 200 nodes) here, atomically.",
                                valueName: "path"))
-    var report: String?
+    var report: Sourced<String>?
 
-    // --no-clean: a scan-only run with a config file whose clean.enabled is true.
+    // --no-clean: a scan-only run with a config file whose clean.enabled is true. Nil until
+    // the command line or the config file says (a Bool flag cannot tell "not given").
     @Flag(inversion: .prefixedNo, exclusivity: .chooseLast,
-          help: "Clean the residual maps the scan found (same safety checks and pacing as `fleet clean --execute`).")
-    var clean = false
+          help: "Clean the residual maps the scan found (same safety checks and pacing as `fleet clean --execute`). (default: --no-clean)")
+    var clean: Bool?
 
     @OptionGroup var pacing: RolloutPacingOptions
 
@@ -101,9 +102,26 @@ struct Sweep: AsyncParsableCommand {
         guard inventory != nil || config != nil else { throw ValidationError("Missing expected argument '--inventory <file>' (or --config <file> naming one)") }
     }
 
-    func run() async throws {
-        let ctx = FleetContext.live()
-        try await run(ctx, commandLine: SweepConfig.sweepArguments(ctx.arguments))
+    func run() async throws { try await run(.live()) }
+
+    /// Every key of a `--config` file and the option it sets (``SweepConfigFile/keys``).
+    static var configBindings: [ConfigBinding<Sweep>] {
+        [.option("inventory", \.inventory), .option("limit", \.limit), .option("lock", \.lock),
+         .option("log_format", \.logFormat), .option("metrics_file", \.metricsFile), .option("report", \.report),
+         .flag("clean.enabled", \.clean)]
+            + DatabaseOptions.configBindings.map { $0.lifted(\.database) }
+            + RolloutPacingOptions.configBindings.map { $0.lifted(\.pacing) }
+            + NodeAccessOptions.configBindings.map { $0.lifted(\.access) }
+            + KubernetesOptions.configBindings.map { $0.lifted(\.kube) }
+    }
+
+    /// The checks ArgumentParser ran on the command line (this command's and its groups'),
+    /// run again over values a config file set.
+    func validateAll() throws {
+        try validate()
+        try pacing.validate()
+        try access.validate()
+        try kube.validate()
     }
 
     /// `fleet clean --execute --from-run <this sweep>`: plans from the scans this sweep just
@@ -128,26 +146,23 @@ struct Sweep: AsyncParsableCommand {
         var configKeys: [String]?
     }
 
-    /// With --config, `commandLine` is what followed `sweep` (the file is read, then parsed
-    /// again in front of it; see ``SweepConfig``).
-    func run(_ ctx: FleetContext, stop: RolloutStopSignal? = nil, commandLine: [String]? = nil) async throws {
+    /// With --config, the file's values fill the options the command line left unset (see
+    /// ``SweepConfig``).
+    func run(_ ctx: FleetContext, stop: RolloutStopSignal? = nil) async throws {
         guard let configPath = config else { return try await sweep(ctx, stop: stop, config: nil) }
         let resolved: (Sweep, SweepConfig)
         do {
-            guard let commandLine else {
-                throw SweepConfig.Failure(error: InventoryError(file: configPath, line: nil, column: nil,
-                                                                message: "internal: --config given but not the command line to put after it"),
-                                          logFormat: nil)
-            }
-            resolved = try SweepConfig.resolve(path: configPath, commandLine: commandLine)
+            resolved = try SweepConfig.resolve(self, path: configPath)
             guard resolved.0.inventory != nil else {
                 throw SweepConfig.Failure(error: InventoryError(file: configPath, line: nil, column: nil,
                                                                 message: "no inventory: expected an 'inventory:' key (or --inventory on the command line)"),
-                                          logFormat: resolved.0.logFormat.rawValue)
+                                          logFormat: resolved.0.logFormat.value.rawValue)
             }
         } catch let failure as SweepConfig.Failure {
-            // Nothing is known yet (not even the lock): say it in the format the file asked for if it could be read.
-            let format = logFormat == .json || failure.logFormat == "json" ? LogFormat.json : .text
+            // Nothing is known yet (not even the lock): say it in the format --log-format
+            // gives, else the one the file asked for if it could be read.
+            let format = logFormat.source == .commandLine ? logFormat.value.format
+                : failure.logFormat == "json" ? LogFormat.json : .text
             EventLog.logger(format: format, now: ctx.now, write: ctx.output.err)
                 .error("config.invalid", metadata: ["config": .string(configPath), "error": .string(failure.description)])
             // A --config file that cannot be read or is wrong: a data error like the inventory's.
@@ -157,12 +172,14 @@ struct Sweep: AsyncParsableCommand {
     }
 
     private func sweep(_ ctx: FleetContext, stop: RolloutStopSignal?, config loaded: SweepConfig?) async throws {
-        let inventory = self.inventory ?? ""  // validate(): set, or --config resolved one
+        let inventory = self.inventory?.value ?? ""  // validate(): set, or --config resolved one
         let dbPath = database.resolvedPath(ctx)
-        let lockPath = lock ?? SweepLock.defaultPath(forDatabase: dbPath)
+        let lockPath = lock?.value ?? SweepLock.defaultPath(forDatabase: dbPath)
         let limit = self.limit
-        let ssh = access.sshOptions(sessions: access.forks)
-        let cleanSSH = access.sshOptions(sessions: max(access.forks, pacing.maxInFlight))
+        let clean = self.clean ?? false
+        let metricsFile = self.metricsFile?.value, report = self.report?.value
+        let ssh = access.sshOptions(sessions: access.forks.value)
+        let cleanSSH = access.sshOptions(sessions: max(access.forks.value, pacing.maxInFlight.value))
         var sweep = SweepRun(
             inventory: inventory,
             selectNodes: { [access] () throws(SweepRun.SelectionError) -> [InventoryNode] in
@@ -170,12 +187,10 @@ struct Sweep: AsyncParsableCommand {
                 do throws(InventoryError) {
                     let all = try Inventory.load(path: inventory)
                     do throws(InventoryError) {
-                        nodes = try all.select(limit)
+                        nodes = try all.select(limit?.value)
                     } catch {
                         // A limit from the config file is wrong at its line there, not on a command line.
-                        if let loaded, loaded.inEffect.contains("limit"), let s = loaded.file.setting("limit") {
-                            throw loaded.file.error(s, "limit: '\(s.value)': \(error.message)")
-                        }
+                        if let limit, let e = limit.source.error("limit: '\(limit.value)': \(error.message)") { throw e }
                         throw error
                     }
                 } catch {
@@ -192,8 +207,8 @@ struct Sweep: AsyncParsableCommand {
             cleanOptions: { [self] run in cleanOptions(fromRun: run) },
             makeExecutor: { cleaning in ctx.makeExecutor(cleaning ? cleanSSH : ssh) },
             recordedOptions: RecordedOptions(
-                Recorded(limit: limit, clean: clean, lock: lockPath, metricsFile: metricsFile, report: report,
-                         logFormat: logFormat.rawValue, config: loaded.map { Self.absolute($0.file.path) },
+                Recorded(limit: limit?.value, clean: clean, lock: lockPath, metricsFile: metricsFile, report: report,
+                         logFormat: logFormat.value.rawValue, config: loaded.map { Self.absolute($0.file.path) },
                          configKeys: loaded?.inEffect),
                 pacing.recorded, access.recorded),
             // After the run is finished, so the page shows its final status (30 days, 200 nodes).
@@ -204,7 +219,7 @@ struct Sweep: AsyncParsableCommand {
                 }
             },
             version: FleetVersion.current, configPath: loaded?.file.path,
-            log: EventLog.logger(format: logFormat.format, now: ctx.now, write: ctx.output.err),
+            log: EventLog.logger(format: logFormat.value.format, now: ctx.now, write: ctx.output.err),
             now: ctx.now, clock: ctx.clock, stop: stop)
         sweep.kubernetes = try? kube.settings()
         let exit = await sweep.run()

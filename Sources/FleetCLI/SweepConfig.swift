@@ -2,12 +2,12 @@ import ArgumentParser
 import FleetInventory
 import Foundation
 
-/// `fleet sweep --config FILE`: turns the file into the flags it stands for and parses them
-/// with `fleet sweep`'s own parser, written *before* the command line, so the last
-/// occurrence of an option wins: a flag given on the command line overrides the file, the
-/// file overrides the built-in default. Values are checked by the very converters and
-/// `validate()`s the flags use (DurationArgument, RolloutPacingOptions,
-/// NodeAccessOptions); a bad one is reported at the file's line and column.
+/// `fleet sweep --config FILE`: the file's values fill the options the command line left
+/// unset, per option: command line > file > built-in default. Each key is bound to its
+/// option (``Sweep/configBindings``), converted by the option's own type and checked by the
+/// same `validate()`s as the flag (DurationArgument, RolloutPacingOptions,
+/// NodeAccessOptions, …); a bad value is reported at the file's line and column, and
+/// every value the file set carries that place as its ``OptionSource``.
 struct SweepConfig: Sendable {
     var file: SweepConfigFile
     /// The keys whose value the run uses (the command line did not give their flag).
@@ -21,9 +21,9 @@ struct SweepConfig: Sendable {
         var description: String { error.description }
     }
 
-    /// The sweep to run: the file's settings, then `commandLine` (what follows `sweep`),
-    /// parsed as one command line.
-    static func resolve(path: String, commandLine: [String]) throws(Failure) -> (Sweep, SweepConfig) {
+    /// The sweep to run: `commandLine` (the parsed command, with `--config path`) with the
+    /// file's values where it left an option unset.
+    static func resolve(_ commandLine: Sweep, path: String) throws(Failure) -> (Sweep, SweepConfig) {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -39,57 +39,53 @@ struct SweepConfig: Sendable {
         } catch {
             throw Failure(error: error, logFormat: hint)
         }
-        // Each value alone through the flag's parser: the error then points at its line.
+        let bindings = Sweep.configBindings
+        // Every value is checked alone, over the built-in defaults, even one the command
+        // line overrides: a mistake in the file is reported at its place before the cron
+        // line that hides it changes.
+        let defaults: Sweep
+        do { defaults = try Sweep.parse(["--config", path]) } catch {
+            throw Failure(error: InventoryError(file: path, line: nil, column: nil,
+                                                message: "internal: \(Sweep.message(for: error))"), logFormat: hint)
+        }
+        var merged = commandLine
+        var inEffect: [String] = []
         for s in file.settings {
-            do {
-                _ = try Sweep.parse(["--config", path] + s.arguments)
-            } catch {
+            let source = OptionSource.configFile(path: file.path, line: s.line, column: s.column)
+            guard let binding = bindings.first(where: { $0.key == s.key.name }) else {
+                throw Failure(error: file.error(s, "\(s.key.name): internal: no option takes this key"), logFormat: hint)
+            }
+            var alone = defaults
+            guard binding.apply(&alone, s, source) == .applied else {
+                throw Failure(error: file.error(s, Self.message(for: nil, setting: s)), logFormat: hint)
+            }
+            do { try alone.validateAll() } catch {
                 throw Failure(error: file.error(s, Self.message(for: error, setting: s)), logFormat: hint)
             }
+            if binding.apply(&merged, s, source) == .applied { inEffect.append(s.key.name) }
         }
-        let given = Set(Self.flagsGiven(commandLine))
-        let fileArguments = file.settings.flatMap(\.arguments)
-        let sweep: Sweep
         do {
-            sweep = try Sweep.parse(fileArguments + commandLine)
+            try merged.validateAll()
         } catch {
-            // Every value passed alone and the command line parsed before: only a
+            // Every value passed alone and the command line was checked when parsed: only a
             // combination can fail here. Say so rather than guess a line.
             throw Failure(error: InventoryError(file: path, line: nil, column: nil,
                                                 message: "with the command line: \(Sweep.message(for: error))"),
                           logFormat: hint)
         }
-        let inEffect = file.settings.filter { s in !s.key.flags.contains(where: given.contains) }.map(\.key.name)
-        return (sweep, SweepConfig(file: file, inEffect: inEffect))
+        return (merged, SweepConfig(file: file, inEffect: inEffect))
     }
 
     /// `clean.rate: expected N/s, N/min or N/h, e.g. 30/min (as --rate); found '20/day'`.
-    static func message(for error: any Error, setting s: SweepConfigFile.Setting) -> String {
-        let parser = Sweep.message(for: error)
+    /// `error` is what a `validate()` threw; nil: the option's type refused the value.
+    static func message(for error: (any Error)?, setting s: SweepConfigFile.Setting) -> String {
+        let parser = error.map { Sweep.message(for: $0) } ?? ""
         // validate()'s own words when they say more than "invalid" (--forks' range, ...)
         // ("--forks must be between 1 and 4096" -> "access.forks: must be between 1 and 4096 (as --forks)")
         for lead in [s.key.flag + ": ", s.key.flag + " "] where parser.hasPrefix(lead) {
             return "\(s.key.name): \(parser.dropFirst(lead.count)) (as \(s.key.flag)); found '\(s.value)'"
         }
         return "\(s.key.name): expected \(s.key.expected) (as \(s.key.flag)); found '\(s.value)'"
-    }
-
-    /// The option names on a command line (`--batch 5` and `--batch=5` both give `--batch`).
-    static func flagsGiven(_ commandLine: [String]) -> [String] {
-        var out: [String] = []
-        for word in commandLine {
-            if word == "--" { break }
-            guard word.hasPrefix("--") else { continue }
-            out.append(String(word.split(separator: "=", maxSplits: 1).first ?? Substring(word)))
-        }
-        return out
-    }
-
-    /// What follows `sweep` on the process's command line (the root command has no options
-    /// of its own, so it is everything after `fleet sweep`); nil if the line is not that.
-    static func sweepArguments(_ arguments: [String]) -> [String]? {
-        guard arguments.count >= 2, arguments[1] == "sweep" else { return nil }
-        return Array(arguments.dropFirst(2))
     }
 }
 

@@ -16,7 +16,7 @@ import FleetRollout
     @Test(arguments: ["clean", "sweep"])
     func defaultsAndValues(_ command: String) throws {
         let d = try Self.pacing(command, [])
-        #expect(d.confirmAfter.duration == .seconds(300))
+        #expect(d.confirmAfter.value.duration == .seconds(300))
         #expect(d.policy.maxInFlight == 8)
         let p = try Self.pacing(command, ["--batch", "2,50%", "--max-in-flight", "3", "--rate", "30/min",
                                           "--pause", "1m", "--max-failures", "2", "--confirm-after", "0s"]).policy

@@ -42,7 +42,7 @@ import Testing
         let (output, capture) = FleetOutput.capture()
         let ctx = FleetContext(makeExecutor: { _ in ScriptedExecutor([:]) }, output: output, environment: [:])
         do {
-            try await Sweep.parse(args).run(ctx, commandLine: args)
+            try await Sweep.parse(args).run(ctx)
         } catch let e as ExitCode {
             return (e.rawValue, capture)
         }
@@ -52,7 +52,7 @@ import Testing
     /// `fleet sweep ARGS` resolved as the command does it.
     static func resolve(_ args: [String]) throws -> (Sweep, SweepConfig) {
         let cmd = try Sweep.parse(args)
-        return try SweepConfig.resolve(path: try #require(cmd.config), commandLine: args)
+        return try SweepConfig.resolve(cmd, path: try #require(cmd.config))
     }
 
     /// The error `fleet sweep ARGS` reports for its config file.
@@ -94,30 +94,30 @@ import Testing
         let path = try write("sweep.yaml", Self.full)
         let (s, c) = try Self.resolve(["--config", path])
         #expect(s.config == path)
-        #expect(s.inventory == dir + "/nodes.yaml")
-        #expect(s.database.path == "/var/lib/fleet/history.sqlite")
-        #expect(s.lock == "/run/fleet/sweep.lock")
-        #expect(s.limit == "rack-a,!node-7")
-        #expect(s.metricsFile == "/var/lib/prometheus/node-exporter/fleet.prom")
-        #expect(s.report == dir + "/report.html", "relative to the file's folder")
-        #expect(s.logFormat == .json)
-        #expect(s.clean)
-        #expect(s.pacing.confirmAfter.duration == .seconds(600))
-        #expect(s.pacing.batch.description == "10")
-        #expect(s.pacing.maxInFlight == 5)
-        #expect(s.pacing.rate?.description == "20/min")
-        #expect(s.pacing.pause.duration == .seconds(30))
-        #expect(s.pacing.maxFailures?.description == "3")
-        #expect(s.access.forks == 32)
-        #expect(s.access.connectTimeout.duration == .seconds(7))
-        #expect(s.access.commandTimeout.duration == .seconds(90))
-        #expect(s.access.probeTimeout.duration == .seconds(20))
-        #expect(s.access.hostKeyPolicy == .acceptNew)
-        #expect(s.access.sshConfig == "/etc/fleet/ssh_config")
-        #expect(s.access.jump == "ops@bastion")
-        #expect(s.kube.kubernetes && s.kube.kubeconfig == dir + "/kube/config" && s.kube.context == "prod")
-        #expect(s.kube.kubectl == "kubectl" && s.kube.kubernetesRules == dir + "/rules.json")
-        #expect(s.kube.kubernetesNodeLabel == "k8s" && s.kube.kubernetesTimeout.duration == .seconds(20))
+        #expect(s.inventory?.value == dir + "/nodes.yaml")
+        #expect(s.database.path?.value == "/var/lib/fleet/history.sqlite")
+        #expect(s.lock?.value == "/run/fleet/sweep.lock")
+        #expect(s.limit?.value == "rack-a,!node-7")
+        #expect(s.metricsFile?.value == "/var/lib/prometheus/node-exporter/fleet.prom")
+        #expect(s.report?.value == dir + "/report.html", "relative to the file's folder")
+        #expect(s.logFormat.value == .json)
+        #expect(s.clean == true)
+        #expect(s.pacing.confirmAfter.value.duration == .seconds(600))
+        #expect(s.pacing.batch.value.description == "10")
+        #expect(s.pacing.maxInFlight.value == 5)
+        #expect(s.pacing.rate?.value.description == "20/min")
+        #expect(s.pacing.pause.value.duration == .seconds(30))
+        #expect(s.pacing.maxFailures?.value.description == "3")
+        #expect(s.access.forks.value == 32)
+        #expect(s.access.connectTimeout.value.duration == .seconds(7))
+        #expect(s.access.commandTimeout.value.duration == .seconds(90))
+        #expect(s.access.probeTimeout.value.duration == .seconds(20))
+        #expect(s.access.hostKeyPolicy.value == .acceptNew)
+        #expect(s.access.sshConfig?.value == "/etc/fleet/ssh_config")
+        #expect(s.access.jump?.value == "ops@bastion")
+        #expect(s.kube.kubernetes == true && s.kube.kubeconfig?.value == dir + "/kube/config" && s.kube.context?.value == "prod")
+        #expect(s.kube.kubectl.value == "kubectl" && s.kube.kubernetesRules?.value == dir + "/rules.json")
+        #expect(s.kube.kubernetesNodeLabel.value == "k8s" && s.kube.kubernetesTimeout.value.duration == .seconds(20))
         // The policy clean builds from them.
         let policy = s.pacing.policy
         #expect(policy.maxInFlight == 5)
@@ -131,19 +131,19 @@ import Testing
         let path = try write("min.yaml", "inventory: nodes.yaml\n")
         let (s, c) = try Self.resolve(["--config", path])
         let defaults = try Sweep.parse(["--inventory", "x"])
-        #expect(s.inventory == dir + "/nodes.yaml")
+        #expect(s.inventory?.value == dir + "/nodes.yaml")
         #expect(c.inEffect == ["inventory"])
-        #expect(s.database.path == nil)
-        #expect(s.lock == nil && s.limit == nil && s.metricsFile == nil && s.report == nil)
-        #expect(s.logFormat == .text)
-        #expect(!s.clean)
-        #expect(s.pacing.batch == defaults.pacing.batch)
-        #expect(s.pacing.confirmAfter.duration == .seconds(300))
-        #expect(s.pacing.maxInFlight == defaults.pacing.maxInFlight)
+        #expect(s.database.path?.value == nil)
+        #expect(s.lock?.value == nil && s.limit?.value == nil && s.metricsFile?.value == nil && s.report?.value == nil)
+        #expect(s.logFormat.value == .text)
+        #expect(s.clean != true)
+        #expect(s.pacing.batch.value == defaults.pacing.batch.value)
+        #expect(s.pacing.confirmAfter.value.duration == .seconds(300))
+        #expect(s.pacing.maxInFlight.value == defaults.pacing.maxInFlight.value)
         #expect(s.pacing.rate == nil && s.pacing.maxFailures == nil)
-        #expect(s.access.forks == 64)
-        #expect(s.access.connectTimeout.duration == .seconds(10))
-        #expect(s.access.hostKeyPolicy == .strict)
+        #expect(s.access.forks.value == 64)
+        #expect(s.access.connectTimeout.value.duration == .seconds(10))
+        #expect(s.access.hostKeyPolicy.value == .strict)
     }
 
     @Test func flagOverridesFileOverridesDefault() throws {
@@ -153,25 +153,25 @@ import Testing
                     "--inventory", "other.yaml"]
         let (s, c) = try Self.resolve(args)
         // Command line.
-        #expect(s.pacing.batch.description == "2")
-        #expect(!s.clean)
-        #expect(s.logFormat == .text)
-        #expect(s.access.forks == 7)
-        #expect(s.inventory == "other.yaml", "a path on the command line stays relative to the working directory")
+        #expect(s.pacing.batch.value.description == "2")
+        #expect(s.clean != true)
+        #expect(s.logFormat.value == .text)
+        #expect(s.access.forks.value == 7)
+        #expect(s.inventory?.value == "other.yaml", "a path on the command line stays relative to the working directory")
         // File.
-        #expect(s.pacing.maxInFlight == 5)
-        #expect(s.access.connectTimeout.duration == .seconds(7))
-        #expect(s.limit == "rack-a,!node-7")
+        #expect(s.pacing.maxInFlight.value == 5)
+        #expect(s.access.connectTimeout.value.duration == .seconds(7))
+        #expect(s.limit?.value == "rack-a,!node-7")
         #expect(Set(c.inEffect) == Set(SweepConfigFile.keys.map(\.name))
             .subtracting(["clean.batch", "clean.enabled", "log_format", "access.forks", "inventory"]))
 
         // Default: a key the file does not set and no flag.
         let minimal = try write("partial.yaml", "inventory: n.yaml\nclean: {enabled: false, batch: 3}\n")
         let (p, _) = try Self.resolve(["--config", minimal, "--clean"])
-        #expect(p.clean, "--clean on the command line wins over enabled: false")
-        #expect(p.pacing.batch.description == "3")
-        #expect(p.pacing.maxInFlight == 8)
-        #expect(p.access.probeTimeout.duration == .seconds(15))
+        #expect(p.clean == true, "--clean on the command line wins over enabled: false")
+        #expect(p.pacing.batch.value.description == "3")
+        #expect(p.pacing.maxInFlight.value == 8)
+        #expect(p.access.probeTimeout.value.duration == .seconds(15))
     }
 
     @Test func relativePathsAreRelativeToTheFile() throws {
@@ -184,18 +184,18 @@ import Testing
         """
         let path = try write("etc/fleet/sweep.yaml", text)
         let (s, _) = try Self.resolve(["--config", path])
-        #expect(s.inventory == dir + "/etc/fleet/../inv/nodes.yaml")
-        #expect(s.database.path == dir + "/etc/fleet/state/history.sqlite")
-        #expect(s.lock == "/run/fleet.lock")
+        #expect(s.inventory?.value == dir + "/etc/fleet/../inv/nodes.yaml")
+        #expect(s.database.path?.value == dir + "/etc/fleet/state/history.sqlite")
+        #expect(s.lock?.value == "/run/fleet.lock")
         let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
-        #expect(s.metricsFile == home + "/fleet.prom")
+        #expect(s.metricsFile?.value == home + "/fleet.prom")
 
         // A config path given relative to the working directory: its folder still anchors.
         let cwd = FileManager.default.currentDirectoryPath
         let up = String(repeating: "../", count: cwd.split(separator: "/").count)
         let relative = up + String(path.dropFirst())
         let (r, _) = try Self.resolve(["--config", relative])
-        let resolved = try #require(r.inventory)
+        let resolved = try #require(r.inventory?.value)
         #expect(URL(fileURLWithPath: resolved).standardized.path == URL(fileURLWithPath: dir + "/etc/inv/nodes.yaml").standardized.path)
     }
 
@@ -363,8 +363,8 @@ import Testing
         let crontab = try String(contentsOf: root.appendingPathComponent("crontab"), encoding: .utf8)
         let writable = try #require(service.split(separator: "\n").first { $0.hasPrefix("ReadWritePaths=") })
             .dropFirst("ReadWritePaths=".count).split(separator: " ").map(String.init)
-        let db = try #require(s.database.path)
-        let metrics = try #require(s.metricsFile)
+        let db = try #require(s.database.path?.value)
+        let metrics = try #require(s.metricsFile?.value)
         for p in [db, metrics] {
             let folder = (p as NSString).deletingLastPathComponent
             #expect(writable.contains(folder), "\(p) is outside ReadWritePaths \(writable)")
@@ -374,6 +374,6 @@ import Testing
         let installed = "/etc/fleet/sweep.yaml"
         #expect(service.contains("fleet sweep --config \(installed)"))
         #expect(crontab.contains("fleet sweep --config \(installed)"))
-        #expect(s.inventory == root.path + "/nodes.yaml", "relative: installed next to the config, /etc/fleet/nodes.yaml")
+        #expect(s.inventory?.value == root.path + "/nodes.yaml", "relative: installed next to the config, /etc/fleet/nodes.yaml")
     }
 }

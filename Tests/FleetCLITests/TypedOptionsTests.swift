@@ -26,9 +26,9 @@ import Testing
     @Test func rolloutValuesAreParsedByTheirOwnTypes() throws {
         let c = try #require(try Fleet.parseAsRoot(["clean", "--inventory", "n.yaml", "--batch", "2,50%", "--rate", "30/min",
                                                     "--max-failures", "10%"]) as? Clean)
-        #expect(c.pacing.batch.steps == [.count(2), .percent(50)])
-        #expect(c.pacing.rate == RateLimit(count: 30, per: .seconds(60)))
-        #expect(c.pacing.maxFailures == .percent(10))
+        #expect(c.pacing.batch.value.steps == [.count(2), .percent(50)])
+        #expect(c.pacing.rate?.value == RateLimit(count: 30, per: .seconds(60)))
+        #expect(c.pacing.maxFailures?.value == .percent(10))
     }
 
     @Test func recordedOptionsAreOneFlatObjectFromTheGroups() throws {
