@@ -176,6 +176,7 @@ struct Sweep: AsyncParsableCommand {
         let dbPath = database.resolvedPath(ctx)
         let lockPath = lock?.value ?? SweepLock.defaultPath(forDatabase: dbPath)
         let limit = self.limit
+        let inventorySource = self.inventory?.source
         let clean = self.clean ?? false
         let metricsFile = self.metricsFile?.value, report = self.report?.value
         let ssh = access.sshOptions(sessions: access.forks.value)
@@ -185,7 +186,14 @@ struct Sweep: AsyncParsableCommand {
             selectNodes: { [access] () throws(SweepRun.SelectionError) -> [InventoryNode] in
                 let nodes: [InventoryNode]
                 do throws(InventoryError) {
-                    let all = try Inventory.load(path: inventory)
+                    let all: Inventory
+                    do throws(InventoryError) {
+                        all = try Inventory.load(path: inventory)
+                    } catch {
+                        // A file the config names that cannot be read: the key's value may be the mistake.
+                        if error.line == nil, let e = inventorySource?.error("inventory: \(error)") { throw e }
+                        throw error
+                    }
                     do throws(InventoryError) {
                         nodes = try all.select(limit?.value)
                     } catch {
@@ -200,7 +208,10 @@ struct Sweep: AsyncParsableCommand {
                 do {
                     return access.resolve(nodes, config: try access.loadSSHConfig())
                 } catch {
-                    throw SweepRun.SelectionError(event: "ssh_config.invalid", metadata: ["error": .string("\(error)")])
+                    // As for the inventory: an unreadable file the config names, at its key.
+                    let unreadable = (error as? SSHConfigError).map { $0.line == nil } ?? false
+                    let e = unreadable ? access.sshConfig?.source.error("access.ssh_config: \(error)") : nil
+                    throw SweepRun.SelectionError(event: "ssh_config.invalid", metadata: ["error": .string(e.map { "\($0)" } ?? "\(error)")])
                 }
             },
             dbPath: dbPath, lockPath: lockPath, metricsFile: metricsFile, clean: clean, scan: access.scanOptions,

@@ -167,16 +167,43 @@ import Testing
             #expect(f.error.message.contains("access.forks: must be between 1 and 4096 (as --forks); found '5000'"), "\(f)")
         }
 
-        let (output, capture) = FleetOutput.capture()
-        let ctx = FleetContext(makeExecutor: { _ in ScriptedExecutor([:]) }, output: output, environment: [:])
-        var code: Int32 = 0
-        do { try await Sweep.parse(["--config", file, "--log-format", "text"]).run(ctx) } catch let e as ExitCode {
-            code = e.rawValue
-        }
+        let (code, err) = try await Self.sweep(["--config", file, "--log-format", "text"])
         #expect(code == 65)
-        #expect(!capture.stderr.hasPrefix("{"), "--log-format text beats the file's json: \(capture.stderr)")
-        #expect(capture.stderr.contains("config.invalid"))
-        #expect(capture.stderr.contains("\(file):\(place.line):\(place.column): access.forks"), "\(capture.stderr)")
+        #expect(!err.hasPrefix("{"), "--log-format text beats the file's json: \(err)")
+        #expect(err.contains("config.invalid"))
+        #expect(err.contains("\(file):\(place.line):\(place.column): access.forks"), "\(err)")
+    }
+
+    /// `fleet sweep ARGS` in-process (SweepConfigTests's, no node reached): exit status and stderr.
+    static func sweep(_ args: [String]) async throws -> (code: Int32, stderr: String) {
+        let (code, capture) = try await SweepConfigTests.sweep(args)
+        return (code, capture.stderr)
+    }
+
+    /// A file the config names that cannot be read is reported at the key that names it;
+    /// the same file named by a flag is the flag's mistake, reported as before.
+    @Test func anUnreadableFileTheConfigNamesIsReportedAtItsKey() async throws {
+        let text = "inventory: missing/nodes.yaml\ndb: history.sqlite\n"
+        let file = try write("sweep.yaml", text)
+        let place = try SweepConfigTests.position(of: "missing/nodes.yaml", in: text)
+        let (code, err) = try await Self.sweep(["--config", file])
+        #expect(code == 65)
+        #expect(err.contains("inventory.invalid"))
+        #expect(err.contains("\(file):\(place.line):\(place.column): inventory: \(files.dir)/missing/nodes.yaml: cannot read inventory"),
+                "\(err)")
+        let (flagCode, flagErr) = try await Self.sweep(["--config", file, "--inventory", files.dir + "/other.yaml"])
+        #expect(flagCode == 65)
+        #expect(flagErr.contains("\(files.dir)/other.yaml: cannot read inventory") && !flagErr.contains("\(file):"), "\(flagErr)")
+
+        _ = try write("nodes.yaml", "nodes:\n  - {name: node-1, address: 127.0.22.1}\n")
+        let sshText = "inventory: nodes.yaml\ndb: history.sqlite\naccess:\n  ssh_config: \(files.dir)/no/ssh_config\n"
+        let sshFile = try write("ssh.yaml", sshText)
+        let sshPlace = try SweepConfigTests.position(of: files.dir + "/no/ssh_config", in: sshText)
+        let (sshCode, sshErr) = try await Self.sweep(["--config", sshFile])
+        #expect(sshCode == 65)
+        #expect(sshErr.contains("ssh_config.invalid"))
+        #expect(sshErr.contains("\(sshFile):\(sshPlace.line):\(sshPlace.column): access.ssh_config: \(files.dir)/no/ssh_config: cannot read ssh config"),
+                "\(sshErr)")
     }
 
     /// Every key of the file is bound to exactly one option.
