@@ -10,6 +10,10 @@ public enum ActionKind: String, Sendable, Codable, CaseIterable {
     case flushBuffers = "flush-buffers"
     case deleteDevice = "delete-device"
     case removeWWID = "remove-wwid"
+    /// Not a command: the check after a map's steps (procedure step 2.3) that the map, its
+    /// disks and their by-id links are gone. Its row is what makes the history say
+    /// "cleaned" only for a map that was verified gone.
+    case verify
 }
 
 public enum ActionOutcome: String, Sendable, Codable, CaseIterable {

@@ -9,6 +9,8 @@ public protocol CleanAudit: Sendable {
     func started(_ id: Int64) throws
     func finished(_ id: Int64, outcome: ActionOutcome, exitCode: Int32?, stdout: String?, stderr: String?,
                   duration: Duration?, reason: String?) throws
+    /// The check after a map's steps all succeeded: verified gone, or not (and why).
+    func verified(node: String, cleanup: MapCleanup, ok: Bool, reason: String) throws
 }
 
 /// The audit in the SQLite history (`actions` table) for one clean run.
@@ -33,5 +35,10 @@ public struct DatabaseCleanAudit: CleanAudit {
                          duration: Duration?, reason: String?) throws {
         try database.recordActionOutcome(id: id, outcome: outcome, exitCode: exitCode, stdout: stdout, stderr: stderr,
                                          duration: duration, reason: reason)
+    }
+
+    public func verified(node: String, cleanup: MapCleanup, ok: Bool, reason: String) throws {
+        try database.recordVerification(run: run, node: node, wwid: cleanup.wwid.rawValue, mapName: cleanup.name.rawValue,
+                                        dm: cleanup.dm.rawValue, verified: ok, reason: reason)
     }
 }

@@ -577,6 +577,14 @@ public struct NodeCleaner: Sendable {
             } else {
                 r.maps[i].reason = "verified gone: map, disks \(r.maps[i].cleanup.disks.map(\.rawValue).joined(separator: ",")) and their by-id links"
             }
+            // The history says "cleaned" only on this row: without it a map whose steps
+            // succeeded but which is still there would read as cleaned in `fleet report`.
+            do {
+                try audit.verified(node: node, cleanup: r.maps[i].cleanup, ok: r.maps[i].outcome == .cleaned, reason: r.maps[i].reason ?? "")
+            } catch {
+                // The map is what the check saw either way; only the history misses the row.
+                r.maps[i].reason = (r.maps[i].reason ?? "") + "; this check could not be written to the history: \(error)"
+            }
         }
     }
 }

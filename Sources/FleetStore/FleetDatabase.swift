@@ -359,6 +359,21 @@ public final class FleetDatabase: Sendable {
                                        command: command.display, kind: kind, plannedAt: plannedAt)
     }
 
+    /// The verification after a map's steps, as a finished `verify` row: `ok` when the map,
+    /// its disks and their by-id links were seen gone, `failed` (with why) when not. A map's
+    /// cleanup reads as cleaned in the history only when its last row is ok.
+    public func recordVerification(run: Int64, node: String, wwid: String, mapName: String?, dm: String?,
+                                   verified: Bool, reason: String, at: Date = Date()) throws {
+        let t = ISOTime.format(at)
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO actions (run_id, node, wwid, map_name, dm, command, kind, planned_at, started_at, ended_at, outcome, reason)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [run, node, wwid, mapName, dm, "verify: map, disks and by-id links gone", ActionKind.verify.rawValue,
+                                 t, t, t, (verified ? ActionOutcome.ok : .failed).rawValue, reason])
+        }
+    }
+
     public func recordActionStarted(id: Int64, at: Date = Date()) throws {
         try pool.write { db in
             try db.execute(sql: "UPDATE actions SET outcome = 'started', started_at = ? WHERE id = ? AND outcome = 'planned'",

@@ -128,7 +128,11 @@ import FleetTestSupport
         let m = try #require(r.maps.first)
         #expect(m.outcome == .cleaned)
         #expect(m.reason?.hasPrefix("verified gone") == true)
-        let rows = try h.actions()
+        let all = try h.actions()
+        // The steps, then the check that found the map gone (procedure step 2.3).
+        let verify = try #require(all.last)
+        #expect(verify.kind == "verify" && verify.outcome == .ok && verify.reason == m.reason)
+        let rows = all.dropLast()
         #expect(rows.map(\.kind) == ["flush-map", "flush-buffers", "flush-buffers", "delete-device", "delete-device", "remove-wwid"])
         #expect(rows.map(\.command) == ["multipath -f mpatha", "blockdev --flushbufs /dev/sdg", "blockdev --flushbufs /dev/sdh",
                                         "echo 1 > /sys/block/sdg/device/delete", "echo 1 > /sys/block/sdh/device/delete",
@@ -244,13 +248,13 @@ import FleetTestSupport
         let r = await h.cleaner.clean(plan)
         #expect(h.executor.unconsumed.isEmpty)
         #expect(r.maps.first?.outcome == .cleaned)
-        #expect(try h.actions().map(\.command) == [
+        #expect(try h.actions().filter { $0.kind != "verify" }.map(\.command) == [
             "multipathd disablequeueing map mpathc", "multipath -f mpathc",
             "blockdev --flushbufs /dev/sdf", "blockdev --flushbufs /dev/sdd",
             "echo 1 > /sys/block/sdf/device/delete", "echo 1 > /sys/block/sdd/device/delete",
             "multipath -w \(Self.mpathc)", "kill -9 8410",
         ])
-        #expect(try h.actions().last?.reason?.contains("stuck reader still there after disabling queueing: pid 8410 dd (D, submit_bio_wait)") == true)
+        #expect(try h.actions().last { $0.kind != "verify" }?.reason?.contains("stuck reader still there after disabling queueing: pid 8410 dd (D, submit_bio_wait)") == true)
     }
 
     @Test func multipathdFailingFallsBackAndAnOpenCountAbove0StopsTheMap() async throws {
@@ -319,6 +323,12 @@ import FleetTestSupport
         #expect(h.executor.unconsumed.isEmpty)
         #expect(r.maps.first?.outcome == .failed)
         #expect(r.maps.first?.reason?.contains("map still in multipath -ll") == true)
+        // The history says so too: every step's row is ok, the check's row is not, and the
+        // map's cleanup reads as failed (what `fleet report` and `history` show).
+        let rows = try h.actions()
+        #expect(rows.dropLast().allSatisfy { $0.outcome == .ok })
+        #expect(rows.last?.kind == "verify" && rows.last?.outcome == .failed)
+        #expect(try h.history.db.mapCleanups().map(\.outcome) == [.failed])
     }
 
     @Test func sessionLostMidCleanupLeavesNoPlannedRowOpen() async throws {
