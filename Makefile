@@ -43,5 +43,6 @@ bench: deps
 	bench/parse.sh
 	bench/ssh.sh $(BENCH_N) $(BENCH_C)
 	bench/scan.sh $(if $(PEERS),--peers --install --peer-job both) $(BENCH_N) $(BENCH_C)
+	bench/clean.sh $(BENCH_N) $(BENCH_C)
 	bench/history.sh
 	bench/report.sh

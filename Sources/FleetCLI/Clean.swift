@@ -107,9 +107,12 @@ struct Clean: AsyncParsableCommand {
         let cleaner = CleanRun(executor: ctx.makeExecutor(ssh), database: db, options: options,
                                time: RolloutTime(ctx.clock), now: ctx.now, stop: stop,
                                events: { e in Self.log(e, execute: execute, out: log) })
+        // Each node's part of the report is rendered once its result is final (spooled to a
+        // temporary file), so memory grows with --max-in-flight, not with the number of nodes.
+        var printed = CleanReport(json: format == .json, execute: execute, nodes: nodes.count)
         let report: CleanRunReport
         do {
-            report = try await cleaner.run(nodes: nodes, run: run)
+            report = try await cleaner.run(nodes: nodes, run: run, into: &printed)
         } catch {
             try? db.finishRun(run, status: .failed, exitCode: ExitStatus.database.rawValue, endedAt: ctx.now())
             throw out.fail(.clean, .database, error)
@@ -123,10 +126,7 @@ struct Clean: AsyncParsableCommand {
             out.warn(.clean, "\(k)")
             out.warn(.clean, "nothing was cleaned (exit \(ExitStatus.kubernetesUnavailable.rawValue)); fix access or pass --no-kubernetes")
         }
-        switch format {
-        case .table: out.out(report.table())
-        case .json: out.out(report.json() + "\n")
-        }
+        printed.write(report, to: out.out)
         if report.exit != .ok { throw ExitCode(report.exit) }
     }
 

@@ -72,3 +72,68 @@ public struct NodeCleanResult: Sendable, Hashable, Codable {
     /// fleet refusing to act on a changed map, not a failure.
     public var failed: Bool { status != .ok || maps.contains { $0.outcome == .failed } }
 }
+
+/// Takes each node of a clean once, as its result is final: in no particular order (nodes
+/// without work as they are planned, the others as they finish), one at a time; `index` is
+/// the node's position in the selection. What a sink keeps is the only per-node memory of
+/// ``CleanRun/run(nodes:run:into:)``: the run itself keeps a ``CleanSummary``.
+public protocol CleanSink {
+    mutating func add(_ result: NodeCleanResult, at index: Int)
+}
+
+/// A sink that keeps every node, in selection order (tests).
+public struct KeptCleans: CleanSink {
+    var slots: [NodeCleanResult?]
+    public init(count: Int) { slots = [NodeCleanResult?](repeating: nil, count: count) }
+    public mutating func add(_ result: NodeCleanResult, at index: Int) { slots[index] = result }
+    /// Every node, in selection order (call once the run has returned).
+    public var nodes: [NodeCleanResult] { slots.map { $0! } }
+}
+
+/// A sink that keeps nothing (`sweep`: each node is logged as its event, the counts are in
+/// the report's ``CleanSummary``).
+public struct DroppedCleans: CleanSink {
+    public init() {}
+    public mutating func add(_ result: NodeCleanResult, at index: Int) {}
+}
+
+/// Counters over a clean's node results: everything the summary line, the exit status and
+/// `sweep`'s metrics need. Its size does not depend on the number of nodes.
+public struct CleanSummary: Sendable, Hashable {
+    public var nodes = 0
+    /// Nodes with at least one map planned or acted on.
+    public var nodesWithMaps = 0
+    /// Nodes whose status is not ok (not scanned, unreachable, session failed).
+    public var nodesNotOK = 0
+    /// Nodes that failed (``NodeCleanResult/failed``).
+    public var nodesFailed = 0
+    public var mapsCleaned = 0
+    public var mapsFailed = 0
+    public var mapsAborted = 0
+    public var mapsPlanned = 0
+    public var mapsLeft = 0
+    public var mapsWaiting = 0
+
+    public init() {}
+
+    public init(_ results: some Sequence<NodeCleanResult>) {
+        for r in results { add(r) }
+    }
+
+    public mutating func add(_ r: NodeCleanResult) {
+        nodes += 1
+        if !r.maps.isEmpty { nodesWithMaps += 1 }
+        if r.status != .ok { nodesNotOK += 1 }
+        if r.failed { nodesFailed += 1 }
+        for m in r.maps {
+            switch m.outcome {
+            case .cleaned: mapsCleaned += 1
+            case .failed: mapsFailed += 1
+            case .aborted: mapsAborted += 1
+            case .planned: mapsPlanned += 1
+            }
+        }
+        mapsLeft += r.left.count
+        mapsWaiting += r.left.filter { $0.reasons.contains { $0.key == "waiting-for-confirmation" } }.count
+    }
+}

@@ -41,13 +41,15 @@ public enum CleanEvent: Sendable {
     case stopping(RolloutEnd)
 }
 
-/// A clean run's result: every selected node in inventory order.
-public struct CleanRunReport: Sendable, Codable {
+/// A clean run's outcome without its nodes: the run, how it ended and the counters over every
+/// node. Each node's own result went to the run's ``CleanSink`` as it was final (and every
+/// command is in the history's audit), so memory does not grow with the number of nodes.
+public struct CleanRunReport: Sendable {
     public var run: Int64
     public var execute: Bool
     public var fromRun: Int64?
     public var confirmAfterSeconds: Int64
-    public var nodes: [NodeCleanResult]
+    public var summary: CleanSummary
     public var end: RolloutEnd
     /// Nodes with work that never started (stopped by --max-failures or a signal).
     public var notStarted: [String]
@@ -57,24 +59,29 @@ public struct CleanRunReport: Sendable, Codable {
     /// What answered (`context … cluster … server …`), when the API was asked and answered.
     public var kubernetesSource: String?
 
-    public var mapsCleaned: Int { nodes.reduce(0) { $0 + $1.maps.filter { $0.outcome == .cleaned }.count } }
-    public var mapsFailed: Int { nodes.reduce(0) { $0 + $1.maps.filter { $0.outcome == .failed }.count } }
-    public var mapsAborted: Int { nodes.reduce(0) { $0 + $1.maps.filter { $0.outcome == .aborted }.count } }
-    public var mapsPlanned: Int { nodes.reduce(0) { $0 + $1.maps.filter { $0.outcome == .planned }.count } }
-    public var mapsLeft: Int { nodes.reduce(0) { $0 + $1.left.count } }
-    public var mapsWaiting: Int {
-        nodes.reduce(0) { $0 + $1.left.filter { $0.reasons.contains { $0.key == "waiting-for-confirmation" } }.count }
+    public init(run: Int64, execute: Bool, fromRun: Int64?, confirmAfterSeconds: Int64, summary: CleanSummary,
+                end: RolloutEnd, notStarted: [String], exitCode: Int32, kubernetesUnavailable: String? = nil,
+                kubernetesSource: String? = nil) {
+        self.run = run; self.execute = execute; self.fromRun = fromRun; self.confirmAfterSeconds = confirmAfterSeconds
+        self.summary = summary; self.end = end; self.notStarted = notStarted; self.exitCode = exitCode
+        self.kubernetesUnavailable = kubernetesUnavailable; self.kubernetesSource = kubernetesSource
     }
-    public var failedNodes: [String] { nodes.filter(\.failed).map(\.node) }
+
+    public var mapsCleaned: Int { summary.mapsCleaned }
+    public var mapsFailed: Int { summary.mapsFailed }
+    public var mapsAborted: Int { summary.mapsAborted }
+    public var mapsPlanned: Int { summary.mapsPlanned }
+    public var mapsLeft: Int { summary.mapsLeft }
+    public var mapsWaiting: Int { summary.mapsWaiting }
 
     /// The run's status in the one exit-status table (docs/clean.md, README).
     public var exit: ExitStatus { ExitStatus(rawValue: exitCode) ?? .cleanupsFailed }
 
-    static func exitCode(end: RolloutEnd, nodes: [NodeCleanResult]) -> Int32 {
+    public static func exitCode(end: RolloutEnd, summary: CleanSummary) -> Int32 {
         let status: ExitStatus = switch end {
         case .maxFailures: .maxFailures
         case .interrupted: .interrupted
-        case .completed: nodes.contains(where: \.failed) ? .cleanupsFailed : .ok
+        case .completed: summary.nodesFailed > 0 ? .cleanupsFailed : .ok
         }
         return status.rawValue
     }
@@ -105,121 +112,164 @@ public struct CleanRun: Sendable {
     /// Runs the whole clean as run `run` (a `clean` row the caller began with
     /// ``FleetDatabase/beginRun(kind:inventory:options:version:startedAt:)``). Fresh scans
     /// are recorded under that run too, so `fleet history run ID` shows what was seen and done.
-    public func run(nodes: [InventoryNode], run: Int64) async throws -> CleanRunReport {
+    ///
+    /// Memory does not grow with the number of nodes: every scan is in the history (this
+    /// run's or `--from-run`'s) and each node is planned from it when needed, one at a time;
+    /// each node's result goes to `sink` once final and only counters stay. The price is
+    /// planning a node with work twice: once to know it has work, again right before it
+    /// starts (from the same scan, with the history as it is then).
+    public func run<Sink: CleanSink>(nodes: [InventoryNode], run: Int64, into sink: inout Sink) async throws -> CleanRunReport {
         let k8s = KubernetesWitness.ask(options.kubernetes, nodes: nodes, fetch: kubernetesFetch)
         try? KubernetesWitness.record(k8s, run: run, in: database)
         let witnesses = k8s.witnesses
-        var scans: [String: NodeScan] = [:]
-        if let from = options.fromRun {
-            for var s in try database.nodeScans(run: from) {
-                // The recorded findings, re-judged by what Kubernetes says now.
-                if witnesses.kubernetes != nil {
-                    Witnesses.apply(&s.findings, snapshot: NodeSnapshot(outputs: []),
-                                    kubernetes: witnesses.input(for: s.node).kubernetes, rules: witnesses.rules)
-                }
-                scans[s.node] = s
-            }
-        } else {
-            for s in await scan(nodes, run: run, witnesses: witnesses) { scans[s.node] = s }
+        let source = ScanSource(database: database, run: run, fromRun: options.fromRun, witnesses: witnesses)
+        if options.fromRun == nil {
+            var dropped = DroppedScans()
+            source.unstored = await scan(nodes, run: run, witnesses: witnesses, into: &dropped)
         }
         let gate = k8s.gate
-        var plans = try nodes.map { try plan($0, scan: scans[$0.name], run: run, kubernetes: gate) }
+        func plan(_ i: Int) throws -> NodeCleanPlan {
+            try self.plan(nodes[i], scan: try source.scan(nodes[i].name), run: run, kubernetes: gate)
+        }
 
         // --wait: sleep until the latest confirmation time, re-scan the waiting nodes, re-plan.
-        var rounds = 0
-        let deadline = now().addingTimeInterval(options.maxWait.timeInterval)
-        while options.wait, rounds < 3, !(stop?.isTriggered ?? false) {
-            let waiting = plans.indices.filter { plans[$0].waitingUntil != nil }
-            guard let until = waiting.compactMap({ plans[$0].waitingUntil }).max(), until <= deadline else { break }
-            rounds += 1
-            events(.waiting(until: until, maps: waiting.reduce(0) { n, i in
-                n + plans[i].left.filter { $0.reasons.contains { $0.key == "waiting-for-confirmation" } }.count }))
-            let delay = until.timeIntervalSince(now())
-            if delay > 0 {
-                let stopWait = stop
-                await withTaskGroup(of: Void.self) { g in
-                    let wakeAt = time.elapsed() + .milliseconds(Int64(delay * 1000) + 50)
-                    g.addTask { [time] in await time.sleepUntil(wakeAt) }
-                    if let stopWait { g.addTask { await stopWait.wait() } }
-                    await g.next()
-                    g.cancelAll()
+        // Only the waiting nodes' indices are kept between rounds.
+        if options.wait {
+            /// Which of `indices` still wait, until when at the latest, and how many maps.
+            func waitingAmong(_ indices: some Sequence<Int>) throws -> (nodes: [Int], until: Date?, maps: Int) {
+                var out: (nodes: [Int], until: Date?, maps: Int) = ([], nil, 0)
+                for i in indices {
+                    let p = try plan(i)
+                    guard let u = p.waitingUntil else { continue }
+                    out.nodes.append(i)
+                    out.until = max(out.until ?? u, u)
+                    out.maps += p.left.filter { $0.reasons.contains { $0.key == "waiting-for-confirmation" } }.count
                 }
+                return out
             }
-            if stop?.isTriggered ?? false { break }
-            let rescanned = await scan(waiting.map { nodes[$0] }, run: run, witnesses: witnesses)
-            for s in rescanned {
-                guard let i = nodes.firstIndex(where: { $0.name == s.node }) else { continue }
-                plans[i] = try plan(nodes[i], scan: s, run: run, kubernetes: gate)
+            var waiting = try waitingAmong(nodes.indices)
+            var rounds = 0
+            let deadline = now().addingTimeInterval(options.maxWait.timeInterval)
+            while rounds < 3, !(stop?.isTriggered ?? false), let until = waiting.until, until <= deadline {
+                rounds += 1
+                events(.waiting(until: until, maps: waiting.maps))
+                let delay = until.timeIntervalSince(now())
+                if delay > 0 {
+                    let stopWait = stop
+                    await withTaskGroup(of: Void.self) { g in
+                        let wakeAt = time.elapsed() + .milliseconds(Int64(delay * 1000) + 50)
+                        g.addTask { [time] in await time.sleepUntil(wakeAt) }
+                        if let stopWait { g.addTask { await stopWait.wait() } }
+                        await g.next()
+                        g.cancelAll()
+                    }
+                }
+                if stop?.isTriggered ?? false { break }
+                // From now on these nodes plan from the new scan. It is kept in memory: the
+                // history holds one scan per node and run, so it cannot be recorded (the
+                // record fails; as before, that does not stop the clean).
+                var rescanned = KeptScans(count: waiting.nodes.count)
+                _ = await scan(waiting.nodes.map { nodes[$0] }, run: run, witnesses: witnesses, into: &rescanned)
+                for s in rescanned.nodes { source.rescans[s.node] = s }
+                waiting = try waitingAmong(waiting.nodes)
             }
         }
 
+        var summary = CleanSummary()
+        func emit(_ r: NodeCleanResult, _ i: Int) {
+            summary.add(r)
+            sink.add(r, at: i)
+        }
+        let confirmAfterSeconds = options.confirmAfter.components.seconds
         if case .unavailable(let why) = gate {
             // Fail closed: no session is opened to act, not even to close an earlier run's rows.
-            let results = plans.map { p in
-                NodeCleanResult(node: p.node, address: Self.address(p.target), status: p.scanError == nil ? .ok : (p.scanStatus == .ok ? .nodeError : p.scanStatus),
-                                error: p.scanError, left: p.left)
+            for i in nodes.indices {
+                let p = try plan(i)
+                emit(NodeCleanResult(node: p.node, address: Self.address(p.target), status: Self.status(p), error: p.scanError,
+                                     left: p.left), i)
             }
             return CleanRunReport(run: run, execute: options.execute, fromRun: options.fromRun,
-                                  confirmAfterSeconds: options.confirmAfter.components.seconds, nodes: results, end: .completed,
+                                  confirmAfterSeconds: confirmAfterSeconds, summary: summary, end: .completed,
                                   notStarted: [], exitCode: ExitStatus.kubernetesUnavailable.rawValue,
                                   kubernetesUnavailable: why)
         }
         guard options.execute else {
-            let results = plans.map { p in
-                NodeCleanResult(node: p.node, address: Self.address(p.target), status: p.scanError == nil ? .ok : (p.scanStatus == .ok ? .nodeError : p.scanStatus),
-                                error: p.scanError, maps: p.cleanups.map { MapCleanResult(cleanup: $0, outcome: .planned) },
-                                left: p.left)
+            for i in nodes.indices {
+                let p = try plan(i)
+                emit(NodeCleanResult(node: p.node, address: Self.address(p.target), status: Self.status(p), error: p.scanError,
+                                     maps: p.cleanups.map { MapCleanResult(cleanup: $0, outcome: .planned) }, left: p.left), i)
             }
             let end: RolloutEnd = (stop?.isTriggered ?? false) ? .interrupted : .completed
             return CleanRunReport(run: run, execute: false, fromRun: options.fromRun,
-                                  confirmAfterSeconds: options.confirmAfter.components.seconds, nodes: results, end: end,
-                                  notStarted: [], exitCode: CleanRunReport.exitCode(end: end, nodes: results),
+                                  confirmAfterSeconds: confirmAfterSeconds, summary: summary, end: end,
+                                  notStarted: [], exitCode: CleanRunReport.exitCode(end: end, summary: summary),
                                   kubernetesSource: k8s.source)
         }
 
-        // Execute: only nodes with work go through the scheduler; the rest are reported as planned.
-        var results: [NodeCleanResult?] = plans.map { p in
-            p.hasWork ? nil : NodeCleanResult(node: p.node, address: Self.address(p.target),
-                                              status: p.scanError == nil ? .ok : (p.scanStatus == .ok ? .nodeError : p.scanStatus), error: p.scanError, left: p.left)
+        // Execute: only nodes with work go through the scheduler; the rest are final now.
+        var work: [Int] = []
+        for i in nodes.indices {
+            let p = try plan(i)
+            if p.hasWork { work.append(i); continue }
+            emit(NodeCleanResult(node: p.node, address: Self.address(p.target), status: Self.status(p), error: p.scanError,
+                                 left: p.left), i)
         }
-        let work = plans.indices.filter { plans[$0].hasWork }
         let cleaner = NodeCleaner(executor: executor, audit: DatabaseCleanAudit(database: database, run: run),
                                   options: options.cleaner)
-        let collected = ResultBox()
-        let workPlans = work.map { plans[$0] }
-        let events = self.events
-        let outcome = await RolloutRunner.run(count: work.count, policy: options.policy, time: time, stop: stop) { i, batch in
-            events(.nodeStarted(node: workPlans[i].node, batch: batch))
-            var r = await cleaner.clean(workPlans[i])
+        let events = self.events, planner = self
+        let workNodes = work.map { nodes[$0] }
+        let outcome = await RolloutRunner.run(count: work.count, policy: options.policy, time: time, stop: stop, work: { k, batch in
+            events(.nodeStarted(node: workNodes[k].name, batch: batch))
+            var r: NodeCleanResult
+            do {
+                // Planned again right before it starts (the first plan was not kept).
+                let p = try planner.plan(workNodes[k], scan: try source.scan(workNodes[k].name), run: run, kubernetes: gate)
+                r = await cleaner.clean(p)
+            } catch {
+                r = NodeCleanResult(node: workNodes[k].name, address: Self.address(workNodes[k].target), status: .nodeError,
+                                    error: "\(workNodes[k].name): could not plan from the history: \(error)")
+            }
             r.batch = batch
-            collected.set(i, r)
             events(.nodeFinished(r))
-            return r.failed
-        }
+            return r
+        }, failed: \.failed, finished: { k, r in emit(r, work[k]) })
         if outcome.end != .completed { events(.stopping(outcome.end)) }
-        for (k, i) in work.enumerated() {
-            if let r = collected.get(k) { results[i] = r; continue }
-            let p = plans[i]
-            results[i] = NodeCleanResult(node: p.node, address: Self.address(p.target), status: .ok, error: nil,
-                                         maps: p.cleanups.map { MapCleanResult(cleanup: $0, outcome: .planned, reason: "not started: run stopped (\(outcome.end.rawValue))") },
-                                         left: p.left)
+        for k in outcome.notStarted {
+            let p = try plan(work[k])
+            emit(NodeCleanResult(node: p.node, address: Self.address(p.target), status: .ok, error: nil,
+                                 maps: p.cleanups.map { MapCleanResult(cleanup: $0, outcome: .planned, reason: "not started: run stopped (\(outcome.end.rawValue))") },
+                                 left: p.left), work[k])
         }
-        let final = results.map { $0! }
         return CleanRunReport(run: run, execute: true, fromRun: options.fromRun,
-                              confirmAfterSeconds: options.confirmAfter.components.seconds, nodes: final, end: outcome.end,
-                              notStarted: outcome.notStarted.map { workPlans[$0].node },
-                              exitCode: CleanRunReport.exitCode(end: outcome.end, nodes: final),
+                              confirmAfterSeconds: confirmAfterSeconds, summary: summary, end: outcome.end,
+                              notStarted: outcome.notStarted.sorted().map { workNodes[$0].name },
+                              exitCode: CleanRunReport.exitCode(end: outcome.end, summary: summary),
                               kubernetesSource: k8s.source)
     }
 
-    func scan(_ nodes: [InventoryNode], run: Int64, witnesses: RunWitnesses) async -> [NodeScan] {
+    /// A node result's status from its plan: a node that could not be scanned keeps its scan status.
+    static func status(_ p: NodeCleanPlan) -> NodeStatus {
+        p.scanError == nil ? .ok : (p.scanStatus == .ok ? .nodeError : p.scanStatus)
+    }
+
+    /// Scans `nodes`, recording each under `run` and handing it to `sink` as it finishes.
+    /// Returns the nodes whose scan could not be recorded, with why (a fresh scan's are not
+    /// cleaned: they cannot be planned from the history).
+    func scan<Sink: ScanSink>(_ nodes: [InventoryNode], run: Int64, witnesses: RunWitnesses, into sink: inout Sink) async -> [String: String] {
         events(.scanning(nodes: nodes.count))
         let db = database, events = self.events
+        let unstored = UnstoredScans()
         let scanner = ScanRun(executor: executor, options: options.scan,
                               record: { s in _ = try db.recordNode(run: run, s) },
-                              events: { if case .nodeFinished(let s, _) = $0 { events(.scanned(s)) } }, now: now,
-                              witnesses: witnesses)
-        return await scanner.run(nodes.map(\.target)).nodes
+                              events: {
+                                  switch $0 {
+                                  case .nodeFinished(let s, _): events(.scanned(s))
+                                  case .storeFailed(let node, let message): unstored.add(node, message)
+                                  case .started, .finished: break
+                                  }
+                              }, now: now, witnesses: witnesses)
+        _ = await scanner.run(nodes.map(\.target), into: &sink)
+        return unstored.all
     }
 
     /// One node's plan from its scan, the history's observations and unfinished actions.
@@ -260,11 +310,49 @@ public struct CleanRun: Sendable {
     static func address(_ t: NodeTarget) -> String { t.port == 22 ? t.host : "\(t.host):\(t.port)" }
 }
 
-/// Node results written from the rollout's tasks.
-final class ResultBox: @unchecked Sendable {
-    // @unchecked: `results` is only touched under `lock`.
+/// Where a clean's nodes were scanned: `--wait`'s re-scans (kept), this run's own fresh scan,
+/// then `--from-run`'s, re-judged by what Kubernetes says now; read from the history one node
+/// at a time. Besides the re-scans, only nodes whose fresh scan could not be recorded are
+/// kept, with why.
+final class ScanSource: @unchecked Sendable {
+    // @unchecked: `unstored` and `rescans` are set only before the rollout starts (by the run's own task)
+    // and read after; node tasks only read it.
+    let database: FleetDatabase
+    let run: Int64
+    let fromRun: Int64?
+    let witnesses: RunWitnesses
+    var unstored: [String: String] = [:]
+    /// `--wait`'s re-scans of the nodes still waiting (set like `unstored`).
+    var rescans: [String: NodeScan] = [:]
+
+    init(database: FleetDatabase, run: Int64, fromRun: Int64?, witnesses: RunWitnesses) {
+        self.database = database; self.run = run; self.fromRun = fromRun; self.witnesses = witnesses
+    }
+
+    /// The node's scan, or nil when it has none (the plan says so); a scan that could not be
+    /// recorded is a failed scan.
+    func scan(_ node: String) throws -> NodeScan? {
+        if let s = rescans[node] { return s }
+        if let why = unstored[node] {
+            return NodeScan(node: node, address: "", status: .nodeError, error: why, startedAt: Date(), duration: .zero)
+        }
+        // A sweep cleans from its own run (`fromRun == run`): those scans are re-judged too.
+        if fromRun != run, let s = try database.nodeScan(run: run, node: node) { return s }
+        guard let fromRun, var s = try database.nodeScan(run: fromRun, node: node) else { return nil }
+        // The recorded findings, re-judged by what Kubernetes says now.
+        if witnesses.kubernetes != nil {
+            Witnesses.apply(&s.findings, snapshot: NodeSnapshot(outputs: []),
+                            kubernetes: witnesses.input(for: s.node).kubernetes, rules: witnesses.rules)
+        }
+        return s
+    }
+}
+
+/// Nodes whose scan could not be written to the history, from the scan's event callback.
+final class UnstoredScans: @unchecked Sendable {
+    // @unchecked: `nodes` is only touched under `lock`.
     private let lock = NSLock()
-    private var results: [Int: NodeCleanResult] = [:]
-    func set(_ i: Int, _ r: NodeCleanResult) { lock.withLock { results[i] = r } }
-    func get(_ i: Int) -> NodeCleanResult? { lock.withLock { results[i] } }
+    private var nodes: [String: String] = [:]
+    func add(_ node: String, _ message: String) { lock.withLock { nodes[node] = message } }
+    var all: [String: String] { lock.withLock { nodes } }
 }

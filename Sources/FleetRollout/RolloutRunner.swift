@@ -15,8 +15,8 @@ public enum RolloutRunner {
         public var notStarted: [Int]
     }
 
-    private enum Event: Sendable {
-        case node(Int, failed: Bool)
+    private enum Event<Value: Sendable>: Sendable {
+        case node(Int, Value)
         case timer
         case stop
     }
@@ -34,9 +34,22 @@ public enum RolloutRunner {
         count: Int, policy: RolloutPolicy, time: RolloutTime, stop: RolloutStopSignal? = nil,
         work: @escaping @Sendable (_ index: Int, _ batch: Int) async -> Bool
     ) async -> Result {
+        await run(count: count, policy: policy, time: time, stop: stop, work: work, failed: { $0 }, finished: { _, _ in })
+    }
+
+    /// The same, for work that returns a value: `failed` says whether it is a failure, and
+    /// `finished(index, value)` takes each value as its node ends, one at a time on the
+    /// caller's task (so it may write into the caller's state without a lock). The runner
+    /// keeps only whether each node failed.
+    public static func run<Value: Sendable>(
+        count: Int, policy: RolloutPolicy, time: RolloutTime, stop: RolloutStopSignal? = nil,
+        work: @escaping @Sendable (_ index: Int, _ batch: Int) async -> Value,
+        failed isFailure: (Value) -> Bool,
+        finished: (_ index: Int, Value) -> Void
+    ) async -> Result {
         var scheduler = RolloutScheduler(total: count, policy: policy)
         var failed: [Int: Bool] = [:]
-        return await withTaskGroup(of: Event.self) { group in
+        return await withTaskGroup(of: Event<Value>.self) { group in
             var timerDue: Duration?
             if let stop {
                 group.addTask { await stop.wait(); return .stop }
@@ -47,7 +60,7 @@ public enum RolloutRunner {
                 switch scheduler.next(now: now) {
                 case .start(let i):
                     let batch = scheduler.batch(of: i) ?? 0
-                    group.addTask { .node(i, failed: await work(i, batch)) }
+                    group.addTask { .node(i, await work(i, batch)) }
                     continue loop
                 case .finished:
                     break loop
@@ -64,8 +77,10 @@ public enum RolloutRunner {
                 }
                 guard let event = await group.next() else { break loop }
                 switch event {
-                case .node(let i, let f):
+                case .node(let i, let value):
+                    let f = isFailure(value)
                     failed[i] = f
+                    finished(i, value)
                     scheduler.finished(i, failed: f, now: time.elapsed())
                 case .timer:
                     timerDue = nil

@@ -111,12 +111,18 @@ public struct KeptScans: ScanSink {
     public var nodes: [NodeScan] { slots.map { $0! } }
 }
 
+/// A sink that keeps nothing (`clean`: the scans are in the history, read back one node at a time).
+public struct DroppedScans: ScanSink {
+    public init() {}
+    public mutating func add(_ scan: NodeScan, at index: Int) {}
+}
+
 /// `sweep` turns each scanned node into its metrics as it arrives.
 extension SweepMetrics: ScanSink {
     public mutating func add(_ scan: NodeScan, at index: Int) { add(scan) }
 }
 
-/// The outcome of a scan that kept every node (``ScanRun/run(_:)``; `clean` plans from it),
+/// The outcome of a scan that kept every node (``ScanRun/run(_:)``, tests),
 /// in inventory order. Raw outputs are dropped once stored.
 public struct ScanResult: Sendable {
     public var nodes: [NodeScan]
@@ -163,8 +169,8 @@ public struct ScanRun: Sendable {
         self.events = events; self.now = now; self.witnesses = witnesses
     }
 
-    /// Scans and keeps every node (memory grows with the number of nodes: for `clean`,
-    /// which plans from them, and tests). `scan` and `sweep` use ``run(_:into:)``.
+    /// Scans and keeps every node (memory grows with the number of nodes: for tests).
+    /// `scan`, `clean` and `sweep` use ``run(_:into:)``.
     public func run(_ targets: [NodeTarget]) async -> ScanResult {
         var kept = KeptScans(count: targets.count)
         let summary = await run(targets, into: &kept)

@@ -158,7 +158,9 @@ public struct SweepRun: Sendable {
             let cleaner = CleanRun(executor: makeExecutor(true), database: db, options: cleanOptions(run),
                                    time: Self.rolloutTime(clock), now: now, stop: stop, events: { Self.logCleanEvent($0, log) })
             do {
-                report = try await cleaner.run(nodes: nodes, run: run)
+                // Each node is logged as its event; the report keeps only the counts.
+                var dropped = DroppedCleans()
+                report = try await cleaner.run(nodes: nodes, run: run, into: &dropped)
             } catch {
                 log.error("clean.failed", metadata: ["error": .string("\(error)")])
                 cleanFailed = true

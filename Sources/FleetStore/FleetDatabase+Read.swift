@@ -27,6 +27,19 @@ extension FleetDatabase {
         }
     }
 
+    /// Node `node`'s latest scan in run `run` (a clean's `--wait` may scan a node twice), or
+    /// nil. Without raw outputs: a clean plans from the findings, one node at a time, so that
+    /// its memory does not grow with the number of nodes.
+    public func nodeScan(run: Int64, node: String) throws -> NodeScan? {
+        try pool.read { db in
+            // `+run_id`: the (node, started_at) index finds the node's few rows.
+            guard let id = try Int64.fetchOne(db, sql: """
+                SELECT id FROM node_runs WHERE node = ? AND +run_id = ? ORDER BY id DESC LIMIT 1
+                """, arguments: [node, run]) else { return nil }
+            return try Self.rebuildScan(db, nodeRunID: id, outputs: false)
+        }
+    }
+
     /// The node's latest scan that reached it (status `ok`), whichever run it was in.
     public func latestScan(node: String) throws -> NodeScan? {
         try pool.read { db in
@@ -46,7 +59,7 @@ extension FleetDatabase {
         }
     }
 
-    static func rebuildScan(_ db: Database, nodeRunID: Int64) throws -> NodeScan {
+    static func rebuildScan(_ db: Database, nodeRunID: Int64, outputs: Bool = true) throws -> NodeScan {
         let decoder = JSONDecoder()
         guard let n = try Row.fetchOne(db, sql: "SELECT * FROM node_runs WHERE id = ?", arguments: [nodeRunID]) else {
             throw StoreError("node_run \(nodeRunID) vanished while reading")
@@ -86,7 +99,7 @@ extension FleetDatabase {
             let evidence = (try? decoder.decode(MapEvidence.self, from: Data(evidenceText.utf8))) ?? MapEvidence()
             scan.findings.append(MapFinding(map: map, verdict: verdict, reasons: reasons, evidence: evidence))
         }
-        let outputRows = try outputSetID.map {
+        let outputRows = try outputSetID.flatMap { outputs ? $0 : nil }.map {
             try Row.fetchAll(db, sql: """
                 SELECT o.capture_name, o.exit_code, so.body AS stdout, se.body AS stderr
                 FROM output_sets s CROSS JOIN json_each(s.outputs) j CROSS JOIN outputs o ON o.id = j.value

@@ -214,6 +214,57 @@ import Testing
         #expect(try db.unfinishedActions(node: nil).isEmpty)
     }
 
+    /// Many nodes (the report is streamed node by node, issue 13): every node is in the
+    /// printed report once, in inventory order, the summary's counts are those of the nodes'
+    /// sections, and the history has every node's scan and commands for the run.
+    /// Addresses 127.0.21.x.
+    @Test func manyNodesAreEachReportedOnceAndTheHistoryHasThemAll() throws {
+        let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
+        // 40 nodes: odd ones with a residual map, even ones with nothing to clean.
+        let farm = try Farm(scenario: "seed: 21\nnodes:\n  - {maps: [residual, healthy]}\n  - {maps: [healthy, degraded]}\n",
+                            nodes: 40, base: "127.0.21.1")
+        defer { farm.down() }
+        let names = (1...40).map { String(format: "node-%04d", $0) }
+        let residual = try Dictionary(uniqueKeysWithValues: names.enumerated().filter { $0.offset % 2 == 0 }.map {
+            ($0.element, try farm.wwid($0.element, "residual"))
+        })
+        #expect(residual.count == 20)
+        let s = try Self.run(bin, ["scan", "--inventory", farm.inventory, "--db", farm.db])
+        #expect(s.status == 1, "scan: \(s.err)")
+
+        // Dry run, fresh scan (the second observation), table.
+        let dry = try Self.run(bin, ["clean", "--no-kubernetes", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s"])
+        #expect(dry.status == 0, "dry run: \(dry.err)")
+        let heads = dry.out.split(separator: "\n").filter { $0.hasPrefix("node-") }
+        #expect(heads.map { String($0.prefix(9)) } == names)
+        #expect(heads.filter { $0.hasSuffix(": 1 to clean, 1 left alone") }.map { String($0.prefix(9)) } == residual.keys.sorted())
+        #expect(dry.out.contains("\ndry run "))
+        // Left alone: each odd node's healthy map, each even node's healthy and degraded maps.
+        #expect(dry.out.contains(": 20 map(s) to clean on 20 node(s), 60 left alone. "), "\(dry.out.suffix(300))")
+
+        // Execute, fresh scan again, JSON.
+        let ex = try Self.run(bin, ["clean", "--no-kubernetes", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s",
+                                    "--execute", "--batch", "100%", "--max-in-flight", "8", "--format", "json"])
+        #expect(ex.status == 0, "clean --execute: \(ex.status) \(ex.err)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(ex.out.utf8)) as? [String: Any])
+        let nodes = doc["nodes"] as? [[String: Any]] ?? []
+        #expect(nodes.compactMap { $0["node"] as? String } == names)
+        let cleaned = nodes.filter { (($0["maps"] as? [[String: Any]]) ?? []).contains { $0["outcome"] as? String == "cleaned" } }
+        #expect(cleaned.compactMap { $0["node"] as? String } == residual.keys.sorted())
+        #expect(doc["exitCode"] as? Int == 0 && (doc["notStarted"] as? [Any])?.isEmpty == true)
+        for (node, wwid) in residual { #expect(!(try farm.wwids(node)).contains(wwid), "\(node)") }
+
+        // The history: the clean's scan of every node, and each cleaned map's commands.
+        let db = try FleetDatabase(path: farm.db)
+        let cleanRun = try #require(try db.runs(limit: 1, kind: .clean).first)
+        let detail = try #require(try db.runDetail(id: cleanRun.id))
+        #expect(detail.nodes.map(\.node).sorted() == names)
+        let actions = try db.actions(limit: 0).filter { $0.runID == cleanRun.id }
+        #expect(Dictionary(grouping: actions.filter { $0.kind == "flush-map" && $0.outcome == .ok }, by: \.node).mapValues { $0.map(\.wwid) }
+                == residual.mapValues { [$0] })
+        #expect(actions.allSatisfy { $0.outcome == .ok }, "\(actions.filter { $0.outcome != .ok })")
+    }
+
     @Test func sigkillMidCleanupThenRunAgainCompletes() throws {
         let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
         let farm = try Farm(scenario: "seed: 5\nnodes:\n  - {name: node-0001, maps: [residual, healthy]}\n", nodes: 1, base: "127.0.4.101")

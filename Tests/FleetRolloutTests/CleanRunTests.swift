@@ -39,14 +39,16 @@ import FleetTestSupport
         let options = CleanOptions(confirmAfter: .seconds(300), execute: true,
                                    policy: RolloutPolicy(batches: [.count(1), .count(5)], maxInFlight: 5, maxFailures: .count(2)),
                                    fromRun: from)
-        let report = try await CleanRun(executor: ex, database: h.db, options: options, now: { Self.t }).run(nodes: all, run: run)
+        var kept = KeptCleans(count: all.count)
+        let report = try await CleanRun(executor: ex, database: h.db, options: options, now: { Self.t }).run(nodes: all, run: run, into: &kept)
         #expect(report.end == .maxFailures)
         #expect(report.exitCode == 4)
         #expect(ex.sessions.count == 6, "canary + batch of 5; the third batch never starts")
         #expect(report.notStarted == ["node-07", "node-08", "node-09", "node-10"])
-        #expect(report.nodes.count == 10)
-        #expect(report.nodes.filter { $0.batch == 2 }.count == 5)
-        #expect(report.nodes.suffix(4).allSatisfy { $0.maps.allSatisfy { $0.outcome == .planned } })
+        #expect(kept.nodes.map(\.node) == all.map(\.name))
+        #expect(kept.nodes.filter { $0.batch == 2 }.count == 5)
+        #expect(kept.nodes.suffix(4).allSatisfy { $0.maps.allSatisfy { $0.outcome == .planned } })
+        #expect(report.summary.nodes == 10 && report.summary.nodesFailed == 6 && report.mapsFailed == 6 && report.mapsPlanned == 4)
     }
 
     @Test func stopBeforeStartIsInterrupted() async throws {
@@ -55,14 +57,16 @@ import FleetTestSupport
         let all = Self.nodes(3)
         let from = try Self.seed(h.db, all)
         let ex = ScriptedExecutor([:])  // any session would stop the test
+        var kept = KeptCleans(count: all.count)
         let stop = RolloutStopSignal()
         stop.trigger()
         let run = try h.db.beginRun(kind: .clean, inventory: nil, options: ["t": "1"], version: "test")
         let report = try await CleanRun(executor: ex, database: h.db,
                                         options: CleanOptions(confirmAfter: .seconds(300), execute: true, fromRun: from),
-                                        now: { Self.t }, stop: stop).run(nodes: all, run: run)
+                                        now: { Self.t }, stop: stop).run(nodes: all, run: run, into: &kept)
         #expect(report.end == .interrupted && report.exitCode == 5)
         #expect(report.notStarted.count == 3)
+        #expect(kept.nodes.allSatisfy { $0.maps.allSatisfy { $0.outcome == .planned && $0.reason == "not started: run stopped (interrupted)" } })
         #expect(try h.db.actions(limit: 0).isEmpty)
     }
 
@@ -72,20 +76,24 @@ import FleetTestSupport
         let all = Self.nodes(2)
         let from = try Self.seed(h.db, all)
         let run = try h.db.beginRun(kind: .clean, inventory: nil, options: ["t": "1"], version: "test")
+        let printed = CleanReport(json: false, execute: false, nodes: all.count)
+        var sink = printed
         let report = try await CleanRun(executor: ScriptedExecutor([:]), database: h.db,
                                         options: CleanOptions(confirmAfter: .seconds(300), fromRun: from),
-                                        now: { Self.t }).run(nodes: all, run: run)
+                                        now: { Self.t }).run(nodes: all, run: run, into: &sink)
         #expect(report.exitCode == 0 && !report.execute)
         #expect(report.mapsPlanned == 2)
-        let text = report.table()
+        var text = ""
+        printed.write(report, to: { text += $0 })
         #expect(text.contains("$ multipath -f mpatha"))
         #expect(text.contains("$ echo 1 > /sys/block/sdh/device/delete"))
         #expect(text.contains("Nothing was changed"))
         #expect(try h.db.actions(limit: 0).isEmpty)
         // confirm-after longer than the 10 minutes between the scans: everything waits.
+        var dropped = DroppedCleans()
         let waiting = try await CleanRun(executor: ScriptedExecutor([:]), database: h.db,
                                          options: CleanOptions(confirmAfter: .seconds(3600), fromRun: from),
-                                         now: { Self.t }).run(nodes: all, run: run)
+                                         now: { Self.t }).run(nodes: all, run: run, into: &dropped)
         #expect(waiting.mapsPlanned == 0 && waiting.mapsWaiting == 2)
     }
 
@@ -127,15 +135,17 @@ import FleetTestSupport
             var all: [String] { lock.withLock { lines } }
         }
         let log = Log()
+        var kept = KeptCleans(count: all.count)
         let report = try await CleanRun(executor: ex, database: h.db,
                                         options: CleanOptions(confirmAfter: .seconds(300), wait: true),
                                         time: fake.time, now: { fake.now },
                                         events: { e in if case .waiting(let until, let maps) = e { log.add("\(maps)@\(until.timeIntervalSince(Self.t))") } })
-            .run(nodes: all, run: run)
+            .run(nodes: all, run: run, into: &kept)
         #expect(ex.unconsumed.isEmpty)
         #expect(log.all == ["1@300.0"])
         #expect(fake.now.timeIntervalSince(Self.t) >= 300)
-        #expect(report.mapsPlanned == 1, "confirmed after the wait: \(report.table())")
+        #expect(report.mapsPlanned == 1, "confirmed after the wait: \(kept.nodes)")
+        #expect(kept.nodes.first?.maps.map(\.cleanup.name.rawValue) == ["mpatha"])
         #expect(report.mapsWaiting == 0)
     }
 }

@@ -6,8 +6,9 @@ import Glibc
 /// Append-only bytes in an unlinked temporary file, read back by range. Memory holds at
 /// most ``flushAt`` bytes not yet written; when no file can be made or a write fails, the
 /// rest stays in memory (the report is still printed whole, memory just grows again).
-final class ReportSpool {
-    static let flushAt = 64 << 10
+/// `fleet scan`'s and `fleet clean`'s reports keep their per-node parts here.
+public final class ReportSpool {
+    public static let flushAt = 64 << 10
 
     private var fd: Int32
     /// False once a write failed: what is in the file stays readable, the rest stays in memory.
@@ -15,14 +16,14 @@ final class ReportSpool {
     /// Bytes [0, written) are in the file; [written, size) in `tail`.
     private var written: Int64 = 0
     private var tail: [UInt8] = []
-    private(set) var size: Int64 = 0
-    var bufferedBytes: Int { tail.count }
+    public private(set) var size: Int64 = 0
+    public var bufferedBytes: Int { tail.count }
 
     /// `directory`: default `$TMPDIR`, else /tmp. Pass nil to keep everything in memory.
-    init(directory: String? = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp") {
+    public init(directory: String? = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp") {
         fd = -1
         guard let directory else { return }
-        var template = Array((directory + "/fleet-scan-report-XXXXXX").utf8CString)
+        var template = Array((directory + "/fleet-report-XXXXXX").utf8CString)
         let f = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard f >= 0 else { return }
         _ = fcntl(f, F_SETFD, FD_CLOEXEC)
@@ -35,7 +36,7 @@ final class ReportSpool {
 
     /// Appends `bytes` and returns their length (the caller knows the offset: ``size`` before).
     @discardableResult
-    func append(_ bytes: [UInt8]) -> UInt32 {
+    public func append(_ bytes: [UInt8]) -> UInt32 {
         tail.append(contentsOf: bytes)
         size += Int64(bytes.count)
         if tail.count >= Self.flushAt { flush() }
@@ -59,7 +60,7 @@ final class ReportSpool {
         tail.removeFirst(done)
     }
 
-    func read(offset: Int64, length: Int) -> [UInt8] {
+    public func read(offset: Int64, length: Int) -> [UInt8] {
         guard length > 0 else { return [] }
         var out = [UInt8](repeating: 0, count: length)
         var got = 0
