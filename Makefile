@@ -35,7 +35,8 @@ demo: build
 # Benchmarks (not tests; they print numbers, README "Measured"): parser, SSH transport, the
 # scan of a simulated farm (BENCH_N nodes, BENCH_C at once; PEERS=1 also runs pssh, clush,
 # Ansible, parallel-ssh and ssh|xargs on the same farm with both jobs, installing what is
-# missing), the history queries over 1,000 nodes x 365 days, and `fleet report` over
+# missing), `fleet clean --execute` on such a farm, the history queries over 1,000 nodes x
+# 365 days, and `fleet report` over
 # 1,000 nodes x 90 days.
 BENCH_N ?= 1000
 BENCH_C ?= 200
