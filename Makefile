@@ -35,15 +35,26 @@ demo: build
 # Benchmarks (not tests; they print numbers, README "Measured"): parser, SSH transport, the
 # scan of a simulated farm (BENCH_N nodes, BENCH_C at once; PEERS=1 also runs pssh, clush,
 # Ansible, parallel-ssh and ssh|xargs on the same farm with both jobs, installing what is
-# missing), `fleet clean --execute` on such a farm, the history queries over 1,000 nodes x
-# 365 days, and `fleet report` over
-# 1,000 nodes x 90 days.
+# missing), `fleet clean --execute` on such a farm, the history queries over 1,000 nodes x 365 days (scans shared, then every scan
+# distinct), the history's growth over BENCH_GROWTH_SCANS scans of an unchanged farm, and
+# `fleet report` over 1,000 nodes x 90 days; then one table of every number (bench/summary.sh).
+# Each script appends its numbers to $BENCH_SUMMARY (bench/record.sh: key, value, unit,
+# command, load); a new bench sources bench/record.sh, calls bench_record, and gets a line
+# here (bench/README.md). A failing bench does not stop the others: its numbers read "not
+# measured" in the table. Farm benches take their addresses from BENCH_BASE.
 BENCH_N ?= 1000
 BENCH_C ?= 200
+BENCH_GROWTH_SCANS ?= 24
+BENCH_SUMMARY ?= $(CURDIR)/.build/bench-summary.tsv
+bench: export BENCH_SUMMARY := $(abspath $(BENCH_SUMMARY))
 bench: deps
-	bench/parse.sh
-	bench/ssh.sh $(BENCH_N) $(BENCH_C)
-	bench/scan.sh $(if $(PEERS),--peers --install --peer-job both) $(BENCH_N) $(BENCH_C)
-	bench/clean.sh $(BENCH_N) $(BENCH_C)
-	bench/history.sh
-	bench/report.sh
+	mkdir -p $(dir $(BENCH_SUMMARY)) && : > $(BENCH_SUMMARY)
+	-bench/parse.sh
+	-bench/ssh.sh $(BENCH_N) $(BENCH_C)
+	-bench/scan.sh $(if $(PEERS),--peers --install --peer-job both) $(BENCH_N) $(BENCH_C)
+	-bench/clean.sh $(BENCH_N) $(BENCH_C)
+	-bench/history.sh
+	-DISTINCT=1 bench/history.sh
+	-bench/history-growth.sh $(BENCH_N) $(BENCH_GROWTH_SCANS) $(BENCH_C)
+	-bench/report.sh
+	bench/summary.sh $(BENCH_SUMMARY)

@@ -5,9 +5,11 @@
 # + WAL, after a checkpoint) after the first scan and after the last, and the growth per
 # scan and per node per scan after the first.
 #   bench/history-growth.sh [--base ADDR] [N=1000] [SCANS=24] [C=200]
-# FLEET_BIN skips the release build; BENCH_MIX as bench/scan.sh.
+# FLEET_BIN skips the release build; BENCH_MIX as bench/scan.sh. Records
+# history.growth.{first,add24}_mb (bench/record.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/record.sh
 BASE=${BENCH_BASE:-127.0.2.1}
 POS=()
 while [ $# -gt 0 ]; do
@@ -61,3 +63,7 @@ if scans > 1:
     print("%d scans of %d nodes add   %8.2f MB beyond the first scan; at this rate %d scans add %.2f MB"
           % (scans, n, grow / 1e6, 24, grow / (scans - 1) * 24 / 1e6))
 PY
+bench_record history.growth.first_mb "$(awk -v f="$first" 'BEGIN { printf "%.2f", f / 1e6 }')" MB
+if [ "$SCANS" -gt 1 ]; then
+    bench_record history.growth.add24_mb "$(awk -v f="$first" -v l="$last" -v s="$SCANS" 'BEGIN { printf "%.2f", (l - f) / (s - 1) * 24 / 1e6 }')" MB
+fi

@@ -12,6 +12,7 @@
 #   DISTINCT=1 bench/history.sh      # a state per node run (every scan found something new)
 #   FLEET_BIN=/path/to/fleet DB=/tmp/h.sqlite KEEP=1 bench/history.sh
 #   GENERATE_ONLY=1 DB=/tmp/h.sqlite bench/history.sh   # only the database (bench/report.sh)
+# Records history.query.{shared,distinct}.QUERY.{best,median}_ms (bench/record.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,9 @@ RUNS=${RUNS:-5}
 DISTINCT=${DISTINCT:-0}
 DB=${DB:-/tmp/fleet-bench-history.sqlite}
 SCRATCH=${SCRATCH:-.build-release}
+BENCH_COMMAND=$( [ "$DISTINCT" = 0 ] || printf 'DISTINCT=1 '; [ "$NODES.$DAYS" = 1000.365 ] || printf 'NODES=%s DAYS=%s ' "$NODES" "$DAYS"; printf 'bench/history.sh')
+. bench/record.sh
+SET=$( [ "$DISTINCT" = 0 ] && echo shared || echo distinct )
 
 command -v sqlite3 >/dev/null || { echo "bench/history.sh: needs sqlite3 (apt-get install sqlite3)" >&2; exit 1; }
 if [ -z "${FLEET_BIN:-}" ]; then
@@ -49,7 +53,7 @@ echo "file: $(du -h "$DB" | cut -f1)"
 
 # Best and median of RUNS runs, wall clock, output to /dev/null (rows counted once).
 bench() {
-    local label=$1; shift
+    local key=$1 label=$2; shift 2
     local rows
     rows=$("$FLEET_BIN" "$@" --db "$DB" --format csv | tail -n +2 | wc -l)
     local times=()
@@ -60,19 +64,24 @@ bench() {
         e=$(date +%s%N)
         times+=($(( (e - s) / 1000000 )))
     done
-    local sorted
+    local sorted best median
     sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-    printf '%-48s rows %6d   best %5d ms   median %5d ms\n' "$label" "$rows" \
-        "$(echo "$sorted" | head -1)" "$(echo "$sorted" | sed -n "$(( (RUNS + 1) / 2 ))p")"
+    best=$(echo "$sorted" | head -1)
+    median=$(echo "$sorted" | sed -n "$(( (RUNS + 1) / 2 ))p")
+    printf '%-48s rows %6d   best %5d ms   median %5d ms\n' "$label" "$rows" "$best" "$median"
+    bench_record "history.query.$SET.$key.best_ms" "$best" ms
+    bench_record "history.query.$SET.$key.median_ms" "$median" ms
 }
 
 NODE=$(printf 'node-%04d' $(( NODES / 2 )))
-bench "history residuals --since 30d" history residuals --since 30d
-bench "history residuals (now)" history residuals
-bench "history node $NODE (default: 30 scans)" history node "$NODE"
-bench "history node $NODE --limit 0 (all scans)" history node "$NODE" --limit 0
-bench "history runs" history runs
-bench "history run $DAYS (1 run, $NODES nodes)" history run "$DAYS"
-bench "history actions --since 30d" history actions --since 30d
+echo "load: $(uptime | sed 's/.*load average: //')"
+bench residuals-30d "history residuals --since 30d" history residuals --since 30d
+bench residuals-now "history residuals (now)" history residuals
+bench node "history node $NODE (default: 30 scans)" history node "$NODE"
+bench node-all "history node $NODE --limit 0 (all scans)" history node "$NODE" --limit 0
+bench runs "history runs" history runs
+bench run "history run $DAYS (1 run, $NODES nodes)" history run "$DAYS"
+bench actions-30d "history actions --since 30d" history actions --since 30d
+echo "load: $(uptime | sed 's/.*load average: //')"
 
 [ -n "${KEEP:-}" ] || rm -f "$DB" "$DB-wal" "$DB-shm"

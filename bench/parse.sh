@@ -3,8 +3,10 @@
 # and prints maps/s and MB/s. Builds FleetModel alone (a throwaway package under
 # .build-parsers-rel/bench-pkg that links to Sources/FleetModel), so it neither needs nor
 # waits for the rest of fleet.  Usage: bench/parse.sh [--maps N] [--runs N]
+# Records parse.{maps_per_s,mb_per_s} of the median run (bench/record.sh).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/record.sh"
 pkg="$root/.build-parsers-rel/bench-pkg"
 mkdir -p "$pkg/Sources/bench-parse"
 ln -sfn "$root/Sources/FleetModel" "$pkg/Sources/FleetModel"
@@ -22,4 +24,7 @@ let package = Package(
 PKG
 cd "$pkg"
 swift build -c release --scratch-path "$root/.build-parsers-rel/bench" >/dev/null
-exec "$root/.build-parsers-rel/bench/release/bench-parse" "$@"
+out=$("$root/.build-parsers-rel/bench/release/bench-parse" "$@")
+echo "$out"
+median=$(echo "$out" | sed -n 's/^median: .* ms  \([0-9]*\) maps\/s  \([0-9.]*\) MB\/s$/\1 \2/p')
+[ -z "$median" ] || { bench_record parse.maps_per_s "${median% *}" maps/s; bench_record parse.mb_per_s "${median#* }" MB/s; }

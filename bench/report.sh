@@ -9,8 +9,10 @@
 #   bench/report.sh
 #   NODES=5000 DAYS=30 bench/report.sh
 #   FLEET_BIN=/path/to/fleet KEEP=1 bench/report.sh      # KEEP: reuse/keep the database
+# Records report.{all,default}.{wall_ms,cpu_s,mb,rss_mib} (bench/record.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/record.sh
 
 NODES=${NODES:-1000}
 DAYS=${DAYS:-90}
@@ -29,7 +31,7 @@ fi
 mkdir -p "$OUT"
 
 run() {
-    local label=$1 file=$2; shift 2
+    local key=$1 label=$2 file=$3; shift 3
     local times=()
     for _ in $(seq "$RUNS"); do
         local s e
@@ -43,12 +45,19 @@ run() {
     local cpu
     cpu=$( { /usr/bin/time -f '%U %S %M' "$FLEET_BIN" report --db "$DB" --since "${DAYS}d" --out "$file" "$@" >/dev/null; } 2>&1 | tail -1)
     read -r user sys rss <<<"$cpu"
+    local mb cpus
+    mb=$(echo "$(stat -c %s "$file") / 1000000" | bc -l)
+    cpus=$(echo "$user + $sys" | bc)
     printf '%-34s %8.2f MB   wall median %6d ms   cpu %5.2f s   peak RSS %4d MiB\n' "$label" \
-        "$(echo "$(stat -c %s "$file") / 1000000" | bc -l)" "$median" "$(echo "$user + $sys" | bc)" $(( rss / 1024 ))
+        "$mb" "$median" "$cpus" $(( rss / 1024 ))
+    bench_record "report.$key.wall_ms" "$median" ms
+    bench_record "report.$key.cpu_s" "$cpus" s
+    bench_record "report.$key.mb" "$(printf '%.2f' "$mb")" MB
+    bench_record "report.$key.rss_mib" $(( rss / 1024 )) MiB
 }
 
 echo "load: $(uptime | sed 's/.*load average: //')"
-run "report --limit 0 (every node)" "$OUT/all.html" --limit 0
-run "report (default --limit 200)" "$OUT/default.html"
+run all "report --limit 0 (every node)" "$OUT/all.html" --limit 0
+run default "report (default --limit 200)" "$OUT/default.html"
 echo "load: $(uptime | sed 's/.*load average: //')"
 [ -n "${KEEP:-}" ] || rm -f "$DB" "$DB-wal" "$DB-shm"

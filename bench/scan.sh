@@ -30,8 +30,13 @@
 # timeouts would measure the deadlines, not the throughput), or --scenario FILE (e.g.
 # tools/farm/scenarios/maps8.yaml, maps50.yaml: 8 or 50 maps per node), addresses from
 # --base or BENCH_BASE. FLEET_BIN skips the release build.
+# Records scan.PROFILE.fleet.{wall_s,cpu_ms_per_node,rss_mib,node_ms_per_node} and, with
+# --peers, scan.PROFILE.peers.JOB.PEER.{wall_s,cpu_ms_per_node,node_ms_per_node} (bench/record.sh;
+# PROFILE: the scenario file's name without .yaml, else default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/record.sh
+export BENCH_COMMAND
 PEERS=0
 PEER_JOB=fleet
 INSTALL=0
@@ -87,10 +92,20 @@ fi
 "$FLEET_BIN" scan --print-script > "$WORK/discovery.sh"
 chmod 644 "$WORK/discovery.sh"; chmod 755 "$WORK"
 
-python3 - "$FLEET_BIN" "$WORK" "$N" "$C" "$PEERS" "$VENV" "$(pwd)/bench/pssh-driver.py" "$PEER_JOB" <<'PY'
+PROFILE=$( [ -n "$SCENARIO" ] && basename "$SCENARIO" .yaml || echo default )
+python3 - "$FLEET_BIN" "$WORK" "$N" "$C" "$PEERS" "$VENV" "$(pwd)/bench/pssh-driver.py" "$PEER_JOB" "$PROFILE" <<'PY'
 import glob, json, os, shutil, subprocess, sys, time
 fleet, work, n, c, peers, venv, driver = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6], sys.argv[7]
-peer_job = sys.argv[8]
+peer_job, profile = sys.argv[8], sys.argv[9]
+
+def record(key, value, unit):
+    # bench/record.sh's line format (bench/summary.sh reads it).
+    path = os.environ.get("BENCH_SUMMARY")
+    if not path:
+        return
+    load = " ".join(open("/proc/loadavg").read().split()[:3])
+    with open(path, "a") as f:
+        f.write("%s\t%.3f\t%s\t%s\t%s\n" % ("scan.%s.%s" % (profile, key), value, unit, os.environ["BENCH_COMMAND"], load))
 tick = os.sysconf("SC_CLK_TCK")
 cores = os.cpu_count()
 farm = os.path.join(work, "farm")
@@ -140,6 +155,10 @@ print("peak RSS        %8.1f MiB" % r["rss"])
 print("node-side CPU   %8.2f s  (%.1f ms/node; / %d cores = %.2f s)" % (node, node * 1000 / n, cores, node / cores))
 print("wall / (node-side CPU / cores) = %.2f" % (wall / (node / cores) if node > 0 else float("nan")))
 sys.stdout.flush()
+record("fleet.wall_s", wall, "s")
+record("fleet.cpu_ms_per_node", cpu * 1000 / n, "ms")
+record("fleet.rss_mib", r["rss"], "MiB")
+record("fleet.node_ms_per_node", node * 1000 / n, "ms")
 if not peers:
     sys.exit(0)
 
@@ -166,11 +185,17 @@ def peer(name, args, env=None, shell=False):
     body = open(os.path.join(work, name + ".out"), "rb").read()
     r["name"], r["bytes"] = name, len(body)
     rows.append(r)
+    key = "peers.%s.%s." % (current_job, name.replace("|", "-"))
+    record(key + "wall_s", r["wall"], "s")
+    record(key + "cpu_ms_per_node", r["cpu"] * 1000 / n, "ms")
+    record(key + "node_ms_per_node", r["node"] * 1000 / n, "ms")
     print("%-14s exit=%d wall %.2f s, CPU %.2f s (%.2f ms/node), RSS %.0f MiB, output %d KiB, node side %.1f ms/node"
           % (name, r["code"], r["wall"], r["cpu"], r["cpu"] * 1000 / n, r["rss"], len(body) // 1024, r["node"] * 1000 / n))
     sys.stdout.flush()
 
 def round_of_peers(jobname, job):
+    global current_job
+    current_job = jobname
     rows.clear()
     print()
     print("peers running the %s job: %s" % (jobname, job))
