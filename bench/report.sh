@@ -12,10 +12,11 @@
 # Records report.{all,default}.{wall_ms,cpu_s,mb,rss_mib} (bench/record.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/record.sh
 
 NODES=${NODES:-1000}
 DAYS=${DAYS:-90}
+BENCH_COMMAND=$( [ "$NODES.$DAYS" = 1000.90 ] || printf 'NODES=%s DAYS=%s ' "$NODES" "$DAYS"; printf 'bench/report.sh')
+. bench/record.sh
 RUNS=${RUNS:-3}
 DB=${DB:-/tmp/fleet-bench-report.sqlite}
 OUT=${OUT:-/tmp/fleet-bench-report}
