@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Issue 13: `fleet clean --execute` of an N-node simulated farm at concurrency C (release
 # build), every node with a residual map to clean.
-#   bench/clean.sh [--base ADDR] [N=1000] [C=200]
+#   bench/clean.sh [--base ADDR] [--dry-run] [N=1000] [C=200]
 # The farm (BENCH_MIX, default residual=1,degraded=0.1: every node has one residual map
 # besides its 1-3 healthy ones, and no down/silent/hung node whose timeouts would measure the
 # deadlines) is scanned twice, untimed: two all-failed observations, as the clean requires.
 # Then the measured run, as the README documents it for a recorded scan:
 #   fleet clean --from-run ID --confirm-after 0s --execute --batch 100% --max-in-flight C
 #               --forks C --no-kubernetes --format json
-# (the farm has no Kubernetes API server). Prints wall s, client CPU s (user+sys of the
+# (the farm has no Kubernetes API server). --dry-run: the same without --execute (plans and
+# prints every node's commands; no session to the nodes after the scans). Prints wall s, client CPU s (user+sys of the
 # fleet process alone, from wait4's rusage), peak RSS (ru_maxrss), the load (`uptime`
 # before and after), and checks the report: every node once, the summary's counts equal
 # to the per-node sections, and the history's actions for the run.
@@ -16,11 +17,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=${BENCH_BASE:-127.0.2.1}
+EXECUTE=1
 POS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --base) BASE=$2; shift ;;
         --base=*) BASE=${1#--base=} ;;
+        --dry-run) EXECUTE=0 ;;
         -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) POS+=("$1") ;;
     esac
@@ -38,9 +41,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-clean.XXXXXX")
 trap 'tools/farm/farm down --dir "$WORK/farm" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 tools/farm/farm up "$N" --dir "$WORK/farm" --base "$BASE" --seed 1 --mix "$MIX" >&2
 
-python3 - "$FLEET_BIN" "$WORK" "$N" "$C" <<'PY'
+python3 - "$FLEET_BIN" "$WORK" "$N" "$C" "$EXECUTE" <<'PY'
 import json, os, sqlite3, subprocess, sys, time
-fleet, work, n, c = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+fleet, work, n, c, execute = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
 inv, db = os.path.join(work, "farm", "inventory.yaml"), os.path.join(work, "history.sqlite")
 
 def uptime():
@@ -55,7 +58,7 @@ con = sqlite3.connect(db)
 scan_run = con.execute("SELECT max(id) FROM runs WHERE kind = 'scan'").fetchone()[0]
 
 args = [fleet, "clean", "--inventory", inv, "--db", db, "--from-run", str(scan_run), "--confirm-after", "0s",
-        "--execute", "--batch", "100%", "--max-in-flight", str(c), "--forks", str(c), "--no-kubernetes",
+        *(["--execute"] if execute else []), "--batch", "100%", "--max-in-flight", str(c), "--forks", str(c), "--no-kubernetes",
         "--format", "json"]
 load_before = uptime()
 t0 = time.monotonic()
@@ -69,12 +72,13 @@ code = os.waitstatus_to_exitcode(status)
 
 doc = json.load(open(os.path.join(work, "clean.json")))
 names = [x["node"] for x in doc["nodes"]]
-cleaned = sum(1 for x in doc["nodes"] for m in x["maps"] if m["outcome"] == "cleaned")
+cleaned = sum(1 for x in doc["nodes"] for m in x["maps"] if m["outcome"] == ("cleaned" if execute else "planned"))
 clean_run = doc["run"]
 ok_actions = con.execute("SELECT count(DISTINCT node) FROM actions WHERE run_id = ? AND outcome = 'ok'", (clean_run,)).fetchone()[0]
 cpu = ru.ru_utime + ru.ru_stime
-print("fleet clean --execute: N=%d C=%d exit=%d nodes in report=%d (distinct %d) maps cleaned=%d, nodes with ok actions in the history=%d"
-      % (n, c, code, len(names), len(set(names)), cleaned, ok_actions))
+print("fleet clean %s: N=%d C=%d exit=%d nodes in report=%d (distinct %d) maps %s=%d, nodes with ok actions in the history=%d"
+      % ("--execute" if execute else "(dry run)", n, c, code, len(names), len(set(names)),
+         "cleaned" if execute else "planned", cleaned, ok_actions))
 print("wall            %8.2f s  (load %s before, %s after)" % (wall, " ".join(load_before), " ".join(load_after)))
 print("client CPU      %8.2f s  (user %.2f + sys %.2f)" % (cpu, ru.ru_utime, ru.ru_stime))
 print("client CPU/node %8.2f ms" % (cpu * 1000 / n))
