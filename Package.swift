@@ -47,6 +47,7 @@ let package = Package(
                 .embedInCode("v0002_store_what_changed.sql"),
                 .embedInCode("v0003_node_status_no_exit_keepalive.sql"),
                 .embedInCode("v0004_kubernetes_witness.sql"),
+                .embedInCode("v0005_discovery_phase.sql"),
             ]
         ),
         .target(

@@ -26,6 +26,9 @@ struct Scan: AsyncParsableCommand {
     @Flag(help: "Print the POSIX sh script every node's `sh -s` receives (read-only discovery; review it before granting sudo), then exit without connecting.")
     var printScript = false
 
+    @Flag(help: "Run the full discovery on every node, even where phase 1 (multipathd show maps json, each disk's sysfs state and wwid) shows nothing failed and nothing changed since the node's last scan.")
+    var full = false
+
     @Option(help: ArgumentHelp("Nodes to scan: name globs, groups, label=value; `!` excludes (e.g. 'rack-a,!node-7').",
                                valueName: "selection"))
     var limit: String?
@@ -58,7 +61,7 @@ struct Scan: AsyncParsableCommand {
     func run(_ ctx: FleetContext) async throws {
         let out = ctx.output
         // The nonce is fresh for every exec; the script is otherwise the same for every node.
-        if printScript { out.out(NodeScript.discovery(nonce: NodeScript.newNonce())); return }
+        if printScript { out.out(NodeScript.printable(nonce: NodeScript.newNonce())); return }
         guard let inventory else { throw ExitCode(ExitStatus.usage) }  // validate() has said why
         // Only the targets are kept: the parsed inventory is not needed during the scan.
         let kubeSettings: KubernetesSettings?
@@ -102,14 +105,22 @@ struct Scan: AsyncParsableCommand {
             out.warn(.scan, error)
         }
 
-        let options = access.scanOptions
+        var options = access.scanOptions
+        options.fullDiscovery = full
+        // Each node's last scan, for phase 1; a history that cannot be read only costs speed.
+        var previous: [String: PreviousNodeState] = [:]
+        if !full {
+            do { previous = try db.previousStates(nodes: targets.map(\.name)) } catch {
+                out.warn(.scan, "cannot read the last scans from the history (every node gets the full discovery): \(error)")
+            }
+        }
         let ssh = access.sshOptions(sessions: access.forks.value)
         let executor = ctx.makeExecutor(ssh)
         let writer = StoreWriter(db: db, run: run)
         let progress = ProgressLine(output: out)
         let scan = ScanRun(executor: executor, options: options,
                            record: { try await writer.record($0) },
-                           events: { progress.handle($0) }, now: ctx.now, witnesses: k8s.witnesses)
+                           events: { progress.handle($0) }, now: ctx.now, witnesses: k8s.witnesses, previous: previous)
         // The report is rendered node by node as the scan goes (spooled to a temporary file),
         // so memory grows with --forks, not with the number of nodes.
         var report = ScanReport(format: format, nodes: targets.count)

@@ -113,6 +113,13 @@ public struct NodeScan: Sendable, Hashable {
     public var outputs: [CommandOutput]
     public var findings: [MapFinding]
     public var warnings: [ParseWarning]
+    /// Which discovery the node got; `phaseNote` says why it got the full one when phase 1
+    /// was possible or tried (nil: forced or nothing to say).
+    public var phase: DiscoveryPhase = .full
+    public var phaseNote: String?
+    /// A phase-1-only node: the history rows its carried maps and outputs are (recorded
+    /// again by reference, not rewritten).
+    public var carried: CarriedRows?
 
     public init(node: String, address: String, status: NodeStatus, error: String? = nil, startedAt: Date,
                 duration: Duration, outputs: [CommandOutput] = [], findings: [MapFinding] = [], warnings: [ParseWarning] = []) {
@@ -120,4 +127,11 @@ public struct NodeScan: Sendable, Hashable {
         self.startedAt = startedAt; self.duration = duration; self.outputs = outputs
         self.findings = findings; self.warnings = warnings
     }
+}
+
+/// The history rows (`node_states`, `output_sets`) a phase-1-only node run points at.
+public struct CarriedRows: Sendable, Hashable {
+    public var stateID: Int64?
+    public var outputSetID: Int64?
+    public init(stateID: Int64?, outputSetID: Int64?) { self.stateID = stateID; self.outputSetID = outputSetID }
 }

@@ -150,6 +150,17 @@ public enum NodeCommand: Hashable, Sendable {
         }
     }
 
+    /// The same stdout as ``shell`` with sh builtins only, where that exists: a one-line
+    /// sysfs file read with `read` (no process per disk). Phase 1 reads each disk this way;
+    /// a missing file fails with another message than `cat`'s, which phase 1 sees as a change.
+    public var builtinShell: String? {
+        switch self {
+        case .deviceState(let d): "read -r w < \"$R/sys/block/\"\(q(d.rawValue))/device/state && printf '%s\\n' \"$w\""
+        case .deviceWWID: shell
+        default: nil
+        }
+    }
+
     /// The command as an operator would type it on a real node (no `$R`), for dry runs and logs.
     public var display: String {
         // The openers section is a script of its own: show what it reads, not its sh text.

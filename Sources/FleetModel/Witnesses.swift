@@ -60,7 +60,7 @@ public enum Witnesses {
     }
 
     /// What the API says about `wwid` on this node.
-    static func witness(_ wwid: String, _ v: KubeNodeView) -> KubeMapWitness {
+    public static func witness(_ wwid: String, _ v: KubeNodeView) -> KubeMapWitness {
         guard let node = v.nodeName else {
             return KubeMapWitness(state: .unknown, detail: "no Kubernetes Node matches this inventory node", source: v.source)
         }

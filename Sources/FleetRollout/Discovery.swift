@@ -42,15 +42,24 @@ public struct NodeDiscovery: Sendable, Hashable {
     public var outputs: [CommandOutput]
     public var findings: [MapFinding]
     public var warnings: [ParseWarning]
+    /// Which discovery ran, why the full one (when phase 1 was possible or tried), and for a
+    /// phase-1-only node the history rows its carried findings are.
+    public var phase: DiscoveryPhase = .full
+    public var phaseNote: String?
+    public var carried: CarriedRows?
 
     public init(status: NodeStatus = .ok, error: String? = nil, outputs: [CommandOutput] = [],
-                findings: [MapFinding] = [], warnings: [ParseWarning] = []) {
+                findings: [MapFinding] = [], warnings: [ParseWarning] = [], phase: DiscoveryPhase = .full,
+                carried: CarriedRows? = nil) {
         self.status = status; self.error = error; self.outputs = outputs
-        self.findings = findings; self.warnings = warnings
+        self.findings = findings; self.warnings = warnings; self.phase = phase; self.carried = carried
     }
 }
 
-/// One node's discovery over an open session: the discovery script (one exec), then — only
+/// One node's discovery over an open session: phase 1 when the history allows it (one exec;
+/// when it shows every path active and nothing changed since the last full discovery, the
+/// node's maps and verdicts are carried and nothing else runs), else or then the discovery
+/// script (one exec, same session), then — only
 /// when some map has every path failed — the readability probes, and for a probe that hung
 /// the vendor procedure's step 1.3 (find the stuck `dd`, `kill -9` it, check again).
 ///
@@ -61,9 +70,35 @@ public enum Discovery {
     public static func run(
         on session: any RemoteSession, node: String, options: DiscoveryOptions,
         witnesses: NodeWitnessInput = NodeWitnessInput(),
+        previous: PreviousNodeState? = nil, full: Bool = true,
         nonce: @Sendable () -> String = { NodeScript.newNonce() }
     ) async throws(NodeFailure) -> NodeDiscovery {
         var result = NodeDiscovery()
+
+        // 0. Phase 1, unless forced full or the history rules it out.
+        if !full {
+            switch PhaseOne.precheck(previous: previous, kubernetes: witnesses.kubernetes) {
+            case .full(let why):
+                result.phaseNote = why
+            case .carry:
+                var scratch = NodeDiscovery()
+                do {
+                    let framed = try await runScript(.phase1, what: "phase 1", label: "phase 1", session: session,
+                                                     timeout: options.commandTimeout, options: options, nonce: nonce, into: &scratch)
+                    switch PhaseOne.decide(outputs: framed.outputs, framingWarnings: framed.warnings, previous: previous!) {
+                    case .carry:
+                        return NodeDiscovery(status: .ok, findings: previous!.findings, phase: .phase1, carried: previous!.rows)
+                    case .full(let why):
+                        result.phaseNote = why
+                    }
+                } catch {
+                    // A session that cannot be trusted any more is the node's failure; any
+                    // other phase-1 trouble only means the full discovery runs.
+                    if error.sessionLost { throw error.failure }
+                    result.phaseNote = "phase 1: \(error.message)"
+                }
+            }
+        }
 
         // 1. Discovery: one exec. A transport failure here is the node's status (thrown); an
         // output cut short is kept as evidence and said in the node's note.

@@ -85,9 +85,9 @@ public enum NodeScript {
     }
 
     /// `c`'s shell text with the placeholder device replaced by `"$n"` (the loop variable).
-    static func template(_ c: NodeCommand, placeholder: String) -> String {
+    static func template(_ c: NodeCommand, placeholder: String, text: String? = nil) -> String {
         let quoted = q(placeholder)
-        let text = c.shell
+        let text = text ?? c.shell
         precondition(text.contains(quoted), "template \(c) lacks its placeholder")
         return text.replacingOccurrences(of: quoted, with: "\"$n\"")
     }
@@ -137,6 +137,60 @@ public enum NodeScript {
         s += epilogue()
         return s
     }()
+
+    /// Phase 1 of a scan (``PhaseOne``): `multipathd show maps json`, then per `sd*` disk its
+    /// sysfs state and wwid, read with the `read` builtin (no process per disk). Three
+    /// processes besides `sh` on a healthy node: `multipathd`, and the framing's `wc`
+    /// and `cat` (plus `mktemp`/`rm` for the temp folder).
+    public static func phase1(nonce: String) -> String {
+        prologue(nonce: nonce) + phase1Body
+    }
+
+    /// The commands phase 1 runs, for `--print-script` and the docs.
+    public static let phase1Commands: [NodeCommand] = [.multipathdMapsJSON]
+
+    private static let phase1Body: String = {
+        let sdPlaceholder = "sdzzzzzz"
+        let sd = BlockDeviceName(sdPlaceholder)!
+        var s = ""
+        for c in phase1Commands { s += run(c) }
+        s += """
+        for p in "$R"/sys/block/sd*; do
+          n=${p##*/}
+          case $n in sd|sd*[!a-z]*) continue;; esac
+          r "sys-block-$n-device-state" \(q(template(.deviceState(sd), placeholder: sdPlaceholder, text: NodeCommand.deviceState(sd).builtinShell)))
+          r "sys-block-$n-device-wwid" \(q(template(.deviceWWID(sd), placeholder: sdPlaceholder, text: NodeCommand.deviceWWID(sd).builtinShell)))
+        done
+
+        """
+        s += epilogue()
+        return s
+    }()
+
+    /// What `fleet scan --print-script` prints: what each phase runs, phase 1's script as
+    /// comments, then the full discovery script (runnable as it stands: `sh FILE`).
+    public static func printable(nonce: String) -> String {
+        var s = """
+        # fleet scan runs up to two scripts per node, in one SSH session (one login), each as `sh -s`:
+        #
+        # Phase 1 (when the history has the node's last scan, all its maps were healthy, and
+        # Kubernetes says the same about them): multipathd show maps json, and per sd* disk its
+        # sysfs state and wwid (read with the read builtin). When every path is active and these
+        # outputs are byte for byte the last full discovery's, the node's maps and verdicts are
+        # carried and nothing else runs. Otherwise (and always with --full, or without an
+        # earlier scan) phase 2, the full discovery below, runs in the same session, then the
+        # readability probes (only for maps whose paths all failed).
+        #
+        # ---- phase 1 ----
+
+        """
+        for line in phase1(nonce: nonce).split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            s += "# " + line + "\n"
+        }
+        s += "# ---- phase 2: the full discovery ----\n"
+        s += discovery(nonce: nonce)
+        return s
+    }
 
     /// The readability probes, all at once (each bounded by its own `timeout -s KILL`), so
     /// a node with several queueing maps waits one probe timeout, not one per map.

@@ -4,6 +4,8 @@ import FleetModel
 /// typed commands one after another.
 public enum NodeScriptKind: Sendable, Hashable {
     case discovery
+    /// Phase 1 (``NodeScript/phase1(nonce:)``).
+    case phase1
     case probes([DMDeviceName], seconds: Int)
     /// `pauseAfterActions` seconds of sleep follow each action, so a re-check in the same
     /// script sees the effect of a kill.
@@ -12,6 +14,7 @@ public enum NodeScriptKind: Sendable, Hashable {
     func script(nonce: String) -> String {
         switch self {
         case .discovery: NodeScript.discovery(nonce: nonce)
+        case .phase1: NodeScript.phase1(nonce: nonce)
         case .probes(let devices, let seconds): NodeScript.probes(devices, seconds: seconds, nonce: nonce)
         case .sequence(let commands, let pause): NodeScript.sequence(commands, nonce: nonce, pauseAfterActions: pause)
         }
@@ -24,6 +27,7 @@ public enum NodeScriptKind: Sendable, Hashable {
         let sent: [NodeCommand]
         switch self {
         case .discovery: return { NodeCommand(captureName: $0) }
+        case .phase1: return { NodeCommand(captureName: $0).flatMap { PhaseOne.reads($0) ? $0 : nil } }
         case .probes(let devices, let seconds): sent = devices.map { .probe($0, seconds: seconds) }
         case .sequence(let commands, _): sent = commands
         }

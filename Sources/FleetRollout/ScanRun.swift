@@ -8,9 +8,14 @@ public struct ScanOptions: Sendable, Hashable {
     /// TCP connect; the executor applies it (and the same again to the handshake and auth).
     public var connectTimeout: Duration
     public var discovery: DiscoveryOptions
+    /// Run the full discovery on every node (`--full`); otherwise phase 1 first where the
+    /// history allows it (``PhaseOne``).
+    public var fullDiscovery: Bool
 
-    public init(forks: Int = 64, connectTimeout: Duration = .seconds(10), discovery: DiscoveryOptions = DiscoveryOptions()) {
+    public init(forks: Int = 64, connectTimeout: Duration = .seconds(10), discovery: DiscoveryOptions = DiscoveryOptions(),
+                fullDiscovery: Bool = false) {
         self.forks = max(1, forks); self.connectTimeout = connectTimeout; self.discovery = discovery
+        self.fullDiscovery = fullDiscovery
     }
 
     /// The hard bound on one node, whatever the transport does: connect, handshake and auth
@@ -160,13 +165,18 @@ public struct ScanRun: Sendable {
     public var now: @Sendable () -> Date
     /// The witnesses from outside the nodes (Kubernetes), per node name.
     public var witnesses: RunWitnesses
+    /// Each node's last successful scan from the history (phase 1 compares against it); a
+    /// node without one gets the full discovery. nil: no history given, every node gets the
+    /// full discovery (as with `--full`).
+    public var previous: [String: PreviousNodeState]?
 
     public init(executor: any RemoteExecutor, options: ScanOptions = ScanOptions(),
                 record: @escaping @Sendable (NodeScan) async throws -> Void = { _ in },
                 events: @escaping @Sendable (ScanEvent) -> Void = { _ in },
-                now: @escaping @Sendable () -> Date = { Date() }, witnesses: RunWitnesses = RunWitnesses()) {
+                now: @escaping @Sendable () -> Date = { Date() }, witnesses: RunWitnesses = RunWitnesses(),
+                previous: [String: PreviousNodeState]? = nil) {
         self.executor = executor; self.options = options; self.record = record
-        self.events = events; self.now = now; self.witnesses = witnesses
+        self.events = events; self.now = now; self.witnesses = witnesses; self.previous = previous
     }
 
     /// Scans and keeps every node (memory grows with the number of nodes: for tests).
@@ -230,11 +240,13 @@ public struct ScanRun: Sendable {
         let address = target.port == 22 ? target.host : "\(target.host):\(target.port)"
         let executor = self.executor, discovery = options.discovery
         let witness = witnesses.input(for: target.name)
+        let previous = self.previous?[target.name], full = options.fullDiscovery || self.previous == nil
         let deadline = options.nodeDeadline(for: target)
         let outcome: Result<NodeDiscovery, NodeFailure> = await withDeadline(deadline) {
             do {
                 let found = try await executor.withSession(to: target) { session in
-                    try await Discovery.run(on: session, node: target.name, options: discovery, witnesses: witness)
+                    try await Discovery.run(on: session, node: target.name, options: discovery, witnesses: witness,
+                                            previous: previous, full: full)
                 }
                 return .success(found)
             } catch let f as NodeFailure {
@@ -248,8 +260,10 @@ public struct ScanRun: Sendable {
         let duration = clock.now - t0
         switch outcome {
         case .success(let d):
-            return NodeScan(node: target.name, address: address, status: d.status, error: d.error, startedAt: startedAt,
-                            duration: duration, outputs: d.outputs, findings: d.findings, warnings: d.warnings)
+            var scan = NodeScan(node: target.name, address: address, status: d.status, error: d.error, startedAt: startedAt,
+                                duration: duration, outputs: d.outputs, findings: d.findings, warnings: d.warnings)
+            scan.phase = d.phase; scan.phaseNote = d.phaseNote; scan.carried = d.carried
+            return scan
         case .failure(let f):
             let message = f.message.hasPrefix(target.name) ? f.message : "\(target.name): \(f.message)"
             return NodeScan(node: target.name, address: address, status: f.status, error: message,

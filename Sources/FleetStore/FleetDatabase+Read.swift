@@ -73,10 +73,18 @@ extension FleetDatabase {
             warnings: (try? decoder.decode([ParseWarning].self, from: Data(warningsText.utf8))) ?? [])
         let stateID: Int64? = n["state_id"]
         let outputSetID: Int64? = n["output_set_id"]
-        let mapRows = try stateID.map {
-            try Row.fetchAll(db, sql: "SELECT * FROM maps WHERE state_id = ? ORDER BY position", arguments: [$0])
-        } ?? []
-        for r in mapRows {
+        scan.phase = (n["phase"] as String?).flatMap(DiscoveryPhase.init(rawValue:)) ?? .full
+        scan.phaseNote = n["phase_note"]
+        scan.findings = try stateID.map { try Self.findings(db, stateID: $0) } ?? []
+        scan.outputs = try outputSetID.flatMap { outputs ? $0 : nil }.map { try Self.outputs(db, setID: $0) } ?? []
+        return scan
+    }
+
+    /// A state's maps with their paths, verdicts, reasons and evidence, in `multipath -ll` order.
+    static func findings(_ db: Database, stateID: Int64) throws -> [MapFinding] {
+        let decoder = JSONDecoder()
+        var findings: [MapFinding] = []
+        for r in try Row.fetchAll(db, sql: "SELECT * FROM maps WHERE state_id = ? ORDER BY position", arguments: [stateID]) {
             let mapID: Int64 = r["id"]
             var groups: [PathGroup] = []
             for p in try Row.fetchAll(db, sql: "SELECT * FROM paths WHERE map_id = ? ORDER BY group_index, position", arguments: [mapID]) {
@@ -97,21 +105,54 @@ extension FleetDatabase {
             let verdict = Verdict(rawValue: verdictText) ?? .needsReview
             let reasons = (try? decoder.decode([String].self, from: Data(reasonsText.utf8))) ?? []
             let evidence = (try? decoder.decode(MapEvidence.self, from: Data(evidenceText.utf8))) ?? MapEvidence()
-            scan.findings.append(MapFinding(map: map, verdict: verdict, reasons: reasons, evidence: evidence))
+            findings.append(MapFinding(map: map, verdict: verdict, reasons: reasons, evidence: evidence))
         }
-        let outputRows = try outputSetID.flatMap { outputs ? $0 : nil }.map {
-            try Row.fetchAll(db, sql: """
-                SELECT o.capture_name, o.exit_code, so.body AS stdout, se.body AS stderr
-                FROM output_sets s CROSS JOIN json_each(s.outputs) j CROSS JOIN outputs o ON o.id = j.value
-                CROSS JOIN contents so ON so.id = o.stdout_id CROSS JOIN contents se ON se.id = o.stderr_id
-                WHERE s.id = ? ORDER BY j.key
-                """, arguments: [$0])
-        } ?? []
-        for o in outputRows {
-            guard let command = NodeCommand(captureName: o["capture_name"]) else { continue }
-            scan.outputs.append(CommandOutput(command: command, stdout: o["stdout"], stderr: o["stderr"], exitCode: o["exit_code"]))
+        return findings
+    }
+
+    /// An output set's outputs in order (those `keep` takes); commands that cannot be rebuilt
+    /// from their capture name are left out.
+    static func outputs(_ db: Database, setID: Int64, keep: (NodeCommand) -> Bool = { _ in true }) throws -> [CommandOutput] {
+        var outputs: [CommandOutput] = []
+        for o in try Row.fetchAll(db, sql: """
+            SELECT o.capture_name, o.exit_code, so.body AS stdout, se.body AS stderr
+            FROM output_sets s CROSS JOIN json_each(s.outputs) j CROSS JOIN outputs o ON o.id = j.value
+            CROSS JOIN contents so ON so.id = o.stdout_id CROSS JOIN contents se ON se.id = o.stderr_id
+            WHERE s.id = ? ORDER BY j.key
+            """, arguments: [setID]) {
+            guard let command = NodeCommand(captureName: o["capture_name"]), keep(command) else { continue }
+            outputs.append(CommandOutput(command: command, stdout: o["stdout"], stderr: o["stderr"], exitCode: o["exit_code"]))
         }
-        return scan
+        return outputs
+    }
+
+    /// Each of `nodes`' last successful scan, for phase 1 (``PhaseOne``): its state's maps and
+    /// its outputs of the phase-1 commands. Only nodes whose every map was healthy get their
+    /// maps and outputs read (the others get the full discovery whatever phase 1 would say, so
+    /// their findings are all that is read). One read transaction, before the scan.
+    public func previousStates(nodes: [String]) throws -> [String: PreviousNodeState] {
+        let wanted = Set(nodes)
+        return try pool.read { db in
+            var out: [String: PreviousNodeState] = [:]
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT l.node, n.state_id, n.output_set_id,
+                       EXISTS (SELECT 1 FROM maps m WHERE m.state_id = n.state_id AND m.verdict <> 'healthy') AS unhealthy
+                FROM node_latest l CROSS JOIN node_runs n ON n.id = l.node_run_id
+                """)
+            for r in rows {
+                let node: String = r["node"]
+                guard wanted.contains(node) else { continue }
+                let stateID: Int64? = r["state_id"], setID: Int64? = r["output_set_id"]
+                let unhealthy: Bool = r["unhealthy"]
+                var previous = PreviousNodeState(rows: CarriedRows(stateID: stateID, outputSetID: setID), findings: [], phase1Outputs: [])
+                previous.findings = try stateID.map { try Self.findings(db, stateID: $0) } ?? []
+                if !unhealthy, let setID {
+                    previous.phase1Outputs = try Self.outputs(db, setID: setID) { PhaseOne.reads($0) }
+                }
+                out[node] = previous
+            }
+            return out
+        }
     }
 
     // MARK: - History queries

@@ -178,7 +178,8 @@ public final class FleetDatabase: Sendable {
             seen = ISOTime.format(scan.startedAt)
             // "[]" is what the encoder prints for no warnings (most nodes); skip encoding it.
             warnings = scan.warnings.isEmpty ? "[]" : try StoredJSON.encoded(scan.warnings)
-            maps = try scan.findings.map { f in
+            // A phase-1-only node points at rows already stored: nothing to encode or digest.
+            maps = scan.carried != nil ? [] : try scan.findings.map { f in
                 (f, try StoredJSON.reasons(f.reasons), try StoredJSON.evidence(f.evidence))
             }
             if !maps.isEmpty {
@@ -233,15 +234,16 @@ public final class FleetDatabase: Sendable {
 
     private static func insert(_ node: PreparedNode, run: Int64, _ db: Database) throws -> Int64 {
         let scan = node.scan
-        let stateID = try node.stateDigest.map { try Self.stateID(node, digest: $0, db) }
-        let outputSetID = try node.outputSetDigest.map { try Self.outputSetID(node.outputs, digest: $0, db) }
+        let stateID = try scan.carried.map(\.stateID) ?? node.stateDigest.map { try Self.stateID(node, digest: $0, db) }
+        let outputSetID = try scan.carried.map(\.outputSetID) ?? node.outputSetDigest.map { try Self.outputSetID(node.outputs, digest: $0, db) }
         // Cached statements: compiled once per connection, not once per row (perf).
         try db.cachedStatement(sql: """
             INSERT INTO node_runs (run_id, node, address, status, started_at, duration_ms, error, warnings,
-                                   state_id, output_set_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   state_id, output_set_id, phase, phase_note)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [run, scan.node, scan.address, scan.status.rawValue, node.seen,
-                             scan.duration.milliseconds, scan.error, node.warnings, stateID, outputSetID])
+                             scan.duration.milliseconds, scan.error, node.warnings, stateID, outputSetID,
+                             scan.phase.rawValue, scan.phaseNote])
         return db.lastInsertedRowID
     }
 

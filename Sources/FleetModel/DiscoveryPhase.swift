@@ -1,0 +1,128 @@
+/// Which discovery a node got in a scan (`node_runs.phase`).
+///
+/// `phase1`: only the cheap first read ran (`multipathd show maps json`, each `sd*` disk's
+/// sysfs state and wwid, read with sh builtins), it showed every path active and nothing
+/// changed since the node's last full discovery, so that discovery's maps and verdicts were
+/// carried. `full`: the whole discovery ran (sysfs, holders, mounts, openers, probes).
+public enum DiscoveryPhase: String, Sendable, Hashable, Codable, CaseIterable {
+    case full
+    case phase1
+}
+
+/// A node's last successful scan as the history holds it: what phase 1 compares against and
+/// what a phase-1-only node carries. The store fills it (``FleetStore``); nothing here reads it.
+public struct PreviousNodeState: Sendable, Hashable {
+    /// The history rows a phase-1-only node run points at again (`node_runs.state_id`,
+    /// `output_set_id`): the maps, verdicts and outputs its verdicts rest on.
+    public var rows: CarriedRows
+    /// That scan's maps and verdicts.
+    public var findings: [MapFinding]
+    /// That scan's outputs of the commands phase 1 runs (``PhaseOne/reads(_:)``).
+    public var phase1Outputs: [CommandOutput]
+
+    public init(rows: CarriedRows, findings: [MapFinding], phase1Outputs: [CommandOutput]) {
+        self.rows = rows; self.findings = findings; self.phase1Outputs = phase1Outputs
+    }
+}
+
+/// What phase 1 decided for one node.
+public enum PhaseDecision: Sendable, Hashable {
+    /// Nothing failed, nothing changed: the previous state's healthy maps stand.
+    case carry
+    /// Run the full discovery; the reason is recorded with the node run (`phase_note`).
+    case full(String)
+}
+
+/// The decision between phase 1 and the full discovery. Pure. When in doubt it says full:
+/// a wrong "healthy" is worse than a slow scan.
+public enum PhaseOne {
+    /// True for the commands phase 1 runs: the same typed commands (and capture names) as in
+    /// the full discovery, so the outputs compare byte for byte with the last full one's.
+    public static func reads(_ c: NodeCommand) -> Bool {
+        switch c {
+        case .multipathdMapsJSON, .deviceState, .deviceWWID: true
+        default: false
+        }
+    }
+
+    /// Before phase 1: whether the history allows a phase-1-only scan at all. `kubernetes` is
+    /// this run's view of the node (nil: the API was not asked).
+    public static func precheck(previous: PreviousNodeState?, kubernetes: KubeNodeView?) -> PhaseDecision {
+        guard let previous else { return .full("no earlier scan of this node in the history") }
+        let unhealthy = previous.findings.filter { $0.verdict != .healthy }
+        if !unhealthy.isEmpty {
+            let verdicts = Set(unhealthy.map(\.verdict.rawValue)).sorted().joined(separator: ", ")
+            return .full("the last scan found \(unhealthy.count) map\(unhealthy.count == 1 ? "" : "s") not healthy (\(verdicts))")
+        }
+        guard previous.phase1Outputs.contains(where: { $0.command == .multipathdMapsJSON }) else {
+            return .full("the last scan has no multipathd show maps json output to compare with")
+        }
+        // The Kubernetes evidence a carried map would get now must be what it has: an attach,
+        // a detach, or a different API answer (or asking where the last scan did not) is a change.
+        for f in previous.findings {
+            let now: KubeMapWitness? = kubernetes.flatMap { view in f.map.wwid.map { Witnesses.witness($0, view) } }
+            if now != f.evidence.kubernetes {
+                return .full("Kubernetes now says something else about \(f.map.name ?? f.map.wwid ?? "a map")")
+            }
+        }
+        return .carry
+    }
+
+    /// After phase 1: `outputs` and `framingWarnings` are what the phase-1 script returned.
+    public static func decide(outputs: [CommandOutput], framingWarnings: [String], previous: PreviousNodeState) -> PhaseDecision {
+        if let w = framingWarnings.first { return .full("phase 1 output: \(w)") }
+        if let bad = outputs.first(where: { $0.exitCode != 0 }) {
+            return .full("phase 1: \(bad.command.display) exited \(bad.exitCode.map(String.init) ?? "without a code")")
+        }
+        guard let json = outputs.first(where: { $0.command == .multipathdMapsJSON }) else {
+            return .full("phase 1 returned no multipathd show maps json")
+        }
+        let parsed = MultipathdJSONParser.parse(json.stdout)
+        if let w = parsed.warnings.first { return .full("multipathd show maps json: \(w.text)") }
+        for m in parsed.value {
+            let name = m.name ?? m.wwid ?? "?"
+            if m.dmState != "active" { return .full("map \(name): dm state \(m.dmState ?? "missing")") }
+            if m.paths.isEmpty { return .full("map \(name) has no paths") }
+            for p in m.paths {
+                let ok = p.dmState == "active" && (p.checkerState == "ready" || p.checkerState == "ghost") && p.devState == "running"
+                if !ok {
+                    return .full("map \(name) path \(p.dev ?? "?"): \(p.dmState ?? "-") \(p.checkerState ?? "-") \(p.devState ?? "-")")
+                }
+            }
+        }
+        for o in outputs {
+            if case .deviceState(let d) = o.command, o.stdout != "running\n" {
+                return .full("sysfs: \(d) is \(o.stdout.trimmedLine)")
+            }
+        }
+        // Nothing failed; now nothing may have changed: the same reads, byte for byte.
+        var before: [String: CommandOutput] = [:]
+        for o in previous.phase1Outputs { before[o.command.captureName] = o }
+        var seen = Set<String>()
+        for o in outputs {
+            let name = o.command.captureName
+            seen.insert(name)
+            guard let old = before[name] else { return .full("new since the last scan: \(name)") }
+            if old.stdout != o.stdout || old.exitCode != o.exitCode || old.stderr != o.stderr {
+                return .full("\(o.command.display) differs from the last full discovery's")
+            }
+        }
+        if let gone = before.keys.sorted().first(where: { !seen.contains($0) }) {
+            return .full("gone since the last scan: \(gone)")
+        }
+        // The same JSON also means the same maps; check the carried ones are those maps.
+        let wwidsNow = parsed.value.compactMap(\.wwid).sorted(), wwidsBefore = previous.findings.compactMap(\.map.wwid).sorted()
+        guard wwidsNow == wwidsBefore, parsed.value.count == previous.findings.count else {
+            return .full("the maps multipathd shows are not the ones the last scan classified")
+        }
+        return .carry
+    }
+}
+
+extension String {
+    fileprivate var trimmedLine: String {
+        var s = Substring(self)
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return s.isEmpty ? "empty" : String(s)
+    }
+}
