@@ -2,7 +2,9 @@
 # Issue 8: `fleet scan` of an N-node simulated farm at concurrency C (release build).
 #   bench/scan.sh [--peers] [--install] [--base ADDR] [--scenario FILE] [N=1000] [C=200]
 # Prints wall s, client CPU s (user+sys of the fleet process alone, from wait4's rusage),
-# client CPU ms/node, peak RSS (ru_maxrss), and the farm's node-side CPU over the same run.
+# client CPU ms/node, peak RSS (ru_maxrss), and the farm's node-side CPU over the same run;
+# then the same for a second scan of the unchanged farm with the first one's history (two
+# phases: phase 1 only on the nodes it allows, with how many nodes got which phase).
 #
 # --peers: then, on the same farm, runs the same discovery job with each established tool
 # that is installed (--install installs the missing ones: Debian pssh, clustershell,
@@ -154,6 +156,15 @@ print("client CPU/node %8.2f ms" % (cpu * 1000 / n))
 print("peak RSS        %8.1f MiB" % r["rss"])
 print("node-side CPU   %8.2f s  (%.1f ms/node; / %d cores = %.2f s)" % (node, node * 1000 / n, cores, node / cores))
 print("wall / (node-side CPU / cores) = %.2f" % (wall / (node / cores) if node > 0 else float("nan")))
+# The same scan again on the unchanged farm, with the first one's history: phase 1 only on
+# nodes whose maps were all healthy and whose phase-1 reads are unchanged (issue #17).
+r2 = measure(args, open(os.path.join(work, "scan2.json"), "w"))
+phases = subprocess.run(["sqlite3", os.path.join(work, "history.sqlite"),
+                         "SELECT phase, count(*) FROM node_runs WHERE run_id = 2 GROUP BY phase"],
+                        capture_output=True, text=True).stdout.split()
+print("fleet scan again (history from the first: two phases): exit=%d wall %.2f s, client CPU %.2f ms/node, "
+      "peak RSS %.1f MiB, node-side CPU %.1f ms/node; node runs by phase: %s"
+      % (r2["code"], r2["wall"], r2["cpu"] * 1000 / n, r2["rss"], r2["node"] * 1000 / n, " ".join(phases) or "?"))
 sys.stdout.flush()
 record("fleet.wall_s", wall, "s")
 record("fleet.cpu_ms_per_node", cpu * 1000 / n, "ms")
@@ -229,7 +240,8 @@ def round_of_peers(jobname, job):
                        % (c, sshcmd, "'" + job.replace("'", "'\\''") + "'", hostfile)], shell=True)
 
     print()
-    print("same farm, N=%d C=%d, peers on the %s job: fleet wall %.2f s, CPU %.2f ms/node" % (n, c, jobname, wall, cpu * 1000 / n))
+    print("same farm, N=%d C=%d, peers on the %s job: fleet wall %.2f s, CPU %.2f ms/node (scan again, two phases: wall %.2f s, "
+          "node side %.1f ms/node)" % (n, c, jobname, wall, cpu * 1000 / n, r2["wall"], r2["node"] * 1000 / n))
     print("%-14s %8s %8s %9s %12s %12s" % ("peer", "wall s", "CPU s", "ms/node", "fleet/peer wall", "fleet/peer CPU"))
     for r in rows:
         print("%-14s %8.2f %8.2f %9.2f %15.3f %14.3f" % (r["name"], r["wall"], r["cpu"], r["cpu"] * 1000 / n,

@@ -65,15 +65,18 @@ import FleetTestSupport
 
     /// `--print-script` needs no inventory, connects nowhere, and prints a script `sh -n`
     /// accepts that runs the read-only discovery (multipath -ll first) and nothing that
-    /// changes a node (no flush, delete, message or kill).
+    /// changes a node (no flush, delete, message or kill), after phase 1's as comments.
     @Test func printScriptShowsTheDiscoveryScriptWithoutConnecting() async throws {
         let executor = ScriptedExecutor([:])
         let r = try await run(["--print-script"], executor)
         #expect(r.code == 0)
         #expect(r.ssh.isEmpty, "no executor may be made")
         let script = r.out
-        #expect(script.hasPrefix("LC_ALL=C; export LC_ALL\n"))
-        #expect(script.contains("r multipath-ll 'multipath -ll'"))
+        // Phase 1 as comments (what it runs, then its script), then the full discovery, runnable.
+        #expect(script.hasPrefix("# fleet scan runs up to two scripts per node"))
+        #expect(script.contains("\n# r multipathd-show-maps-json 'multipathd show maps json'\n"))
+        #expect(script.contains("# ---- phase 2: the full discovery ----\nLC_ALL=C; export LC_ALL\n"))
+        #expect(script.contains("\nr multipath-ll 'multipath -ll'"))
         for forbidden in ["multipath -f", "/device/delete", "dmsetup message", "kill -9", "flushbufs"] {
             #expect(!script.contains(forbidden), "\(forbidden)")
         }
