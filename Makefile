@@ -53,6 +53,9 @@ bench: deps
 	-bench/ssh.sh $(BENCH_N) $(BENCH_C)
 	-bench/scan.sh $(if $(PEERS),--peers --install --peer-job both) $(BENCH_N) $(BENCH_C)
 	-bench/clean.sh $(BENCH_N) $(BENCH_C)
+	-bench/scan.sh --scenario tools/farm/scenarios/maps8.yaml $(BENCH_N) $(BENCH_C)
+	-bench/scan.sh --scenario tools/farm/scenarios/maps50.yaml $(BENCH_N) $(BENCH_C)
+	-bench/cpu.sh --callgrind
 	-bench/history.sh
 	-DISTINCT=1 bench/history.sh
 	-bench/history-growth.sh $(BENCH_N) $(BENCH_GROWTH_SCANS) $(BENCH_C)

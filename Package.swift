@@ -74,6 +74,10 @@ let package = Package(
         .target(name: "FleetTestSupport", dependencies: ["FleetModel", .product(name: "GRDB", package: "GRDB.swift")]),
         // bench/ssh.sh: N sessions + one command each, in-process (no CLI, no store).
         .executableTarget(name: "fleet-ssh-bench", dependencies: ["FleetSSH", "FleetModel"], path: "bench/ssh-bench"),
+        // bench/cpu.sh: `fleet scan` in process with recorded node replies (client CPU per node).
+        .executableTarget(name: "fleet-cpu-bench", dependencies: ["FleetCLI", "FleetSSH", "FleetModel",
+                                                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "bench/cpu-bench"),
 
         .testTarget(name: "FleetModelTests", dependencies: ["FleetModel", "FleetTestSupport"]),
         .testTarget(name: "FleetInventoryTests", dependencies: ["FleetInventory", "FleetTestSupport"]),

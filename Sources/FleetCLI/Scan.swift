@@ -140,6 +140,15 @@ struct Scan: AsyncParsableCommand {
     }
 }
 
+extension Fleet {
+    /// Runs `fleet scan ARGUMENTS` (without the program name) in this process with `ctx`:
+    /// for harnesses that replace the transport (bench/cpu-bench replays recorded node
+    /// outputs to count the client's own CPU per node). Throws `ExitCode` as the command does.
+    public static func scan(_ arguments: [String], _ ctx: FleetContext) async throws {
+        try await Scan.parse(arguments).run(ctx)
+    }
+}
+
 extension Scan {
     /// A history write that failed, then nodes not scanned (wins over residual: a scan that
     /// did not see every node cannot say "nothing residual"), then residual maps.

@@ -1,0 +1,209 @@
+// fleet-cpu-bench: the client's own CPU per node of `fleet scan`, without the SSH transport
+// (issue 17: CPU per map). bench/cpu.sh drives it.
+//
+//   fleet-cpu-bench record DIR [FORKS]   `fleet scan` of DIR/inventory.yaml over real SSH (a
+//                                        farm); every exec's reply is kept in DIR/replies.json
+//   fleet-cpu-bench replay DIR ROUNDS [FORKS]
+//                                        `fleet scan` of the same nodes ROUNDS times, each into a
+//                                        fresh history, every exec answered from DIR/replies.json
+//
+// A replay runs the whole `fleet scan` in this process (inventory, framing, parsers,
+// classifier, witnesses, the history's rows and digests, the JSON report), only the SSH
+// session is replaced; it prints the CPU (getrusage user+sys) per node of the rounds.
+// Instruction counts: run a replay with ROUNDS=k and with ROUNDS=0 under
+// `valgrind --tool=callgrind`; the difference over k × nodes is the per-node count.
+//
+// main is synchronous on purpose (the work runs in a Task, main waits on a semaphore):
+// valgrind 3.19 dies with SIGSEGV at the first Dispatch worker thread of a Swift async main
+// (`dispatch_main`), not of a program whose main thread just waits.
+import Foundation
+import ArgumentParser
+import FleetCLI
+import FleetModel
+import FleetSSH
+
+/// Every exec's reply, per node, in the order the node got them.
+struct Replies: Codable {
+    struct Exec: Codable {
+        var command: String
+        var stdout: Data
+        var stderr: Data
+        var exitCode: Int32?
+        var signal: String?
+        var truncated: Bool
+        /// Where the recorded run's nonce occurs in stdout: a replay writes its own there.
+        var nonceOffsets: [Int]
+    }
+    var nodes: [String: [Exec]]
+}
+
+/// The `N=<nonce>` of a node script (``NodeScript``'s prologue).
+func nonce(of request: ExecRequest) -> [UInt8]? {
+    for line in String(decoding: request.stdin, as: UTF8.self).split(separator: "\n") where line.hasPrefix("N=") {
+        return Array(line.dropFirst(2).utf8)
+    }
+    return nil
+}
+
+func offsets(of needle: [UInt8], in hay: [UInt8]) -> [Int] {
+    guard !needle.isEmpty, hay.count >= needle.count else { return [] }
+    var out: [Int] = []
+    var i = 0
+    while i + needle.count <= hay.count {
+        if hay[i] == needle[0] && Array(hay[i..<(i + needle.count)]) == needle { out.append(i); i += needle.count } else { i += 1 }
+    }
+    return out
+}
+
+/// Wraps the real executor and keeps each reply.
+final class RecordingExecutor: RemoteExecutor, @unchecked Sendable {
+    // @unchecked: `nodes` is only touched under `lock`; `inner` is immutable.
+    let inner: any RemoteExecutor
+    private let lock = NSLock()
+    private var nodes: [String: [Replies.Exec]] = [:]
+    init(_ inner: any RemoteExecutor) { self.inner = inner }
+
+    var replies: Replies { lock.withLock { Replies(nodes: nodes) } }
+
+    func add(_ node: String, _ request: ExecRequest, _ result: ExecResult) {
+        var code: Int32?, signal: String?
+        switch result.exit {
+        case .exited(let c): code = c
+        case .signalled(let s): signal = s
+        case .missing: fatalError("fleet-cpu-bench record: \(node): no exit status; record a farm without faults")
+        }
+        let e = Replies.Exec(command: request.command, stdout: Data(result.stdout), stderr: Data(result.stderr),
+                             exitCode: code, signal: signal, truncated: result.truncated,
+                             nonceOffsets: nonce(of: request).map { offsets(of: $0, in: result.stdout) } ?? [])
+        lock.withLock { nodes[node, default: []].append(e) }
+    }
+
+    func withSession<T: Sendable>(to target: NodeTarget, _ body: @Sendable (any RemoteSession) async throws -> T) async throws -> T {
+        try await inner.withSession(to: target) { s in try await body(RecordingSession(node: target.name, inner: s, owner: self)) }
+    }
+}
+
+struct RecordingSession: RemoteSession {
+    let node: String
+    let inner: any RemoteSession
+    let owner: RecordingExecutor
+    func exec(_ request: ExecRequest) async throws(NodeFailure) -> ExecResult {
+        let r = try await inner.exec(request)
+        owner.add(node, request, r)
+        return r
+    }
+}
+
+/// Answers each node's execs from the recording, in order; anything else stops the process.
+final class ReplayExecutor: RemoteExecutor {
+    let replies: [String: [Replies.Exec]]
+    init(_ r: Replies) { replies = r.nodes }
+
+    func withSession<T: Sendable>(to target: NodeTarget, _ body: @Sendable (any RemoteSession) async throws -> T) async throws -> T {
+        guard let execs = replies[target.name] else { fatalError("fleet-cpu-bench replay: no recording for \(target.name)") }
+        return try await body(ReplaySession(node: target.name, execs: execs))
+    }
+}
+
+final class ReplaySession: RemoteSession, @unchecked Sendable {
+    // @unchecked: `next` is only touched under `lock`.
+    let node: String
+    let execs: [Replies.Exec]
+    private let lock = NSLock()
+    private var next = 0
+    init(node: String, execs: [Replies.Exec]) { self.node = node; self.execs = execs }
+
+    func exec(_ request: ExecRequest) async throws(NodeFailure) -> ExecResult {
+        let i = lock.withLock { let i = next; next += 1; return i }
+        guard i < execs.count, execs[i].command == request.command else {
+            fatalError("fleet-cpu-bench replay: \(node): exec \(i + 1) `\(request.command)` was not recorded")
+        }
+        let e = execs[i]
+        var out = [UInt8](e.stdout)
+        if !e.nonceOffsets.isEmpty {
+            guard let n = nonce(of: request) else { fatalError("fleet-cpu-bench replay: \(node): script without N=") }
+            for o in e.nonceOffsets { out.replaceSubrange(o..<(o + n.count), with: n) }
+        }
+        return ExecResult(stdout: out, stderr: [UInt8](e.stderr),
+                          exit: e.signal.map(RemoteExit.signalled) ?? .exited(e.exitCode ?? 0), truncated: e.truncated)
+    }
+}
+
+func cpuSeconds() -> Double {
+    var ru = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &ru)
+    return Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6
+        + Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6
+}
+
+/// `fleet scan` as bench/scan.sh runs it; the JSON report is rendered and dropped.
+func scan(_ dir: URL, forks: Int, db: String, _ executor: any RemoteExecutor) async -> Int32 {
+    let args = ["--inventory", dir.appendingPathComponent("inventory.yaml").path, "--db", db,
+                "--forks", String(forks), "--format", "json"]
+    let ctx = FleetContext(makeExecutor: { _ in executor },
+                           output: FleetOutput(out: { _ in }, err: { _ in }, progress: false))
+    do {
+        try await Fleet.scan(args, ctx)
+        return 0
+    } catch let e as ExitCode {
+        return e.rawValue
+    } catch {
+        FileHandle.standardError.write(Data("fleet-cpu-bench: \(error)\n".utf8))
+        return 70
+    }
+}
+
+func main(_ a: [String]) async -> Int32 {
+    guard a.count >= 3, ["record", "replay"].contains(a[1]) else {
+        print("usage: fleet-cpu-bench record DIR [FORKS] | replay DIR ROUNDS [FORKS]")
+        return 64
+    }
+    let dir = URL(fileURLWithPath: a[2])
+    let repliesFile = dir.appendingPathComponent("replies.json")
+    if a[1] == "record" {
+        let forks = a.count > 3 ? Int(a[3]) ?? 200 : 200
+        let rec = RecordingExecutor(SSHExecutor(options: SSHOptions(maxConcurrentSessions: forks)))
+        let code = await scan(dir, forks: forks, db: dir.appendingPathComponent("record.sqlite").path, rec)
+        let r = rec.replies
+        do { try JSONEncoder().encode(r).write(to: repliesFile) } catch {
+            print("fleet-cpu-bench: cannot write \(repliesFile.path): \(error)"); return 74
+        }
+        let execs = r.nodes.values.reduce(0) { $0 + $1.count }
+        let bytes = r.nodes.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.stdout.count } }
+        print("recorded \(r.nodes.count) nodes, \(execs) execs, \(bytes / max(1, r.nodes.count)) stdout bytes/node (scan exit \(code))")
+        return code <= 1 ? 0 : code
+    }
+    guard a.count >= 4, let rounds = Int(a[3]), rounds >= 0 else { print("replay DIR ROUNDS [FORKS]"); return 64 }
+    let forks = a.count > 4 ? Int(a[4]) ?? 200 : 200
+    let replies: Replies
+    do { replies = try JSONDecoder().decode(Replies.self, from: Data(contentsOf: repliesFile)) } catch {
+        print("fleet-cpu-bench: cannot read \(repliesFile.path): \(error)"); return 66
+    }
+    let executor = ReplayExecutor(replies)
+    let cpu0 = cpuSeconds()
+    var codes: Set<Int32> = []
+    for r in 0..<rounds {
+        let db = dir.appendingPathComponent("replay-\(r).sqlite").path
+        codes.insert(await scan(dir, forks: forks, db: db, executor))
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+    }
+    let cpu = cpuSeconds() - cpu0
+    let n = replies.nodes.count
+    var ru = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &ru)
+    if rounds > 0 {
+        let head = String(format: "replay: %d nodes x %d rounds, forks %d: client CPU %.2f s, %.3f ms/node, peak RSS %.1f MiB",
+                          n, rounds, forks, cpu, cpu * 1000 / Double(n * rounds), Double(ru.ru_maxrss) / 1024)
+        print(head + ", scan exit " + codes.sorted().map(String.init).joined(separator: ","))
+    }
+    return codes.allSatisfy { $0 <= 1 } ? 0 : 1
+}
+
+let done = DispatchSemaphore(value: 0)
+nonisolated(unsafe) var status: Int32 = 0
+Task {
+    status = await main(CommandLine.arguments)
+    done.signal()
+}
+done.wait()
+exit(status)

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Issue 17: fleet's own client CPU per node of `fleet scan`, per scenario, without SSH.
+#   bench/cpu.sh [--callgrind] [--base ADDR] [--scenario FILE]... [NODES=200] [ROUNDS=5]
+# For each scenario (default tools/farm/scenarios/maps8.yaml and maps50.yaml): a farm of
+# NODES nodes is scanned once over SSH by fleet-cpu-bench (bench/cpu-bench), which keeps
+# every node's replies; the farm goes down; then `fleet scan` of the same nodes runs ROUNDS
+# times in one process with those replies (each round a fresh history, the JSON report
+# rendered and dropped) and prints user+sys CPU per node. Everything a scan does but SSH is
+# counted: framing, parsers, classifier, witnesses, history rows and digests, JSON.
+# --callgrind: also the instruction count per node, (Ir of ROUNDS=1 - Ir of ROUNDS=0) / NODES
+# under valgrind's callgrind (repeatable under load, unlike CPU seconds); the profile is kept
+# (callgrind_annotate FILE shows where the instructions go).
+# Addresses from --base or BENCH_BASE; run under `flock /work/.bench.lock` beside other farms.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CALLGRIND=0
+BASE=${BENCH_BASE:-127.0.2.1}
+SCENARIOS=()
+POS=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --callgrind) CALLGRIND=1 ;;
+        --base) BASE=$2; shift ;;
+        --scenario) SCENARIOS+=("$2"); shift ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        *) POS+=("$1") ;;
+    esac
+    shift
+done
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(tools/farm/scenarios/maps8.yaml tools/farm/scenarios/maps50.yaml)
+N=${POS[0]:-200}
+ROUNDS=${POS[1]:-5}
+
+swift build -c release --product fleet-cpu-bench >&2
+BIN="$(swift build -c release --show-bin-path)/fleet-cpu-bench"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-cpu.XXXXXX")
+trap 'tools/farm/farm down --dir "$WORK/farm" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+if [ "$CALLGRIND" = 1 ]; then
+    # valgrind 3.19 cannot read Swift 6's DWARF 5; the symbol table is enough for callgrind.
+    objcopy --strip-debug "$BIN" "$WORK/fleet-cpu-bench"
+    OUT=${BENCH_CALLGRIND_DIR:-.build/callgrind}
+    mkdir -p "$OUT"
+fi
+
+for scenario in "${SCENARIOS[@]}"; do
+    name=$(basename "$scenario" .yaml)
+    rec="$WORK/$name"
+    mkdir -p "$rec"
+    tools/farm/farm up "$N" --dir "$WORK/farm" --base "$BASE" --scenario "$scenario" >&2
+    cp "$WORK/farm/id_ed25519" "$WORK/farm/known_hosts" "$rec/"
+    sed "s#$WORK/farm/#$rec/#g" "$WORK/farm/inventory.yaml" > "$rec/inventory.yaml"
+    echo "== $name ($scenario), $N nodes"
+    "$BIN" record "$rec"
+    tools/farm/farm down --dir "$WORK/farm" >&2
+    echo "load: $(uptime)"
+    "$BIN" replay "$rec" "$ROUNDS"
+    if [ "$CALLGRIND" = 1 ]; then
+        ir() {
+            valgrind --tool=callgrind --callgrind-out-file="$2" "$WORK/fleet-cpu-bench" replay "$rec" "$1" >/dev/null 2>"$2.log"
+            sed -n 's/^==[0-9]*== Collected : //p' "$2.log"
+        }
+        base=$(ir 0 "$OUT/$name-0.out")
+        one=$(ir 1 "$OUT/$name-1.out")
+        echo "instructions/node $(( (one - base) / N ))  (callgrind: $one - $base over $N nodes; profile $OUT/$name-1.out)"
+    fi
+done
