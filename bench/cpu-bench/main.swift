@@ -37,12 +37,14 @@ struct Replies: Codable {
     var nodes: [String: [Exec]]
 }
 
-/// The `N=<nonce>` of a node script (``NodeScript``'s prologue).
+/// The `N=<nonce>` line of a node script (``NodeScript``'s prologue), found in the bytes
+/// (a replay pays for this on every exec, so no String of the whole script).
 func nonce(of request: ExecRequest) -> [UInt8]? {
-    for line in String(decoding: request.stdin, as: UTF8.self).split(separator: "\n") where line.hasPrefix("N=") {
-        return Array(line.dropFirst(2).utf8)
-    }
-    return nil
+    let s = request.stdin, key: [UInt8] = Array("\nN=".utf8)
+    guard let at = offsets(of: key, in: s).first else { return nil }
+    var end = at + key.count
+    while end < s.count, s[end] != UInt8(ascii: "\n") { end += 1 }
+    return Array(s[(at + key.count)..<end])
 }
 
 func offsets(of needle: [UInt8], in hay: [UInt8]) -> [Int] {
@@ -50,7 +52,7 @@ func offsets(of needle: [UInt8], in hay: [UInt8]) -> [Int] {
     var out: [Int] = []
     var i = 0
     while i + needle.count <= hay.count {
-        if hay[i] == needle[0] && Array(hay[i..<(i + needle.count)]) == needle { out.append(i); i += needle.count } else { i += 1 }
+        if hay[i] == needle[0] && hay[i..<(i + needle.count)].elementsEqual(needle) { out.append(i); i += needle.count } else { i += 1 }
     }
     return out
 }
@@ -96,8 +98,25 @@ struct RecordingSession: RemoteSession {
 
 /// Answers each node's execs from the recording, in order; anything else stops the process.
 final class ReplayExecutor: RemoteExecutor {
-    let replies: [String: [Replies.Exec]]
-    init(_ r: Replies) { replies = r.nodes }
+    /// One recorded reply, its texts already as bytes (decoded once, before the rounds).
+    struct Reply: Sendable {
+        var command: String
+        var stdout: [UInt8]
+        var stderr: [UInt8]
+        var exit: RemoteExit
+        var truncated: Bool
+        var nonceOffsets: [Int]
+    }
+    let replies: [String: [Reply]]
+    init(_ r: Replies) {
+        replies = r.nodes.mapValues { execs in
+            execs.map { e in
+                Reply(command: e.command, stdout: [UInt8](e.stdout), stderr: [UInt8](e.stderr),
+                      exit: e.signal.map(RemoteExit.signalled) ?? .exited(e.exitCode ?? 0), truncated: e.truncated,
+                      nonceOffsets: e.nonceOffsets)
+            }
+        }
+    }
 
     func withSession<T: Sendable>(to target: NodeTarget, _ body: @Sendable (any RemoteSession) async throws -> T) async throws -> T {
         guard let execs = replies[target.name] else { fatalError("fleet-cpu-bench replay: no recording for \(target.name)") }
@@ -108,10 +127,10 @@ final class ReplayExecutor: RemoteExecutor {
 final class ReplaySession: RemoteSession, @unchecked Sendable {
     // @unchecked: `next` is only touched under `lock`.
     let node: String
-    let execs: [Replies.Exec]
+    let execs: [ReplayExecutor.Reply]
     private let lock = NSLock()
     private var next = 0
-    init(node: String, execs: [Replies.Exec]) { self.node = node; self.execs = execs }
+    init(node: String, execs: [ReplayExecutor.Reply]) { self.node = node; self.execs = execs }
 
     func exec(_ request: ExecRequest) async throws(NodeFailure) -> ExecResult {
         let i = lock.withLock { let i = next; next += 1; return i }
@@ -119,13 +138,14 @@ final class ReplaySession: RemoteSession, @unchecked Sendable {
             fatalError("fleet-cpu-bench replay: \(node): exec \(i + 1) `\(request.command)` was not recorded")
         }
         let e = execs[i]
-        var out = [UInt8](e.stdout)
+        var out = e.stdout
         if !e.nonceOffsets.isEmpty {
             guard let n = nonce(of: request) else { fatalError("fleet-cpu-bench replay: \(node): script without N=") }
-            for o in e.nonceOffsets { out.replaceSubrange(o..<(o + n.count), with: n) }
+            out.withUnsafeMutableBufferPointer { b in
+                for o in e.nonceOffsets { for k in 0..<n.count { b[o + k] = n[k] } }
+            }
         }
-        return ExecResult(stdout: out, stderr: [UInt8](e.stderr),
-                          exit: e.signal.map(RemoteExit.signalled) ?? .exited(e.exitCode ?? 0), truncated: e.truncated)
+        return ExecResult(stdout: out, stderr: e.stderr, exit: e.exit, truncated: e.truncated)
     }
 }
 
@@ -199,11 +219,17 @@ func main(_ a: [String]) async -> Int32 {
     return codes.allSatisfy { $0 <= 1 } ? 0 : 1
 }
 
+final class ExitBox: @unchecked Sendable {
+    // @unchecked: written by the task before `done.signal()`, read by main after `done.wait()`.
+    var status: Int32 = 0
+}
 let done = DispatchSemaphore(value: 0)
-nonisolated(unsafe) var status: Int32 = 0
-Task {
-    status = await main(CommandLine.arguments)
+let box = ExitBox()
+// Detached: top-level code is on the main actor, and a task that inherited it would wait
+// for the main thread, which waits for the task.
+Task.detached {
+    box.status = await main(CommandLine.arguments)
     done.signal()
 }
 done.wait()
-exit(status)
+exit(box.status)
