@@ -35,6 +35,10 @@ swift build -c release --product fleet-cpu-bench >&2
 BIN="$(swift build -c release --show-bin-path)/fleet-cpu-bench"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-cpu.XXXXXX")
 trap 'tools/farm/farm down --dir "$WORK/farm" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+if [ "$CALLGRIND" = 1 ] && ! command -v valgrind >/dev/null; then
+    echo "bench/cpu.sh: valgrind not installed (apt-get install valgrind): CPU seconds only" >&2
+    CALLGRIND=0
+fi
 if [ "$CALLGRIND" = 1 ]; then
     # valgrind 3.19 cannot read Swift 6's DWARF 5; the symbol table is enough for callgrind.
     objcopy --strip-debug "$BIN" "$WORK/fleet-cpu-bench"
