@@ -48,6 +48,7 @@ let package = Package(
                 .embedInCode("v0003_node_status_no_exit_keepalive.sql"),
                 .embedInCode("v0004_kubernetes_witness.sql"),
                 .embedInCode("v0005_discovery_phase.sql"),
+                .embedInCode("v0006_residual_maps_index.sql"),
             ]
         ),
         .target(

@@ -8,5 +8,6 @@ public enum FleetMigrations {
          String(decoding: PackageResources.v0003_node_status_no_exit_keepalive_sql, as: UTF8.self)),
         ("v0004_kubernetes_witness", String(decoding: PackageResources.v0004_kubernetes_witness_sql, as: UTF8.self)),
         ("v0005_discovery_phase", String(decoding: PackageResources.v0005_discovery_phase_sql, as: UTF8.self)),
+        ("v0006_residual_maps_index", String(decoding: PackageResources.v0006_residual_maps_index_sql, as: UTF8.self)),
     ]
 }

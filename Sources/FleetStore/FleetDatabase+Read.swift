@@ -244,15 +244,17 @@ extension FleetDatabase {
             if let since {
                 // Residual maps of every stored state (few: a state is stored once, however many
                 // scans saw it), then each state's scans inside the window (node_runs_state).
+                // maps_residual (v0005) holds exactly those maps, in GROUP BY order, with every
+                // column read here: no map row is read and nothing is sorted before grouping.
                 // First seen is its own query: SQLite takes bare columns (name, dm, verdict)
                 // from the MAX() row only when MAX is the only min/max aggregate.
                 sql = """
                     WITH win AS (SELECT m.node, m.wwid, m.name, m.dm, m.verdict, MAX(n.started_at) AS last_seen, COUNT(*) AS runs
-                                 FROM maps m INDEXED BY maps_verdict CROSS JOIN node_runs n ON n.state_id = m.state_id
+                                 FROM maps m INDEXED BY maps_residual CROSS JOIN node_runs n ON n.state_id = m.state_id
                                  WHERE m.verdict IN \(residualVerdictsSQL) AND n.started_at >= ?1 AND m.wwid IS NOT NULL
                                  GROUP BY m.node, m.wwid)
                     SELECT w.*,
-                           (SELECT MIN(o.started_at) FROM maps h CROSS JOIN node_runs o ON o.state_id = h.state_id
+                           (SELECT MIN(o.started_at) FROM maps h INDEXED BY maps_residual CROSS JOIN node_runs o ON o.state_id = h.state_id
                              WHERE h.wwid = w.wwid AND h.node = w.node AND h.verdict IN \(residualVerdictsSQL)
                                AND o.started_at >= ?1) AS first_seen,
                            \(residualNow) AS residual_now

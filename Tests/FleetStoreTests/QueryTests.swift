@@ -93,6 +93,29 @@ struct SmallHistory {
         #expect(try h.f.db.residuals(since: SmallHistory.at(0), limit: 1).count == 1)
     }
 
+    /// Both cleanable verdicts count, and scans that share one stored state (days 1 and 3
+    /// found the same maps) count once each: worker-1's mpatha is residual on day 0,
+    /// residual-hung on days 1 and 3, healthy on day 2.
+    @Test func residualsCountResidualHungAndScansOfASharedState() throws {
+        let f = try Fresh()
+        for d in 0..<4 {
+            let run = try f.db.beginRun(kind: .sweep, inventory: "nodes.yaml", options: [String: String](), version: "0.1.0",
+                                        startedAt: SmallHistory.at(d))
+            try f.db.recordNode(run: run, d == 2 ? Samples.healthyScan(at: SmallHistory.at(d))
+                                                 : try Samples.residualScan(at: SmallHistory.at(d), mpathaVerdict: d == 0 ? .residual : .residualHung))
+            try f.db.finishRun(run, status: .ok, exitCode: 1, endedAt: SmallHistory.at(d).addingTimeInterval(120))
+        }
+        let window = try f.db.residuals(since: SmallHistory.at(1))
+        #expect(window.count == 1)
+        let w = try #require(window.first)
+        #expect(w.node == "worker-1" && w.wwid == SmallHistory.mpatha && w.verdict == .residualHung && w.residualNow)
+        #expect(w.firstSeen == SmallHistory.at(1) && w.lastSeen == SmallHistory.at(3) && w.runs == 2)
+        let all = try #require(try f.db.residuals(since: SmallHistory.at(0)).first)
+        #expect(all.firstSeen == SmallHistory.at(0) && all.lastSeen == SmallHistory.at(3) && all.runs == 3 && all.verdict == .residualHung)
+        let now = try #require(try f.db.residuals().first)
+        #expect(now.verdict == .residualHung && now.firstSeen == SmallHistory.at(0) && now.lastSeen == SmallHistory.at(3) && now.runs == 3)
+    }
+
     @Test func actionsNewestFirstAndFiltered() throws {
         let h = try SmallHistory()
         let a = try h.f.db.actions()
