@@ -233,11 +233,14 @@ extension FleetDatabase {
     /// the window, and whether it is still residual now. Sorted by node, then WWID.
     public func residuals(since: Date? = nil, limit: Int = 0) throws -> [ResidualRecord] {
         try pool.read { db in
-            // node_latest: each node's latest successful node_run (kept by a trigger).
+            // node_latest: each node's latest successful node_run (kept by a trigger). One
+            // probe of maps_residual (node, WWID, state): a state's maps carry its node's name
+            // (the state's digest includes it), so c.node = w.node holds for every c of l's
+            // state; without it the probe was every map ever stored under this WWID.
             let residualNow = """
                 EXISTS (SELECT 1 FROM node_latest l CROSS JOIN node_runs ln ON ln.id = l.node_run_id
-                        CROSS JOIN maps c ON c.state_id = ln.state_id
-                        WHERE l.node = w.node AND c.wwid = w.wwid AND +c.verdict IN \(residualVerdictsSQL))
+                        CROSS JOIN maps c INDEXED BY maps_residual ON c.state_id = ln.state_id
+                        WHERE l.node = w.node AND c.node = w.node AND c.wwid = w.wwid AND c.verdict IN \(residualVerdictsSQL))
                 """
             let sql: String
             let args: StatementArguments
