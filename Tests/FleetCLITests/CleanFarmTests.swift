@@ -21,10 +21,20 @@ import Testing
 
     /// Serializes farm tests across processes: several engineers (and CI) may run this suite
     /// at once, and the farm's addresses are fixed.
-    static func lockFarm() throws -> Int32 {
-        let fd = open("/tmp/fleet-clean-farm-tests.lock", O_CREAT | O_RDWR, 0o666)
+    /// The wait happens on a thread of its own, never on a thread of Swift's cooperative pool:
+    /// on a 2-core machine that pool has 2 threads, and two farm tests blocked in flock there
+    /// starved the async farm test holding the lock, which then never finished (a CI run hung).
+    static func lockFarm() async throws -> Int32 {
+        let fd = open("/tmp/fleet-clean-farm-tests.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o666)
         guard fd >= 0 else { throw FarmError("cannot open the farm test lock: errno \(errno)") }
-        guard flock(fd, LOCK_EX) == 0 else { close(fd); throw FarmError("cannot lock the farm test lock: errno \(errno)") }
+        let err: Int32 = await withCheckedContinuation { done in
+            Thread.detachNewThread {
+                var e: Int32 = 0
+                while flock(fd, LOCK_EX) != 0 { if errno != EINTR { e = errno; break } }
+                done.resume(returning: e)
+            }
+        }
+        guard err == 0 else { close(fd); throw FarmError("cannot lock the farm test lock: errno \(err)") }
         return fd
     }
 
@@ -53,8 +63,8 @@ import Testing
         let tool = Fixtures.repoRoot.appendingPathComponent("tools/farm/farm").path
         var up = false
         let lock: Int32
-        init(scenario: String, nodes: Int, base: String) throws {
-            lock = try CleanFarmTests.lockFarm()
+        init(scenario: String, nodes: Int, base: String) async throws {
+            lock = try await CleanFarmTests.lockFarm()
             dir = NSTemporaryDirectory() + "fleet-clean-farm-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try scenario.write(toFile: dir + "/scenario.yaml", atomically: true, encoding: .utf8)
@@ -135,9 +145,9 @@ import Testing
           - {name: node-0006, maps: [path-loss, in-use-holder, in-use-open, needs-review]}
         """
 
-    @Test func residualMapsGoAndNothingElseIsTouched() throws {
+    @Test func residualMapsGoAndNothingElseIsTouched() async throws {
         let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
-        let farm = try Farm(scenario: Self.scenario, nodes: 6, base: "127.0.4.1")
+        let farm = try await Farm(scenario: Self.scenario, nodes: 6, base: "127.0.4.1")
         defer { farm.down() }
 
         // node-0003's residual map is protected by the inventory.
@@ -218,10 +228,10 @@ import Testing
     /// printed report once, in inventory order, the summary's counts are those of the nodes'
     /// sections, and the history has every node's scan and commands for the run.
     /// Addresses 127.0.21.x.
-    @Test func manyNodesAreEachReportedOnceAndTheHistoryHasThemAll() throws {
+    @Test func manyNodesAreEachReportedOnceAndTheHistoryHasThemAll() async throws {
         let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
         // 40 nodes: odd ones with a residual map, even ones with nothing to clean.
-        let farm = try Farm(scenario: "seed: 21\nnodes:\n  - {maps: [residual, healthy]}\n  - {maps: [healthy, degraded]}\n",
+        let farm = try await Farm(scenario: "seed: 21\nnodes:\n  - {maps: [residual, healthy]}\n  - {maps: [healthy, degraded]}\n",
                             nodes: 40, base: "127.0.21.1")
         defer { farm.down() }
         let names = (1...40).map { String(format: "node-%04d", $0) }
@@ -265,9 +275,9 @@ import Testing
         #expect(actions.allSatisfy { $0.outcome == .ok }, "\(actions.filter { $0.outcome != .ok })")
     }
 
-    @Test func sigkillMidCleanupThenRunAgainCompletes() throws {
+    @Test func sigkillMidCleanupThenRunAgainCompletes() async throws {
         let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
-        let farm = try Farm(scenario: "seed: 5\nnodes:\n  - {name: node-0001, maps: [residual, healthy]}\n", nodes: 1, base: "127.0.4.101")
+        let farm = try await Farm(scenario: "seed: 5\nnodes:\n  - {name: node-0001, maps: [residual, healthy]}\n", nodes: 1, base: "127.0.4.101")
         defer { farm.down() }
         let w = try farm.wwid("node-0001", "residual")
         let disks = try farm.disks("node-0001", w)
@@ -301,7 +311,7 @@ import Testing
         // The killed run's `multipath -f` may still be running on the node (a remote process
         // outlives its dropped channel, bounded only by the node-side `timeout`): let it end
         // before the next run reads the node, as an operator would.
-        Thread.sleep(forTimeInterval: 3)
+        try await Task.sleep(for: .seconds(3))
         try farm.set("node-0001", "clear-fault", "slow")
         let again = try Self.run(bin, ["clean", "--no-kubernetes", "--inventory", farm.inventory, "--db", farm.db, "--confirm-after", "0s", "--execute"])
         #expect(again.status == 0, "second clean: \(again.status) \(again.out) \(again.err)")

@@ -36,9 +36,9 @@ import Testing
         ]
     }
 
-    @Test func witnessesDecideWhatIsCleaned() throws {
+    @Test func witnessesDecideWhatIsCleaned() async throws {
         let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
-        let farm = try CleanFarmTests.Farm(scenario: Self.scenario, nodes: 4, base: "127.0.103.10")
+        let farm = try await CleanFarmTests.Farm(scenario: Self.scenario, nodes: 4, base: "127.0.103.10")
         defer { farm.down() }
         let free = try farm.wwid("node-0001", "residual")
         let attached = try farm.wwid("node-0002", "residual")

@@ -39,9 +39,9 @@ import Testing
         }.compactMap { $0["pid"] as? Int }
     }
 
-    @Test func stuckReadersAreEndedAndTheMapCleanedUsersAndSurvivorsKeepTheirDisks() throws {
+    @Test func stuckReadersAreEndedAndTheMapCleanedUsersAndSurvivorsKeepTheirDisks() async throws {
         let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
-        let farm = try Farm(scenario: Self.scenario, nodes: 1, base: "127.0.102.1")
+        let farm = try await Farm(scenario: Self.scenario, nodes: 1, base: "127.0.102.1")
         defer { farm.down() }
         let node = "node-0001"
         // The farm's ground truth, from the documented rule: 1 healthy, 2 residual-hung, 2 in-use.

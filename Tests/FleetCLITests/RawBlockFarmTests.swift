@@ -17,9 +17,9 @@ import Testing
           - {name: node-0003, maps: [residual, healthy]}
         """
 
-    @Test func publishedResidualMapIsNeverCleaned() throws {
+    @Test func publishedResidualMapIsNeverCleaned() async throws {
         let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
-        let farm = try CleanFarmTests.Farm(scenario: Self.scenario, nodes: 3, base: "127.0.70.1")
+        let farm = try await CleanFarmTests.Farm(scenario: Self.scenario, nodes: 3, base: "127.0.70.1")
         defer { farm.down() }
         let published = try farm.wwid("node-0001", "residual")
         let lateWWID = try farm.wwid("node-0002", "residual")

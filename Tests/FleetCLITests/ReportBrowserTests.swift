@@ -23,11 +23,11 @@ import Testing
           - {name: node-0005, maps: [healthy], faults: [down]}
         """
 
-    @Test func chromiumShowsTheHistoryAndRunsNothingFromANode() throws {
+    @Test func chromiumShowsTheHistoryAndRunsNothingFromANode() async throws {
         let bin = try #require(FleetBinary.path, "\(FleetBinary.missing)")
         let chromium = "/usr/bin/chromium"
         try #require(FileManager.default.isExecutableFile(atPath: chromium), "needs Debian's chromium (make deps installs it)")
-        let farm = try CleanFarmTests.Farm(scenario: Self.scenario, nodes: 5, base: "127.0.105.1")
+        let farm = try await CleanFarmTests.Farm(scenario: Self.scenario, nodes: 5, base: "127.0.105.1")
         defer { farm.down() }
         #expect(try farm.expected("node-0002").values.sorted() == ["healthy", "residual"])
 
