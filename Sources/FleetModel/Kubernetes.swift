@@ -218,7 +218,12 @@ public struct WWIDRule: Sendable, Hashable, Codable {
 
     /// Applies the transform; nil when the value is not a usable WWID.
     public static func wwid(from raw: String, _ t: Transform) -> String? {
-        let v = raw.trimmingCharacters(in: .whitespaces)
+        // Foundation only when an end may be white space (perf: called for every path disk;
+        // an ASCII byte other than space and tab is not in `.whitespaces`).
+        let u = raw.utf8
+        let plainEnds = u.first.map { $0 < 0x80 && $0 != 0x20 && $0 != 0x09 } == true
+            && u.last.map { $0 < 0x80 && $0 != 0x20 && $0 != 0x09 } == true
+        let v = plainEnds ? raw : raw.trimmingCharacters(in: .whitespaces)
         switch t {
         case .notMultipath:
             return nil
@@ -240,7 +245,7 @@ public struct WWIDRule: Sendable, Hashable, Codable {
     /// multipath's WWID from a disk's `/sys/block/sdX/device/wwid` (kernel: `naa.` + hex for
     /// NAA designators, `eui.` + hex for EUI-64); nil for formats fleet does not compare (t10).
     public static func wwid(fromSysfs raw: String) -> String? {
-        let v = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let v = String(TextLines.trimmedWhitespaceAndNewlines(raw)).lowercased()
         if v.hasPrefix("naa.") { return wwid(from: v, .naa) }
         if v.hasPrefix("eui."), v.count > 4, v.dropFirst(4).allSatisfy(\.isHexDigit) { return "2" + v.dropFirst(4) }
         return nil

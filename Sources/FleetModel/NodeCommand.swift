@@ -88,10 +88,7 @@ public enum NodeCommand: Hashable, Sendable {
 
     /// The inverse of ``captureName`` for the read-only commands (used by `fleet explain`).
     public init?(captureName name: String) {
-        let fixed: [NodeCommand] = [.multipathList, .multipathdMapsJSON, .dmsetupInfo, .dmsetupStatus,
-                                    .lsblk, .sysBlockListing, .diskByIDListing, .procMounts, .mountInfo, .stuckProbes,
-                                    .openers, .procFDLinks, .kubeletVolumes]
-        if let c = fixed.first(where: { $0.captureName == name }) { self = c; return }
+        if let c = Self.fixedByCaptureName[name] { self = c; return }
         func middle(_ prefix: String, _ suffix: String) -> String? {
             guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
             return String(name.dropFirst(prefix.count).dropLast(suffix.count))
@@ -106,6 +103,14 @@ public enum NodeCommand: Hashable, Sendable {
         }
         return nil
     }
+
+    /// The commands without a device or process in their name, by capture name (built once:
+    /// every output of every node is resolved through it).
+    private static let fixedByCaptureName: [String: NodeCommand] = Dictionary(
+        [NodeCommand.multipathList, .multipathdMapsJSON, .dmsetupInfo, .dmsetupStatus, .lsblk, .sysBlockListing,
+         .diskByIDListing, .procMounts, .mountInfo, .stuckProbes, .openers, .procFDLinks, .kubeletVolumes]
+            .map { ($0.captureName, $0) },
+        uniquingKeysWith: { first, _ in first })
 
     /// POSIX sh text. `$R` is the sysroot prefix set by the node-side script.
     public var shell: String {

@@ -44,11 +44,72 @@ public struct NodeSnapshot: Sendable {
     public private(set) var sourcedWarnings: [SourcedWarning] = []
     /// Commands the node does not have (exit 127).
     public private(set) var missingCommands: [NodeCommand] = []
+    /// The facts above by the keys the per-map look-ups use, built once all outputs are read.
+    private var index = Index()
 
     public init(outputs: [CommandOutput]) {
         self.outputs = outputs
         for o in outputs { ingest(o) }
         if openersCapture == nil, let links = procLinks { openersCapture = assembleOpeners(links) }
+        index = Index(self)
+    }
+
+    /// Each map's facts found by key instead of a scan of every row (perf: the scans made a
+    /// node's cost quadratic in its map count). Every look-up answers exactly as the scan it
+    /// replaces: the first row with the key, in the order the scan met them.
+    private struct Index: Sendable {
+        var dmInfoByUUID: [String: Int] = [:], dmInfoByName: [String: Int] = [:]
+        var dmStatusByName: [String: Int] = [:]
+        var multipathdByWWID: [String: Int] = [:], multipathdByName: [String: Int] = [:]
+        /// ``deviceBase(_:)`` of each /proc/mounts source, and of each mountinfo source and
+        /// bound device node, in their order.
+        var mountBases: [String] = []
+        var mountInfoBases: [(source: String, node: String?)] = []
+        /// lsblk roots by KNAME (NAME when KNAME is missing): the first root with each.
+        var lsblkRoot: [String: Int] = [:]
+        /// Every lsblk device in the order ``lsblkMountpoints(of:)``'s walk (a stack, last
+        /// root first) meets it when it descends everywhere, with its parent's position
+        /// (-1 for a root), and the positions by KNAME, and by NAME for devices without one.
+        var lsblkWalk: [(node: BlockDeviceNode, parent: Int)] = []
+        var lsblkByKname: [String: [Int]] = [:]
+        var lsblkByNameWithoutKname: [String?: [Int]] = [:]
+        /// The `ps` rows of the `dd`s reading each device, in row order.
+        var ddRows: [String: [Int]] = [:]
+        /// Each opener's fds' ``OpenFD/device``, parallel to `openersCapture.openers`.
+        var openerDevices: [[String]] = []
+
+        init() {}
+
+        init(_ s: NodeSnapshot) {
+            func firsts<T>(_ rows: [T]?, _ key: (T) -> String?) -> [String: Int] {
+                var out: [String: Int] = [:]
+                for (i, r) in (rows ?? []).enumerated() { if let k = key(r), out[k] == nil { out[k] = i } }
+                return out
+            }
+            dmInfoByUUID = firsts(s.dmInfo) { $0.uuid }
+            dmInfoByName = firsts(s.dmInfo) { $0.name }
+            dmStatusByName = firsts(s.dmStatus) { $0.name }
+            multipathdByWWID = firsts(s.multipathdMaps) { $0.wwid }
+            multipathdByName = firsts(s.multipathdMaps) { $0.name }
+            mountBases = (s.mounts ?? []).map { NodeSnapshot.deviceBase($0.source) }
+            mountInfoBases = (s.mountInfo ?? []).map {
+                (NodeSnapshot.deviceBase($0.source), $0.boundDeviceNode.map(NodeSnapshot.deviceBase))
+            }
+            lsblkRoot = firsts(s.lsblk) { $0.kname ?? $0.name }
+            var stack = (s.lsblk ?? []).map { (node: $0, parent: -1) }
+            while let e = stack.popLast() {
+                let n = e.node, at = lsblkWalk.count
+                lsblkWalk.append(e)
+                if let k = n.kname { lsblkByKname[k, default: []].append(at) }
+                else { lsblkByNameWithoutKname[n.name, default: []].append(at) }
+                stack.append(contentsOf: n.children.map { (node: $0, parent: at) })
+            }
+            for (i, row) in (s.processes ?? []).enumerated() {
+                var seen = Set<String>()
+                for d in row.ddInputs where seen.insert(d).inserted { ddRows[d, default: []].append(i) }
+            }
+            openerDevices = (s.openersCapture?.openers ?? []).map { $0.fds.map(\.device) }
+        }
     }
 
     // MARK: - Ingest
@@ -191,9 +252,8 @@ public struct NodeSnapshot: Sendable {
 
     /// lsblk's STATE of a disk (lsblk reads the same sysfs file): a second witness.
     public func lsblkState(of disk: BlockDeviceName) -> DeviceState? {
-        guard let roots = lsblk else { return nil }
-        return roots.first { $0.kname == disk.rawValue || ($0.kname == nil && $0.name == disk.rawValue) }?.state
-            .map(DeviceState.init(rawValue:))
+        guard let roots = lsblk, let i = index.lsblkRoot[disk.rawValue] else { return nil }
+        return roots[i].state.map(DeviceState.init(rawValue:))
     }
     public func probe(of dm: DMDeviceName) -> ProbeResult? { probes[dm] }
     public func nameUUID(of dm: DMDeviceName) -> DMNameUUID? { dmNames[dm] }
@@ -220,8 +280,8 @@ public struct NodeSnapshot: Sendable {
     /// The `dmsetup info -c` row of a map: by uuid (`mpath-<wwid>`) first, then by name.
     public func dmInfo(for map: MultipathMap) -> DMInfoRow? {
         guard let rows = dmInfo else { return nil }
-        if let w = map.wwid, let r = rows.first(where: { $0.uuid == "mpath-\(w)" }) { return r }
-        if let n = map.name { return rows.first { $0.name == n } }
+        if let w = map.wwid, let i = index.dmInfoByUUID["mpath-\(w)"] { return rows[i] }
+        if let n = map.name, let i = index.dmInfoByName[n] { return rows[i] }
         return nil
     }
 
@@ -229,15 +289,15 @@ public struct NodeSnapshot: Sendable {
 
     /// The `dmsetup status` row of a map, by name.
     public func dmStatus(for map: MultipathMap) -> DMStatusRow? {
-        guard let n = map.name else { return nil }
-        return dmStatus?.first { $0.name == n }
+        guard let n = map.name, let rows = dmStatus, let i = index.dmStatusByName[n] else { return nil }
+        return rows[i]
     }
 
     /// multipathd's view of a map, by WWID then name.
     public func multipathdMap(for map: MultipathMap) -> MultipathdMap? {
         guard let all = multipathdMaps else { return nil }
-        if let w = map.wwid, let m = all.first(where: { $0.wwid == w }) { return m }
-        if let n = map.name { return all.first { $0.name == n } }
+        if let w = map.wwid, let i = index.multipathdByWWID[w] { return all[i] }
+        if let n = map.name, let i = index.multipathdByName[n] { return all[i] }
         return nil
     }
 
@@ -252,12 +312,13 @@ public struct NodeSnapshot: Sendable {
     /// them. nil when neither /proc/mounts nor /proc/self/mountinfo was captured.
     public func mounts(of map: MultipathMap) -> [MountEntry]? {
         guard mounts != nil || mountInfo != nil else { return nil }
-        let isMine = deviceMatcher(for: map)
-        var out = (mounts ?? []).filter { isMine($0.source) }
-        for e in mountInfo ?? [] {
+        let isMine = baseMatcher(for: map)
+        var out: [MountEntry] = []
+        for (e, base) in zip(mounts ?? [], index.mountBases) where isMine(base) { out.append(e) }
+        for (e, bases) in zip(mountInfo ?? [], index.mountInfoBases) {
             let source: String
-            if let node = e.boundDeviceNode, isMine(node) { source = node }
-            else if isMine(e.source) { source = e.source }
+            if let node = e.boundDeviceNode, let base = bases.node, isMine(base) { source = node }
+            else if isMine(bases.source) { source = e.source }
             else { continue }
             if !out.contains(where: { $0.mountpoint == e.mountpoint && ($0.source == source || $0.source == e.source) }) {
                 out.append(MountEntry(source: source, mountpoint: e.mountpoint, fstype: e.fstype, options: e.mountOptions))
@@ -272,13 +333,13 @@ public struct NodeSnapshot: Sendable {
     /// nil when /proc/self/mountinfo was not captured.
     public func deviceNodeBinds(of map: MultipathMap) -> [MountInfoEntry]? {
         guard let all = mountInfo else { return nil }
-        let isMine = deviceMatcher(for: map)
-        return all.filter { e in e.boundDeviceNode.map(isMine) ?? false }
+        let isMine = baseMatcher(for: map)
+        return zip(all, index.mountInfoBases).compactMap { e, bases in bases.node.map(isMine) == true ? e : nil }
     }
 
-    /// Whether a device path (`/dev/mapper/mpatha-part1`, `/dev/dm-0`, `/dev/sdg`) is the map,
-    /// one of its partitions or holders, or one of its path disks.
-    func deviceMatcher(for map: MultipathMap) -> (String) -> Bool {
+    /// Whether a device path's ``deviceBase(_:)`` (`mpatha-part1` of `/dev/mapper/mpatha-part1`,
+    /// `dm-0`, `sdg`) is the map, one of its partitions or holders, or one of its path disks.
+    func baseMatcher(for map: MultipathMap) -> (String) -> Bool {
         var devs = Set<String>()
         if let n = map.name { devs.insert(n) }
         if let d = map.dm {
@@ -287,8 +348,7 @@ public struct NodeSnapshot: Sendable {
         }
         for p in map.paths { if let d = p.dev { devs.insert(d) } }
         let name = map.name
-        return { source in
-            let base = Self.deviceBase(source)
+        return { base in
             if devs.contains(base) { return true }
             if let name, base.hasPrefix(name) {
                 let rest = base.dropFirst(name.count)
@@ -302,16 +362,19 @@ public struct NodeSnapshot: Sendable {
     /// Mount points lsblk shows for a map's dm device and everything below it (partitions,
     /// LVs), wherever it appears in the tree. nil when lsblk was not captured.
     public func lsblkMountpoints(of map: MultipathMap) -> [String]? {
-        guard let roots = lsblk else { return nil }
+        guard lsblk != nil else { return nil }
         guard let dm = map.dm else { return [] }
+        let walk = index.lsblkWalk
+        func matches(_ n: BlockDeviceNode) -> Bool { n.kname == dm || (n.kname == nil && n.name == map.name) }
+        // The devices the walk takes (it does not descend below one it takes), in its order.
+        let taken = ((index.lsblkByKname[dm] ?? []) + (index.lsblkByNameWithoutKname[map.name] ?? [])).sorted().filter { at in
+            var up = walk[at].parent
+            while up >= 0 { if matches(walk[up].node) { return false }; up = walk[up].parent }
+            return true
+        }
         var out: [String] = []
-        var stack = roots
-        while let n = stack.popLast() {
-            if n.kname == dm || (n.kname == nil && n.name == map.name) {
-                for d in n.flattened { for m in d.mountpoints where !out.contains(m) { out.append(m) } }
-            } else {
-                stack.append(contentsOf: n.children)
-            }
+        for at in taken {
+            for d in walk[at].node.flattened { for m in d.mountpoints where !out.contains(m) { out.append(m) } }
         }
         return out
     }
@@ -327,7 +390,7 @@ public struct NodeSnapshot: Sendable {
 
     /// dd processes reading this dm device (left over from an earlier probe, or anyone's).
     public func stuckDD(reading dm: DMDeviceName) -> [ProcessRow]? {
-        processes.map { PsParser.ddProcesses(reading: dm, in: $0) }
+        processes.map { rows in (index.ddRows[dm.rawValue] ?? []).map { rows[$0] } }
     }
 
     /// A probe from an earlier scan still blocked in D state on this device: the same evidence
@@ -352,9 +415,9 @@ public struct NodeSnapshot: Sendable {
     public func openers(of map: MultipathMap) -> [Opener]? {
         guard let all = openersCapture?.openers else { return nil }
         let devices = Self.mapDevices(map), disks = Self.pathDisks(map)
-        return all.compactMap { o in
+        return zip(all, index.openerDevices).compactMap { o, fdDevices in
             var mine = o
-            mine.fds = o.fds.filter { devices.contains($0.device) || disks.contains($0.device) }
+            mine.fds = zip(o.fds, fdDevices).compactMap { fd, d in devices.contains(d) || disks.contains(d) ? fd : nil }
             return mine.fds.isEmpty ? nil : mine
         }
     }

@@ -48,6 +48,22 @@ import FleetTestSupport
         #expect(byID.value.last?.targetBase == "sdc")
     }
 
+    /// A name of several words is kept with single spaces between them (one-word names take
+    /// a shorter path); a line whose first field is not a link's, or with fewer fields, is a warning.
+    @Test func symlinkNamesOfSeveralWords() {
+        let r = SymlinkListingParser.parse("""
+            total 0
+            lrwxrwxrwx 1 root root 0 Nov 29 17:07 dm-0 -> ../devices/virtual/block/dm-0
+            lrwxrwxrwx 1 root root 0 Nov 29 17:07 odd   name -> ../../sdb
+            -rw-r--r-- 1 root root 0 Nov 29 17:07 file -> x
+            lrwxrwxrwx 1 root root 0 Nov 29 17:07 -> ../../sdc
+
+            """)
+        #expect(r.value == [SymlinkEntry(name: "dm-0", target: "../devices/virtual/block/dm-0"),
+                            SymlinkEntry(name: "odd name", target: "../../sdb")])
+        #expect(r.warnings.map(\.line) == [4, 5])
+    }
+
     @Test func vendorProbeSample() throws {
         let p = ProbeParser.parse(stderr: try Fixtures.vendor("step-1.2-dd-io-error.stderr.txt"), exitCode: 1)
         #expect(p.outcome == .ioError)

@@ -30,8 +30,14 @@ public enum SymlinkListingParser {
             guard let arrow = TextLines.firstRange(of: arrowBytes, in: line) else {
                 warnings.append(ParseWarning(line: n, text: String(line))); continue
             }
-            let left = TextLines.tokens(line[..<arrow.lowerBound])
             let target = TextLines.trimmed(line[arrow.upperBound...])
+            // Every name in /sys/block and /dev/disk/by-id is one word: taken without
+            // splitting the line into an array (perf); the rest as before.
+            if !target.isEmpty, let name = oneWordName(line[..<arrow.lowerBound]) {
+                out.append(SymlinkEntry(name: String(name), target: String(target)))
+                continue
+            }
+            let left = TextLines.tokens(line[..<arrow.lowerBound])
             // perms links owner group size month day time name…
             guard left.count >= 9, left[0].hasPrefix("l"), !target.isEmpty else {
                 warnings.append(ParseWarning(line: n, text: String(line))); continue
@@ -39,6 +45,30 @@ public enum SymlinkListingParser {
             out.append(SymlinkEntry(name: left[8...].joined(separator: " "), target: String(target)))
         }
         return Parsed(value: out, warnings: warnings)
+    }
+
+    /// The 9th and last token of `perms links owner group size month day time name` when
+    /// there are exactly 9 and the first starts with `l` (what `left[8...].joined` gives
+    /// then); nil for anything else.
+    static func oneWordName(_ left: Substring) -> Substring? {
+        let u = left.utf8
+        var i = u.startIndex, count = 0
+        var last = i..<i
+        while true {
+            while i != u.endIndex, TextLines.isSpace(u[i]) { i = u.index(after: i) }
+            if i == u.endIndex { break }
+            let start = i
+            // `hasPrefix("l")` on bytes: an ASCII byte after the `l` (no combining mark).
+            if count == 0 {
+                let next = u.index(after: start)
+                guard u[start] == UInt8(ascii: "l"), next == u.endIndex || u[next] < 0x80 else { return nil }
+            }
+            while i != u.endIndex, !TextLines.isSpace(u[i]) { i = u.index(after: i) }
+            count += 1
+            if count > 9 { return nil }
+            last = start..<i
+        }
+        return count == 9 ? Substring(u[last]) : nil
     }
 }
 

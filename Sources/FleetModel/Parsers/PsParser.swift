@@ -16,14 +16,18 @@ public struct ProcessRow: Sendable, Hashable, Codable {
 
     /// True when this is a `dd` whose `if=` is `…/dev/dm-N` for exactly this device
     /// (`dm-2` does not match `dm-21`; a sysroot prefix before `/dev` is allowed).
-    public func isDD(reading dm: DMDeviceName) -> Bool {
+    public func isDD(reading dm: DMDeviceName) -> Bool { ddInputs.contains(dm.rawValue) }
+
+    /// The devices this process reads as a `dd` (`X` of each `if=…/dev/X`); empty when it is
+    /// not a dd. ``NodeSnapshot`` reads it once per process, not once per map.
+    public var ddInputs: [String] {
         let words = cmd.split(separator: " ", omittingEmptySubsequences: true)
-        guard let prog = words.first, prog.split(separator: "/").last == "dd" else { return false }
-        return words.dropFirst().contains { w in
-            guard w.hasPrefix("if=") else { return false }
+        guard let prog = words.first, prog.split(separator: "/").last == "dd" else { return [] }
+        return words.dropFirst().compactMap { w in
+            guard w.hasPrefix("if=") else { return nil }
             let comps = w.dropFirst(3).split(separator: "/", omittingEmptySubsequences: true)
-            guard comps.count >= 2 else { return false }
-            return comps[comps.count - 1] == dm.rawValue && comps[comps.count - 2] == "dev"
+            guard comps.count >= 2, comps[comps.count - 2] == "dev" else { return nil }
+            return String(comps[comps.count - 1])
         }
     }
 }
