@@ -57,7 +57,7 @@ final class ScanReport: ScanSink {
             let node = JSONNode(node: n.node, address: n.address, status: n.status, error: n.error,
                                 durationMs: n.duration.milliseconds, maps: n.findings.map(ExplainMap.init(finding:)),
                                 warnings: n.warnings)
-            part.rows = spool.append((try? encoder.encode(node)).map { Array($0) } ?? Array("{}".utf8))
+            part.rows = spool.append(node.encoderJSON() ?? (try? encoder.encode(node)).map { Array($0) } ?? Array("{}".utf8))
         case .table:
             var rows: [[String]] = []
             for f in n.findings.sorted(by: { $0.verdict < $1.verdict }) where Self.listed.contains(f.verdict) {
@@ -153,6 +153,62 @@ final class ScanReport: ScanSink {
             try c.encode(status, forKey: .status); try c.encode(error, forKey: .error)
             try c.encode(durationMs, forKey: .durationMs); try c.encode(maps, forKey: .maps)
             try c.encode(warnings, forKey: .warnings)
+        }
+
+        /// The bytes `encoder` writes for this node (`.sortedKeys, .withoutEscapingSlashes`),
+        /// written by hand (perf: JSONEncoder's generic paths were most of the report's CPU);
+        /// nil for text ``EncoderJSON`` leaves to the encoder. Keys in the encoder's sorted order.
+        func encoderJSON() -> [UInt8]? {
+            var out = EncoderJSON(escapesSlashes: false, capacity: 512 + 640 * maps.count)
+            do {
+                out.raw(#"{"address":"#); try out.string(address)
+                out.raw(#","durationMs":"#); out.int(durationMs)
+                out.raw(#","error":"#); try out.string(orNull: error)
+                out.raw(#","maps":"#)
+                try out.array(maps) { (o, m) throws(EncoderJSON.Unsupported) in
+                    o.raw(#"{"dm":"#); try o.string(orNull: m.dm)
+                    o.raw(#","features":"#); try o.string(orNull: m.features)
+                    o.raw(#","hwhandler":"#); try o.string(orNull: m.hwhandler)
+                    o.raw(#","name":"#); try o.string(orNull: m.name)
+                    o.raw(#","pathGroups":"#)
+                    try o.array(m.pathGroups) { (o, g) throws(EncoderJSON.Unsupported) in
+                        o.raw(#"{"paths":"#)
+                        try o.array(g.paths) { (o, p) throws(EncoderJSON.Unsupported) in
+                            o.raw(#"{"checkerState":"#); try o.string(orNull: p.checkerState?.rawValue)
+                            o.raw(#","dev":"#); try o.string(orNull: p.dev)
+                            o.raw(#","deviceState":"#); try o.string(orNull: p.deviceState?.rawValue)
+                            o.raw(#","dmState":"#); try o.string(orNull: p.dmState?.rawValue)
+                            o.raw(#","hctl":"#); try o.string(orNull: p.hctl)
+                            o.raw(#","majorMinor":"#); try o.string(orNull: p.majorMinor)
+                            o.raw("}")
+                        }
+                        o.raw(#","policy":"#); try o.string(orNull: g.policy)
+                        o.raw(#","prio":"#); o.int(orNull: g.prio)
+                        o.raw(#","status":"#); try o.string(orNull: g.status)
+                        o.raw("}")
+                    }
+                    o.raw(#","product":"#); try o.string(orNull: m.product)
+                    o.raw(#","reasons":"#); try o.strings(m.reasons)
+                    o.raw(#","size":"#); try o.string(orNull: m.size)
+                    o.raw(#","vendor":"#); try o.string(orNull: m.vendor)
+                    o.raw(#","verdict":"#); try o.string(orNull: m.verdict?.rawValue)
+                    o.raw(#","wp":"#); try o.string(orNull: m.wp)
+                    o.raw(#","wwid":"#); try o.string(orNull: m.wwid)
+                    o.raw("}")
+                }
+                out.raw(#","node":"#); try out.string(node)
+                out.raw(#","status":"#); try out.string(status.rawValue)
+                out.raw(#","warnings":"#)
+                try out.array(warnings) { (o, w) throws(EncoderJSON.Unsupported) in
+                    o.raw(#"{"line":"#); o.int(w.line)
+                    o.raw(#","text":"#); try o.string(w.text)
+                    o.raw("}")
+                }
+                out.raw("}")
+            } catch {
+                return nil
+            }
+            return out.bytes
         }
     }
     struct JSONDoc: Encodable {

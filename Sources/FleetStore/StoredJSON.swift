@@ -4,15 +4,15 @@ import FleetModel
 /// The `maps.reasons` / `maps.evidence` JSON text, byte for byte what `JSONEncoder` with
 /// `.sortedKeys` writes, without JSONEncoder (perf: it was ~2% of scan CPU, twice per map).
 ///
-/// Written by hand only for the common shape: ASCII strings without control characters,
-/// and `sysfsStates` keys of lowercase letters only (where every key order JSONEncoder could
-/// use is plain byte order). Anything else goes through JSONEncoder as before.
+/// Written by hand (``EncoderJSON``) only for the common shape: ASCII strings without
+/// control characters, and `sysfsStates` keys of lowercase letters only (where every key
+/// order JSONEncoder could use is plain byte order). Anything else (and the Kubernetes
+/// witness) goes through JSONEncoder as before.
 enum StoredJSON {
     static func reasons(_ reasons: [String]) throws -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 + reasons.reduce(0) { $0 + $1.utf8.count + 3 })
-        guard appendArray(reasons, to: &out) else { return try encoded(reasons) }
-        return String(decoding: out, as: UTF8.self)
+        var out = EncoderJSON(escapesSlashes: true, capacity: 16 + reasons.reduce(0) { $0 + $1.utf8.count + 3 })
+        do { try out.strings(reasons) } catch { return try encoded(reasons) }
+        return out.text
     }
 
     static func evidence(_ e: MapEvidence) throws -> String {
@@ -26,83 +26,97 @@ enum StoredJSON {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    /// Keys in byte order: holders, mountpoints, openCount, probe, queueing, slaves,
+    /// Keys in byte order: holders, mountpoints, openCount, openers, probe, queueing, slaves,
     /// sysfsStates (nil optionals left out, as the synthesized Encodable does).
     static func handEncoded(_ e: MapEvidence) -> String? {
-        // Openers (rare: only maps someone holds open) carry remote text of any shape.
-        if e.openers != nil { return nil }
         // The Kubernetes witness is rarer and nested: JSONEncoder writes it.
         guard e.kubernetes == nil else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        out.append(contentsOf: #"{"holders":"#.utf8)
-        guard appendArray(e.holders, to: &out) else { return nil }
-        out.append(contentsOf: #","mountpoints":"#.utf8)
-        guard appendArray(e.mountpoints, to: &out) else { return nil }
-        if let n = e.openCount {
-            out.append(contentsOf: #","openCount":"#.utf8)
-            out.append(contentsOf: String(n).utf8)
-        }
-        if let p = e.probe {
-            // ProbeResult keys in byte order: detail, outcome, stuckAfterKill, stuckPID.
-            out.append(contentsOf: #","probe":{"#.utf8)
-            if let d = p.detail {
-                out.append(contentsOf: #""detail":"#.utf8)
-                guard appendString(d, to: &out) else { return nil }
-                out.append(UInt8(ascii: ","))
+        var out = EncoderJSON(escapesSlashes: true)
+        do {
+            out.raw(#"{"holders":"#)
+            try out.strings(e.holders)
+            out.raw(#","mountpoints":"#)
+            try out.strings(e.mountpoints)
+            if let n = e.openCount {
+                out.raw(#","openCount":"#)
+                out.int(n)
             }
-            out.append(contentsOf: #""outcome":"#.utf8)
-            guard appendString(p.outcome.rawValue, to: &out) else { return nil }
-            if let k = p.stuckAfterKill {
-                out.append(contentsOf: #","stuckAfterKill":"#.utf8)
-                out.append(contentsOf: (k ? "true" : "false").utf8)
+            if let openers = e.openers {
+                // A full discovery reads /proc: every map has a list, and multipathd's path
+                // checker holds every path disk open, so most maps' lists are not empty.
+                out.raw(#","openers":"#)
+                try out.array(openers, opener)
             }
-            if let pid = p.stuckPID {
-                out.append(contentsOf: #","stuckPID":"#.utf8)
-                out.append(contentsOf: String(pid).utf8)
+            if let p = e.probe {
+                // ProbeResult keys in byte order: detail, outcome, stuckAfterKill, stuckPID.
+                out.raw(#","probe":{"#)
+                if let d = p.detail {
+                    out.raw(#""detail":"#)
+                    try out.string(d)
+                    out.raw(",")
+                }
+                out.raw(#""outcome":"#)
+                try out.string(p.outcome.rawValue)
+                if let k = p.stuckAfterKill {
+                    out.raw(#","stuckAfterKill":"#)
+                    out.bool(k)
+                }
+                if let pid = p.stuckPID {
+                    out.raw(#","stuckPID":"#)
+                    out.int(pid)
+                }
+                out.raw("}")
             }
-            out.append(UInt8(ascii: "}"))
+            if let q = e.queueing {
+                out.raw(#","queueing":"#)
+                try out.string(q)
+            }
+            out.raw(#","slaves":"#)
+            try out.strings(e.slaves)
+            out.raw(#","sysfsStates":{"#)
+            var first = true
+            for key in e.sysfsStates.keys.sorted() {
+                guard !key.isEmpty, key.utf8.allSatisfy({ $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else { return nil }
+                if !first { out.raw(",") }
+                first = false
+                try out.string(key)
+                out.raw(":")
+                try out.string(e.sysfsStates[key]!.rawValue)
+            }
+            out.raw("}}")
+        } catch {
+            return nil
         }
-        if let q = e.queueing {
-            out.append(contentsOf: #","queueing":"#.utf8)
-            guard appendString(q, to: &out) else { return nil }
-        }
-        out.append(contentsOf: #","slaves":"#.utf8)
-        guard appendArray(e.slaves, to: &out) else { return nil }
-        out.append(contentsOf: #","sysfsStates":{"#.utf8)
-        var first = true
-        for key in e.sysfsStates.keys.sorted() {
-            guard !key.isEmpty, key.utf8.allSatisfy({ $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else { return nil }
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            guard appendString(key, to: &out) else { return nil }
-            out.append(UInt8(ascii: ":"))
-            guard appendString(e.sysfsStates[key]!.rawValue, to: &out) else { return nil }
-        }
-        out.append(contentsOf: "}}".utf8)
-        return String(decoding: out, as: UTF8.self)
+        return out.text
     }
 
-    static func appendArray(_ items: [String], to out: inout [UInt8]) -> Bool {
-        out.append(UInt8(ascii: "["))
-        for (i, s) in items.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            guard appendString(s, to: &out) else { return false }
+    /// A ``MapOpener`` as its synthesized Encodable writes it, keys in byte order: note,
+    /// opener {cmdline, comm, fds [{fd, flags, target}], pid, probeNonce, state, wchan}, role.
+    static func opener(_ out: inout EncoderJSON, _ m: MapOpener) throws(EncoderJSON.Unsupported) {
+        out.raw("{")
+        if let note = m.note {
+            out.raw(#""note":"#); try out.string(note); out.raw(",")
         }
-        out.append(UInt8(ascii: "]"))
-        return true
-    }
-
-    /// JSONEncoder's escaping for printable ASCII: `"` `\` and `/` get a backslash.
-    /// False (caller falls back) for control characters and non-ASCII.
-    static func appendString(_ s: String, to out: inout [UInt8]) -> Bool {
-        out.append(UInt8(ascii: "\""))
-        for c in s.utf8 {
-            guard c >= 0x20, c < 0x7F else { return false }
-            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c == UInt8(ascii: "/") { out.append(UInt8(ascii: "\\")) }
-            out.append(c)
+        let o = m.opener
+        out.raw(#""opener":{"#)
+        if let cmdline = o.cmdline {
+            out.raw(#""cmdline":"#); try out.strings(cmdline); out.raw(",")
         }
-        out.append(UInt8(ascii: "\""))
-        return true
+        if let comm = o.comm {
+            out.raw(#""comm":"#); try out.string(comm); out.raw(",")
+        }
+        out.raw(#""fds":"#)
+        try out.array(o.fds) { (out, fd) throws(EncoderJSON.Unsupported) in
+            out.raw(#"{"fd":"#); out.int(fd.fd)
+            if let flags = fd.flags { out.raw(#","flags":"#); out.int(flags) }
+            out.raw(#","target":"#); try out.string(fd.target)
+            out.raw("}")
+        }
+        out.raw(#","pid":"#); out.int(o.pid)
+        if let nonce = o.probeNonce { out.raw(#","probeNonce":"#); try out.string(nonce) }
+        if let state = o.state { out.raw(#","state":"#); try out.string(state) }
+        if let wchan = o.wchan { out.raw(#","wchan":"#); try out.string(wchan) }
+        out.raw(#"},"role":"#); try out.string(m.role.rawValue)
+        out.raw("}")
     }
 }

@@ -232,4 +232,50 @@ import FleetTestSupport
         #expect(refusedRows.map { String($0.prefix(9)) } == refused.map(name))
         #expect(r.out.contains("nodes by status: ok \(n - refused.count), refused \(refused.count)\n"))
     }
+
+    /// The hand-written node object is the encoder's text byte for byte: on every real
+    /// capture's findings and warnings, on the golden nodes, and on awkward text (quotes,
+    /// slashes, control characters, non-ASCII), which goes through the encoder.
+    @Test func nodeObjectIsJSONEncodersOnEveryRealCapture() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func node(_ n: NodeScan) -> ScanReport.JSONNode {
+            ScanReport.JSONNode(node: n.node, address: n.address, status: n.status, error: n.error,
+                                durationMs: n.duration.milliseconds, maps: n.findings.map(ExplainMap.init(finding:)),
+                                warnings: n.warnings)
+        }
+        var scans = Self.nodes
+        for state in try Fixtures.realStates() {
+            let snap = NodeSnapshot(outputs: try Fixtures.realOutputs(state))
+            scans.append(NodeScan(node: state, address: "192.0.2.1:22", status: .ok, startedAt: Date(), duration: .milliseconds(75),
+                                  findings: Classifier.classify(snap), warnings: snap.warnings))
+        }
+        var byHand = 0, maps = 0
+        for n in scans {
+            let hand = node(n).encoderJSON()
+            if let hand {
+                byHand += 1
+                maps += n.findings.count
+                #expect(String(decoding: hand, as: UTF8.self) == String(decoding: try encoder.encode(node(n)), as: UTF8.self), "\(n.node)")
+            }
+        }
+        #expect(byHand == scans.count)  // every real capture is plain ASCII
+        #expect(maps > 30)
+        // Text the hand path leaves to the encoder, and text it writes (slashes, quotes, backslashes).
+        for odd in ["tab\there", "line\nbreak", "é", "\u{7F}", "\u{1}"] {
+            var n = Self.nodes[0]
+            n.findings[0].reasons.append(odd)
+            #expect(node(n).encoderJSON() == nil)
+            n.findings[0].reasons.removeLast()
+            n.warnings = [ParseWarning(line: 1, text: odd)]
+            #expect(node(n).encoderJSON() == nil)
+        }
+        var n = Self.nodes[2]
+        n.findings = Self.nodes[0].findings
+        n.findings[1].reasons = [#"a "quoted" \ back/slash"#]
+        n.findings[1].map.pathGroups[0].prio = nil
+        n.findings[2].map.pathGroups[0].paths[0].dmState = "n/a"
+        #expect(String(decoding: try #require(node(n).encoderJSON()), as: UTF8.self)
+                == String(decoding: try encoder.encode(node(n)), as: UTF8.self))
+    }
 }

@@ -112,6 +112,21 @@ import Testing
         #expect(try StoredJSON.reasons([]) == "[]")
     }
 
+    /// Every real capture's findings: the stored text is JSONEncoder's. hung-openers read
+    /// /proc (as every full discovery does): its maps' openers (stuck dd readers, multipathd's
+    /// checker on the path disks: fds, flags, command lines with slashes) are written by hand.
+    @Test func evidenceTextIsJSONEncodersOnEveryRealCapture() throws {
+        var openersByHand = 0
+        for state in try Fixtures.realStates() {
+            for f in Classifier.classify(NodeSnapshot(outputs: try Fixtures.realOutputs(state))) {
+                #expect(try StoredJSON.evidence(f.evidence) == Self.encoderText(f.evidence), "\(state) \(f.map.name ?? "?")")
+                #expect(try StoredJSON.reasons(f.reasons) == Self.encoderText(f.reasons), "\(state) \(f.map.name ?? "?")")
+                if let o = f.evidence.openers, !o.isEmpty, StoredJSON.handEncoded(f.evidence) != nil { openersByHand += 1 }
+            }
+        }
+        #expect(openersByHand > 0)
+    }
+
     /// Random evidence with awkward text (quotes, slashes, control characters, non-ASCII,
     /// DEL, upper-case and digit keys): always JSONEncoder's exact text, by hand or by fallback.
     @Test func randomEvidenceTextIsJSONEncoders() throws {
@@ -137,7 +152,19 @@ import Testing
                                 holders: (0..<Int.random(in: 0...2, using: &rng)).map { _ in text() },
                                 slaves: (0..<Int.random(in: 0...2, using: &rng)).map { _ in text() },
                                 mountpoints: (0..<Int.random(in: 0...2, using: &rng)).map { _ in text() },
-                                sysfsStates: states.mapValues(DeviceState.init(rawValue:)), probe: probe)
+                                sysfsStates: states.mapValues(DeviceState.init(rawValue:)), probe: probe,
+                                openers: Bool.random(using: &rng) ? nil : (0..<Int.random(in: 0...2, using: &rng)).map { _ in
+                                    MapOpener(opener: Opener(pid: Int32.random(in: 1...99_999, using: &rng),
+                                                             comm: Bool.random(using: &rng) ? text() : nil,
+                                                             state: Bool.random(using: &rng) ? "D" : nil,
+                                                             wchan: Bool.random(using: &rng) ? text() : nil,
+                                                             cmdline: Bool.random(using: &rng) ? [text(), text()] : nil,
+                                                             fds: [OpenFD(fd: 3, target: "/dev/" + text(),
+                                                                          flags: Bool.random(using: &rng) ? 0o100000 : nil)],
+                                                             probeNonce: Bool.random(using: &rng) ? text() : nil),
+                                              role: MapOpener.Role.allCases.randomElement(using: &rng)!,
+                                              note: Bool.random(using: &rng) ? text() : nil)
+                                })
             if StoredJSON.handEncoded(e) != nil { byHand += 1 }
             #expect(try StoredJSON.evidence(e) == Self.encoderText(e))
             let reasons = (0..<Int.random(in: 0...3, using: &rng)).map { _ in text() }
