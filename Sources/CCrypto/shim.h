@@ -6,9 +6,14 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
-// The low-level one-shot SHA256(), not EVP_Digest: no provider lookup per call (OpenSSL 3's
-// EVP fetch costs more than hashing a short output), and it still uses SHA-NI/AVX2.
+// The low-level SHA256_Init/Update/Final, not EVP_Digest nor the one-shot SHA256(): in
+// OpenSSL 3 SHA256() is EVP_Q_digest, which fetches the algorithm from the provider on
+// every call (~8,000 instructions, more than hashing a short output; most outputs are
+// short). The low-level functions call the implementation directly (still SHA-NI/AVX2).
 static inline void fleet_sha256(const void *data, size_t length, unsigned char out[32]) {
-    SHA256((const unsigned char *)data, length, out);
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, data, length);
+    SHA256_Final(out, &c);
 }
 #endif

@@ -148,7 +148,10 @@ public final class FleetDatabase: Sendable {
     @discardableResult
     public func recordNode(run: Int64, _ scan: NodeScan) throws -> Int64 {
         let rows = try PreparedNode(scan)
-        return try pool.write { db in try Self.insert(rows, run: run, db) }
+        return try pool.write { db in
+            var seen = SeenRows()
+            return try Self.insert(rows, run: run, db, &seen)
+        }
     }
 
     /// Writes several nodes' whole results in ONE transaction (all or none of them), in
@@ -156,7 +159,10 @@ public final class FleetDatabase: Sendable {
     @discardableResult
     public func recordNodes(run: Int64, _ scans: [NodeScan]) throws -> [Int64] {
         let rows = try scans.map(PreparedNode.init)
-        return try pool.write { db in try rows.map { try Self.insert($0, run: run, db) } }
+        return try pool.write { db in
+            var seen = SeenRows()
+            return try rows.map { try Self.insert($0, run: run, db, &seen) }
+        }
     }
 
     /// A node's rows with their JSON columns encoded and their digests computed, ready to
@@ -232,10 +238,19 @@ public final class FleetDatabase: Sendable {
         }
     }
 
-    private static func insert(_ node: PreparedNode, run: Int64, _ db: Database) throws -> Int64 {
+    /// The outputs and texts found or written so far in ONE write transaction, by digest
+    /// (perf: a batch's nodes share most per-disk outputs, each was looked up again per
+    /// node). Never kept past the transaction: a rolled-back id must not be reused.
+    struct SeenRows {
+        var outputs: [Data: Int64] = [:]
+        var contents: [Data: Int64] = [:]
+    }
+
+    private static func insert(_ node: PreparedNode, run: Int64, _ db: Database, _ seen: inout SeenRows) throws -> Int64 {
         let scan = node.scan
         let stateID = try scan.carried.map(\.stateID) ?? node.stateDigest.map { try Self.stateID(node, digest: $0, db) }
-        let outputSetID = try scan.carried.map(\.outputSetID) ?? node.outputSetDigest.map { try Self.outputSetID(node.outputs, digest: $0, db) }
+        let outputSetID = try scan.carried.map(\.outputSetID)
+            ?? node.outputSetDigest.map { try Self.outputSetID(node.outputs, digest: $0, db, &seen) }
         // Cached statements: compiled once per connection, not once per row (perf).
         try db.cachedStatement(sql: """
             INSERT INTO node_runs (run_id, node, address, status, started_at, duration_ms, error, warnings,
@@ -258,26 +273,29 @@ public final class FleetDatabase: Sendable {
         try db.cachedStatement(sql: "INSERT INTO node_states (node, digest) VALUES (?, ?)")
             .execute(arguments: [scan.node, digest])
         let stateID = db.lastInsertedRowID
+        // Looked up once per node, not per row (perf: the cache is keyed by the SQL text).
+        let insertMap = try db.cachedStatement(sql: """
+            INSERT INTO maps (state_id, node, position, line, wwid, name, dm, vendor, product,
+                              size, features, hwhandler, wp, all_failed, verdict, reasons, evidence)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let insertPath = try db.cachedStatement(sql: """
+            INSERT INTO paths (map_id, group_index, position, policy, prio, group_status, hctl, dev,
+                               major_minor, dm_state, checker_state, device_state, sysfs_state)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
         for (position, (f, reasons, evidence)) in node.maps.enumerated() {
             let m = f.map
-            try db.cachedStatement(sql: """
-                INSERT INTO maps (state_id, node, position, line, wwid, name, dm, vendor, product,
-                                  size, features, hwhandler, wp, all_failed, verdict, reasons, evidence)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [stateID, scan.node, position, m.line, m.wwid, m.name, m.dm,
-                                 m.vendor, m.product, m.size, m.features, m.hwhandler, m.wp,
-                                 m.allPathsFailed, f.verdict.rawValue, reasons, evidence])
+            try insertMap.execute(arguments: [stateID, scan.node, position, m.line, m.wwid, m.name, m.dm,
+                                              m.vendor, m.product, m.size, m.features, m.hwhandler, m.wp,
+                                              m.allPathsFailed, f.verdict.rawValue, reasons, evidence])
             let mapID = db.lastInsertedRowID
             for (g, group) in m.pathGroups.enumerated() {
                 for (i, p) in group.paths.enumerated() {
                     let sysfs = p.dev.flatMap { f.evidence.sysfsStates[$0] }
-                    try db.cachedStatement(sql: """
-                        INSERT INTO paths (map_id, group_index, position, policy, prio, group_status, hctl, dev,
-                                           major_minor, dm_state, checker_state, device_state, sysfs_state)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [mapID, g, i, group.policy, group.prio, group.status, p.hctl, p.dev,
-                                         p.majorMinor, p.dmState?.rawValue, p.checkerState?.rawValue, p.deviceState?.rawValue,
-                                         sysfs?.rawValue])
+                    try insertPath.execute(arguments: [mapID, g, i, group.policy, group.prio, group.status, p.hctl, p.dev,
+                                                       p.majorMinor, p.dmState?.rawValue, p.checkerState?.rawValue,
+                                                       p.deviceState?.rawValue, sysfs?.rawValue])
                 }
             }
         }
@@ -286,25 +304,28 @@ public final class FleetDatabase: Sendable {
 
     /// The output set with this digest: found, or written now (each output and text found
     /// or written in turn).
-    private static func outputSetID(_ outputs: [PreparedOutput], digest: Data, _ db: Database) throws -> Int64 {
+    private static func outputSetID(_ outputs: [PreparedOutput], digest: Data, _ db: Database,
+                                    _ seen: inout SeenRows) throws -> Int64 {
         if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM output_sets WHERE digest = ?"),
                                        arguments: [digest]) {
             return id
         }
         var ids: [Int64] = []
         ids.reserveCapacity(outputs.count)
+        let findOutput = try db.cachedStatement(sql: "SELECT id FROM outputs WHERE digest = ?")
         for o in outputs {
-            if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM outputs WHERE digest = ?"),
-                                           arguments: [o.digest]) {
+            if let id = try seen.outputs[o.digest] ?? Int64.fetchOne(findOutput, arguments: [o.digest]) {
+                seen.outputs[o.digest] = id
                 ids.append(id)
                 continue
             }
-            let out = try contentID(o.output.stdout, digest: o.stdoutDigest, db)
-            let err = try contentID(o.output.stderr, digest: o.stderrDigest, db)
+            let out = try contentID(o.output.stdout, digest: o.stdoutDigest, db, &seen)
+            let err = try contentID(o.output.stderr, digest: o.stderrDigest, db, &seen)
             try db.cachedStatement(sql: """
                 INSERT INTO outputs (digest, capture_name, command, exit_code, stdout_id, stderr_id)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [o.digest, o.output.command.captureName, o.command, o.output.exitCode, out, err])
+            seen.outputs[o.digest] = db.lastInsertedRowID
             ids.append(db.lastInsertedRowID)
         }
         let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
@@ -312,12 +333,14 @@ public final class FleetDatabase: Sendable {
         return db.lastInsertedRowID
     }
 
-    private static func contentID(_ text: String, digest: Data, _ db: Database) throws -> Int64 {
-        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM contents WHERE digest = ?"),
-                                       arguments: [digest]) {
+    private static func contentID(_ text: String, digest: Data, _ db: Database, _ seen: inout SeenRows) throws -> Int64 {
+        if let id = try seen.contents[digest]
+            ?? Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM contents WHERE digest = ?"), arguments: [digest]) {
+            seen.contents[digest] = id
             return id
         }
         try db.cachedStatement(sql: "INSERT INTO contents (digest, body) VALUES (?, ?)").execute(arguments: [digest, text])
+        seen.contents[digest] = db.lastInsertedRowID
         return db.lastInsertedRowID
     }
 

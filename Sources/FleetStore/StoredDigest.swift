@@ -10,9 +10,16 @@ struct StoredDigest {
 
     /// SHA-256 of a text's UTF-8 bytes (`contents.digest`).
     static func of(text: String) -> Data {
+        // Most outputs' stderr is empty: its digest once, not once per output (perf).
+        if text.isEmpty { return emptyText }
         var s = text
         return s.withUTF8 { sha256($0.baseAddress, $0.count) }
     }
+
+    private static let emptyText: Data = {
+        var s = ""
+        return s.withUTF8 { sha256($0.baseAddress, $0.count) }
+    }()
 
     static func sha256(_ p: UnsafePointer<UInt8>?, _ n: Int) -> Data {
         var out = Data(count: 32)
