@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 17: fleet's own client CPU per node of `fleet scan`, per scenario, without SSH.
-#   bench/cpu.sh [--callgrind] [--base ADDR] [--scenario FILE]... [NODES=200] [ROUNDS=5]
+#   bench/cpu.sh [--callgrind] [--base ADDR] [--keep DIR] [--scenario FILE]... [NODES=200] [ROUNDS=5]
 # For each scenario (default tools/farm/scenarios/maps8.yaml and maps50.yaml): a farm of
 # NODES nodes is scanned once over SSH by fleet-cpu-bench (bench/cpu-bench), which keeps
 # every node's replies; the farm goes down; then `fleet scan` of the same nodes runs ROUNDS
@@ -10,10 +10,13 @@
 # --callgrind: also the instruction count per node, (Ir of ROUNDS=1 - Ir of ROUNDS=0) / NODES
 # under valgrind's callgrind (repeatable under load, unlike CPU seconds); the profile is kept
 # (callgrind_annotate FILE shows where the instructions go).
+# --keep DIR: keep each scenario's recording in DIR/<scenario>-<NODES>/ and replay it on
+# later runs without a farm (the same replies before and after a change).
 # Addresses from --base or BENCH_BASE; run under `flock /work/.bench.lock` beside other farms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CALLGRIND=0
+KEEP=
 BASE=${BENCH_BASE:-127.0.2.1}
 SCENARIOS=()
 POS=()
@@ -22,6 +25,7 @@ while [ $# -gt 0 ]; do
         --callgrind) CALLGRIND=1 ;;
         --base) BASE=$2; shift ;;
         --scenario) SCENARIOS+=("$2"); shift ;;
+        --keep) KEEP=$(realpath -m "$2"); shift ;;
         -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) POS+=("$1") ;;
     esac
@@ -38,6 +42,7 @@ trap 'tools/farm/farm down --dir "$WORK/farm" >/dev/null 2>&1 || true; rm -rf "$
 if [ "$CALLGRIND" = 1 ] && ! command -v valgrind >/dev/null; then
     echo "bench/cpu.sh: valgrind not installed (apt-get install valgrind): CPU seconds only" >&2
     CALLGRIND=0
+KEEP=
 fi
 if [ "$CALLGRIND" = 1 ]; then
     # valgrind 3.19 cannot read Swift 6's DWARF 5; the symbol table is enough for callgrind.
@@ -49,13 +54,18 @@ fi
 for scenario in "${SCENARIOS[@]}"; do
     name=$(basename "$scenario" .yaml)
     rec="$WORK/$name"
-    mkdir -p "$rec"
-    tools/farm/farm up "$N" --dir "$WORK/farm" --base "$BASE" --scenario "$scenario" >&2
-    cp "$WORK/farm/id_ed25519" "$WORK/farm/known_hosts" "$rec/"
-    sed "s#$WORK/farm/#$rec/#g" "$WORK/farm/inventory.yaml" > "$rec/inventory.yaml"
+    [ -z "$KEEP" ] || rec="$KEEP/$name-$N"
     echo "== $name ($scenario), $N nodes"
-    "$BIN" record "$rec"
-    tools/farm/farm down --dir "$WORK/farm" >&2
+    if [ -f "$rec/replies.json" ]; then
+        echo "replies recorded earlier: $rec"
+    else
+        mkdir -p "$rec"
+        tools/farm/farm up "$N" --dir "$WORK/farm" --base "$BASE" --scenario "$scenario" >&2
+        cp "$WORK/farm/id_ed25519" "$WORK/farm/known_hosts" "$rec/"
+        sed "s#$WORK/farm/#$rec/#g" "$WORK/farm/inventory.yaml" > "$rec/inventory.yaml"
+        "$BIN" record "$rec"
+        tools/farm/farm down --dir "$WORK/farm" >&2
+    fi
     echo "load: $(uptime)"
     "$BIN" replay "$rec" "$ROUNDS"
     if [ "$CALLGRIND" = 1 ]; then
