@@ -165,8 +165,9 @@ public struct NodeSnapshot: Sendable {
             let r = DMNameUUIDParser.parse(o.stdout); dmNames[d] = r.value; warn(c, r.warnings)
         case .deviceWWID(let d):
             guard o.exitCode == 0 else { return }
-            let v = o.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !v.isEmpty { deviceWWIDs[d] = v }
+            // Byte trim (perf: Foundation's trimmingCharacters was ~2% of a 50-map node).
+            let v = TextLines.trimmedWhitespaceAndNewlines(o.stdout)
+            if !v.isEmpty { deviceWWIDs[d] = String(v) }
         case .kubeletVolumes:
             let r = KubeletVolumeParser.parse(o.stdout); kubeletVolumes = r.value; warn(c, r.warnings)
         case .probe(let d, _):

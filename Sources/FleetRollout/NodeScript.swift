@@ -286,8 +286,13 @@ public enum Framing {
                 i = n
                 break
             }
-            let fields = String(decoding: bytes[(i + marker.count)..<eol], as: UTF8.self)
-                .split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            let line = bytes[(i + marker.count)..<eol]
+            // ASCII (every header fleet's script writes): split on the bytes, which is what
+            // splitting the String's characters gives there (perf: that walked every
+            // character); anything else as a String.
+            let fields = line.allSatisfy({ $0 < 0x80 })
+                ? line.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+                : String(decoding: line, as: UTF8.self).split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             if fields == ["DATA"] {
                 sawData = true
                 i = eol + 1
