@@ -124,14 +124,11 @@ public enum NodeCommand: Hashable, Sendable {
         case .diskByIDListing: "ls -l \"$R/dev/disk/by-id/\""
         case .procMounts: "cat \"$R/proc/mounts\""
         case .mountInfo: "cat \"$R/proc/self/mountinfo\""
-        case .deviceState(let d): "cat \"$R/sys/block/\"\(q(d.rawValue))/device/state"
+        case .deviceState, .dmNameUUID, .deviceWWID:
+            // The read builtin: no process per disk or map (the same bytes `cat` prints).
+            Self.readBuiltin(sysfsLines)
         case .slavesHolders(let d):
             "ls \"$R/sys/block/\"\(q(d.rawValue))/slaves \"$R/sys/block/\"\(q(d.rawValue))/holders"
-        case .dmNameUUID(let d):
-            "cat \"$R/sys/block/\"\(q(d.rawValue))/dm/name \"$R/sys/block/\"\(q(d.rawValue))/dm/uuid"
-        case .deviceWWID(let d):
-            // The read builtin: no process per disk.
-            "read -r w < \"$R/sys/block/\"\(q(d.rawValue))/device/wwid && printf '%s\\n' \"$w\""
         case .kubeletVolumes:
             // kubelet's records under the same sysroot seam; none (no kubelet) prints nothing.
             "for f in \"$R\"/var/lib/kubelet/plugins/kubernetes.io/csi/pv/*/vol_data.json \"$R\"/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/*/data/vol_data.json; do [ -f \"$f\" ] || continue; printf '== %s\\n' \"${f#\"$R\"}\"; cat \"$f\"; echo; done"
@@ -155,15 +152,27 @@ public enum NodeCommand: Hashable, Sendable {
         }
     }
 
-    /// The same stdout as ``shell`` with sh builtins only, where that exists: a one-line
-    /// sysfs file read with `read` (no process per disk). Phase 1 reads each disk this way;
-    /// a missing file fails with another message than `cat`'s, which phase 1 sees as a change.
-    public var builtinShell: String? {
+    /// The one-line sysfs files this command prints, in order (`$R`-prefixed, quoted for
+    /// sh); empty for every other command. Such a command is `read` of each file and one
+    /// `printf '%s\n'` of the lines: the bytes `cat` prints for a one-line file, with no
+    /// process per disk or map. A missing file or a line without its newline is a nonzero
+    /// exit, and the parsers take nothing from a failed read. Phase 1 reads the disks' files
+    /// with the same builtin into a variable.
+    public var sysfsLines: [String] {
         switch self {
-        case .deviceState(let d): "read -r w < \"$R/sys/block/\"\(q(d.rawValue))/device/state && printf '%s\\n' \"$w\""
-        case .deviceWWID: shell
-        default: nil
+        case .deviceState(let d): ["\"$R/sys/block/\"\(q(d.rawValue))/device/state"]
+        case .deviceWWID(let d): ["\"$R/sys/block/\"\(q(d.rawValue))/device/wwid"]
+        case .dmNameUUID(let d): ["\"$R/sys/block/\"\(q(d.rawValue))/dm/name", "\"$R/sys/block/\"\(q(d.rawValue))/dm/uuid"]
+        default: []
         }
+    }
+
+    /// `read -r w0 < F0 && read -r w1 < F1 && printf '%s\n%s\n' "$w0" "$w1"`.
+    private static func readBuiltin(_ files: [String]) -> String {
+        let vars = files.indices.map { "w\($0)" }
+        let reads = zip(vars, files).map { "read -r \($0) < \($1)" }.joined(separator: " && ")
+        let format = String(repeating: "%s\\n", count: files.count)
+        return reads + " && printf '\(format)' " + vars.map { "\"$\($0)\"" }.joined(separator: " ")
     }
 
     /// The command as an operator would type it on a real node (no `$R`), for dry runs and logs.
@@ -172,6 +181,13 @@ public enum NodeCommand: Hashable, Sendable {
         if case .openers = self {
             return "find /proc/[0-9]*/fd -lname '/dev/dm-*' -o -lname '/dev/sd*' -o -lname '/dev/mapper/*' + per opener /proc/PID/{stat,wchan,cmdline,fdinfo/FD} (openers)"
         }
+        // A builtin read is shown as the `cat` an operator types, which prints the same bytes.
+        let files = sysfsLines
+        if !files.isEmpty { return Self.displayText("cat " + files.joined(separator: " ")) }
+        return Self.displayText(shell)
+    }
+
+    private static func displayText(_ shell: String) -> String {
         // The same chain of replacements as Foundation's replacingOccurrences would do, on
         // bytes (perf: the Foundation chain was ~5% of a scan's CPU, once per stored output).
         var b = Array(shell.utf8)

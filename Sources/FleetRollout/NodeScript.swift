@@ -45,9 +45,13 @@ public enum NodeScript {
     /// outlives a dropped channel.
     public static let execCommand = "sh -s"
 
-    static func prologue(nonce: String) -> String {
+    static func checkNonce(_ nonce: String) {
         precondition(nonce.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } && !nonce.isEmpty,
                      "nonce must be lowercase hex")
+    }
+
+    static func prologue(nonce: String) -> String {
+        checkNonce(nonce)
         return """
         LC_ALL=C; export LC_ALL
         PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin"; export PATH
@@ -139,33 +143,50 @@ public enum NodeScript {
     }()
 
     /// Phase 1 of a scan (``PhaseOne``): `multipathd show maps json`, then per `sd*` disk its
-    /// sysfs state and wwid, read with the `read` builtin (no process per disk). Three
-    /// processes besides `sh` on a healthy node: `multipathd`, and the framing's `wc`
-    /// and `cat` (plus `mktemp`/`rm` for the temp folder).
+    /// sysfs state and wwid. It runs on every healthy node of every sweep, so it keeps its
+    /// framing in shell variables, not in temp files: the disks are read with the `read`
+    /// builtin (``NodeCommand/sysfsLines``), multipathd's stdout is taken by a command
+    /// substitution (a trailing `.` keeps its trailing newlines), and ONE `printf` sends the
+    /// same frames as every other script (lengths from `${#var}`, bytes under `LC_ALL=C`).
+    /// So a healthy node starts no process besides `sh` and `multipathd`: no `mktemp`, `wc`,
+    /// `cat` or `rm`.
+    ///
+    /// The price: stderr is not framed (every stderr length is 0). A command's stderr, or the
+    /// shell's own (a disk file that cannot be read), goes to the channel's stderr, and any
+    /// byte there is a framing warning (``NodeScriptKind/stderrOnChannel``), so the node gets
+    /// the full discovery, which frames stderr. A NUL byte, which a shell variable cannot
+    /// hold, makes the output differ from the full discovery's: full again. Every shortcut
+    /// errs toward the full discovery.
     public static func phase1(nonce: String) -> String {
-        prologue(nonce: nonce) + phase1Body
+        checkNonce(nonce)
+        let magic = Self.magic
+        let sd = BlockDeviceName("sdzzzzzz")!
+        let mpd = NodeCommand.multipathdMapsJSON
+        func file(_ c: NodeCommand) -> String { template(c, placeholder: sd.rawValue, text: c.sysfsLines[0]) }
+        return """
+        LC_ALL=C; export LC_ALL
+        PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin"; export PATH
+        R="${FLEET_SYSROOT:-}"
+        N=\(nonce)
+        _h=; _p=
+        a() { _h="${_h}\(magic):$N:$1:$2:${#_o}:0
+        "; _p="$_p$_o"; }
+        l() { if read -r w <"$2"; then _o="$w
+        "; a "$1" 0; else _c=$?; _o=; a "$1" "$_c"; fi; }
+        _o=$(\(mpd.shell) </dev/null; _c=$?; echo .; exit $_c); _m=$?; _j=${_o%.}
+        for p in "$R"/sys/block/sd*; do
+          n=${p##*/}
+          case $n in sd|sd*[!a-z]*) continue;; esac
+          l "sys-block-$n-device-state" \(file(.deviceState(sd)))
+          l "sys-block-$n-device-wwid" \(file(.deviceWWID(sd)))
+        done
+        printf '\(magic):%s:\(mpd.captureName):%s:%s:0\\n%s\(magic):%s:DATA\\n%s%s\(magic):%s:END\\n' "$N" "$_m" "${#_j}" "$_h" "$N" "$_j" "$_p" "$N"
+
+        """
     }
 
     /// The commands phase 1 runs, for `--print-script` and the docs.
     public static let phase1Commands: [NodeCommand] = [.multipathdMapsJSON]
-
-    private static let phase1Body: String = {
-        let sdPlaceholder = "sdzzzzzz"
-        let sd = BlockDeviceName(sdPlaceholder)!
-        var s = ""
-        for c in phase1Commands { s += run(c) }
-        s += """
-        for p in "$R"/sys/block/sd*; do
-          n=${p##*/}
-          case $n in sd|sd*[!a-z]*) continue;; esac
-          r "sys-block-$n-device-state" \(q(template(.deviceState(sd), placeholder: sdPlaceholder, text: NodeCommand.deviceState(sd).builtinShell)))
-          r "sys-block-$n-device-wwid" \(q(template(.deviceWWID(sd), placeholder: sdPlaceholder, text: NodeCommand.deviceWWID(sd).builtinShell)))
-        done
-
-        """
-        s += epilogue()
-        return s
-    }()
 
     /// What `fleet scan --print-script` prints: what each phase runs, phase 1's script as
     /// comments, then the full discovery script (runnable as it stands: `sh FILE`).
@@ -175,7 +196,8 @@ public enum NodeScript {
         #
         # Phase 1 (when the history has the node's last scan, all its maps were healthy, and
         # Kubernetes says the same about them): multipathd show maps json, and per sd* disk its
-        # sysfs state and wwid (read with the read builtin). When every path is active and these
+        # sysfs state and wwid (read with the read builtin; the framing is kept in shell
+        # variables, so nothing else runs, and any stderr means the full discovery). When every path is active and these
         # outputs are byte for byte the last full discovery's, the node's maps and verdicts are
         # carried and nothing else runs. Otherwise (and always with --full, or without an
         # earlier scan) phase 2, the full discovery below, runs in the same session, then the

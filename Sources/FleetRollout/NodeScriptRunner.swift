@@ -20,6 +20,14 @@ public enum NodeScriptKind: Sendable, Hashable {
         }
     }
 
+    /// The script frames no stderr (phase 1 keeps its framing in shell variables): its
+    /// commands' stderr and the shell's own go to the channel's stderr, where any byte is a
+    /// framing warning. The other scripts frame each command's stderr, so the channel's
+    /// stderr holds only what a login shell prints, which says nothing about the outputs.
+    var stderrOnChannel: Bool {
+        if case .phase1 = self { true } else { false }
+    }
+
     /// The capture names this script may answer under: discovery accepts any read-only
     /// discovery command (device names validated by ``NodeCommand/init(captureName:)``);
     /// the others only the commands they sent.
@@ -89,7 +97,10 @@ extension RemoteSession {
         } catch {
             throw ScriptFailure(kind: .transport, failure: error, partial: FramedOutputs())
         }
-        let framed = Framing.parse(raw.stdout, nonce: nonce, resolve: kind.resolver)
+        var framed = Framing.parse(raw.stdout, nonce: nonce, resolve: kind.resolver)
+        if kind.stderrOnChannel, !raw.stderr.isEmpty {
+            framed.warnings.append("stderr: \(Framing.preview(raw.stderr[...]))")
+        }
         if let (k, status, message) = Self.incomplete(raw, framed, what: what, seconds: seconds) {
             throw ScriptFailure(kind: k, failure: NodeFailure(status, message), partial: framed)
         }

@@ -74,7 +74,7 @@ import FleetTestSupport
         let script = r.out
         // Phase 1 as comments (what it runs, then its script), then the full discovery, runnable.
         #expect(script.hasPrefix("# fleet scan runs up to two scripts per node"))
-        #expect(script.contains("\n# r multipathd-show-maps-json 'multipathd show maps json'\n"))
+        #expect(script.contains("\n# _o=$(multipathd show maps json </dev/null; _c=$?; echo .; exit $_c); _m=$?; _j=${_o%.}\n"))
         #expect(script.contains("# ---- phase 2: the full discovery ----\nLC_ALL=C; export LC_ALL\n"))
         #expect(script.contains("\nr multipath-ll 'multipath -ll'"))
         for forbidden in ["multipath -f", "/device/delete", "dmsetup message", "kill -9", "flushbufs"] {

@@ -28,6 +28,18 @@ import FleetModel
         }
     }
 
+    /// The per-disk and per-map sysfs reads start no process (a node with 50 maps has 100–200
+    /// of them): the `read` builtin, shown as the `cat` an operator would type, which prints
+    /// the same bytes (DiscoveryScriptTests runs both forms under a real sh).
+    @Test func sysfsReadsAreBuiltinsShownAsCat() {
+        #expect(NodeCommand.deviceState(Self.sdi).shell
+                == "read -r w0 < \"$R/sys/block/\"'sdi'/device/state && printf '%s\\n' \"$w0\"")
+        #expect(NodeCommand.dmNameUUID(Self.dm12).shell
+                == "read -r w0 < \"$R/sys/block/\"'dm-12'/dm/name && read -r w1 < \"$R/sys/block/\"'dm-12'/dm/uuid && printf '%s\\n%s\\n' \"$w0\" \"$w1\"")
+        #expect(NodeCommand.deviceWWID(Self.sdi).display == "cat /sys/block/sdi/device/wwid")
+        #expect(NodeCommand.procMounts.sysfsLines.isEmpty)
+    }
+
     @Test func shellReadsTheSysrootAndQuotesEveryName() {
         #expect(NodeCommand.procMounts.shell == "cat \"$R/proc/mounts\"")
         #expect(NodeCommand.deleteSCSIDevice(Self.sdi).shell == "echo 1 > \"$R/sys/block/\"'sdi'/device/delete")

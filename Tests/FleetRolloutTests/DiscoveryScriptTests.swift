@@ -28,20 +28,25 @@ import FleetModel
             try "#!/bin/sh\n\(body)\n".write(to: u, atomically: true, encoding: .utf8)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: u.path)
         }
-        func run(_ script: String) throws -> [UInt8] {
+        func run(_ script: String) throws -> [UInt8] { try runBoth(script).stdout }
+
+        /// `path`: the PATH the script starts with (the stubs only: no program from
+        /// /usr/bin or /bin can run, as the script adds only the sbin folders).
+        func runBoth(_ script: String, path: String? = nil) throws -> (stdout: [UInt8], stderr: [UInt8]) {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
             p.arguments = ["-s"]
             // No /usr/sbin or /sbin here; the script appends them, and this machine has no multipath-tools.
-            p.environment = ["FLEET_SYSROOT": root.path, "PATH": stubs.path + ":/usr/bin:/bin", "HOME": dir.path]
-            let input = Pipe(), output = Pipe()
-            p.standardInput = input; p.standardOutput = output
+            p.environment = ["FLEET_SYSROOT": root.path, "PATH": path ?? stubs.path + ":/usr/bin:/bin", "HOME": dir.path]
+            let input = Pipe(), output = Pipe(), errors = Pipe()
+            p.standardInput = input; p.standardOutput = output; p.standardError = errors
             try p.run()
             input.fileHandleForWriting.write(Data(script.utf8))
             try input.fileHandleForWriting.close()
             let data = output.fileHandleForReading.readDataToEndOfFile()
+            let err = errors.fileHandleForReading.readDataToEndOfFile()
             p.waitUntilExit()
-            return Array(data)
+            return (Array(data), Array(err))
         }
     }
 
@@ -132,5 +137,54 @@ import FleetModel
         #expect(r.outputs.map(\.exitCode) == [0, 1])
         #expect(r.outputs[1].stderr.contains("Input/output error"))
         #expect(r.outputs[1].stderr.contains(n.root.path + "/dev/dm-1"))
+    }
+    /// Phase 1 keeps its framing in shell variables: it must send, byte for byte, what the
+    /// full discovery (temp files, `wc`, `cat`) sends for the same reads, while running no
+    /// program but `multipathd` (the PATH holds only the stubs folder: a `mktemp`, `cat`,
+    /// `wc` or `rm` would be "not found" and the frames would be missing).
+    @Test func phaseOneSendsTheFullDiscoverysBytesAndRunsOnlyMultipathd() throws {
+        let n = try typicalNode()
+        // Builtins only, and output whose trailing newlines a plain $(...) would strip.
+        try n.stub("multipathd", #"printf '{"maps":[]}\n\n\n'"#)
+        try n.file("sys/block/sdc/device/state", "running\n")
+        try n.file("sys/block/sdc/device/wwid", "t10.LIO-ORG  lun2   \n")  // inner blanks kept, trailing ones not
+        let nonce = NodeScript.newNonce()
+        let (out1, err1) = try n.runBoth(NodeScript.phase1(nonce: nonce), path: n.stubs.path)
+        let one = Framing.parse(out1, nonce: nonce, resolve: NodeScriptKind.phase1.resolver)
+        #expect(one.complete)
+        let full = Framing.parse(try n.run(NodeScript.discovery(nonce: nonce)), nonce: nonce)
+        let expected = full.outputs.filter { PhaseOne.reads($0.command) }
+        let sda = BlockDeviceName("sda")!, sdb = BlockDeviceName("sdb")!, sdc = BlockDeviceName("sdc")!
+        #expect(Set(one.outputs.map(\.command)) == [.multipathdMapsJSON, .deviceState(sda), .deviceState(sdb), .deviceState(sdc),
+                                                    .deviceWWID(sda), .deviceWWID(sdb), .deviceWWID(sdc)])
+        func byName(_ o: [CommandOutput]) -> [String: CommandOutput] {
+            Dictionary(o.map { ($0.command.captureName, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        #expect(byName(one.outputs) == byName(expected))
+        #expect(byName(one.outputs)[NodeCommand.multipathdMapsJSON.captureName]?.stdout == "{\"maps\":[]}\n\n\n")
+        #expect(byName(one.outputs)[NodeCommand.deviceWWID(sdc).captureName]?.stdout == "t10.LIO-ORG  lun2\n")
+        // sdb has no wwid file: a nonzero exit in both, and the shell's complaint went to
+        // the channel's stderr (which makes phase 1 a framing warning: the full discovery).
+        #expect(byName(one.outputs)[NodeCommand.deviceWWID(sdb).captureName].map { $0.exitCode != 0 && $0.stdout.isEmpty } == true)
+        #expect(String(decoding: err1, as: UTF8.self).contains("sdb/device/wwid"))
+        // The too-long name is refused by the parser here too, and the hostile one never ran.
+        #expect(one.warnings.count == 2 && one.warnings.allSatisfy { $0.contains("sdzzzzzzzzz") })
+        #expect(!FileManager.default.fileExists(atPath: n.dir.appendingPathComponent("pwned").path))
+    }
+
+    /// multipathd's own exit code and stderr: the code is framed, the stderr is on the channel.
+    @Test func phaseOneFramesMultipathdsExitCodeAndLeavesItsStderrOnTheChannel() throws {
+        let n = try typicalNode()
+        try FileManager.default.removeItem(at: n.root.appendingPathComponent("sys/block/sdb"))
+        try FileManager.default.removeItem(at: n.root.appendingPathComponent("sys/block/sdzzzzzzzzz"))
+        try n.stub("multipathd", #"printf 'partial'; printf 'multipathd: timeout receiving packet\n' >&2; exit 1"#)
+        let nonce = NodeScript.newNonce()
+        let (out, err) = try n.runBoth(NodeScript.phase1(nonce: nonce), path: n.stubs.path)
+        let r = Framing.parse(out, nonce: nonce, resolve: NodeScriptKind.phase1.resolver)
+        #expect(r.complete && r.warnings.isEmpty)
+        let mpd = r.outputs.first { $0.command == .multipathdMapsJSON }
+        #expect(mpd?.exitCode == 1 && mpd?.stdout == "partial" && mpd?.stderr == "")
+        #expect(String(decoding: err, as: UTF8.self) == "multipathd: timeout receiving packet\n")
+        #expect(r.outputs.first { $0.command == .deviceState(BlockDeviceName("sda")!) }?.stdout == "running\n")
     }
 }
