@@ -18,7 +18,8 @@
 #   issue  issue 8's three commands: multipath -ll; ls -l "$FLEET_SYSROOT/sys/block/";
 #          ls -l "$FLEET_SYSROOT/dev/disk/by-id/" (a lighter job than fleet's)
 #   both   one round of peers with each
-# (the farm's sshd sets FLEET_SYSROOT; on a real node it is empty). A peer's client CPU is the
+# (the farm's sshd sets FLEET_SYSROOT; on a real node it is empty). BENCH_PEERS=a,b runs only
+# those peers (names as printed: parallel-ssh, pssh, clush, ansible, ssh|xargs). A peer's client CPU is the
 # user+sys of its whole process tree (wait4 rusage of the top process includes every
 # descendant it reaped). fleet also parses, classifies and writes SQLite; the peers only
 # collect the text.
@@ -186,7 +187,11 @@ sshopts = ["-F", "/dev/null"] + [x for o in sshkv for x in ("-o", o)] + ["-l", "
 out = lambda name: open(os.path.join(work, name + ".out"), "w")
 rows = []
 
+only = [x for x in os.environ.get("BENCH_PEERS", "").split(",") if x]
+
 def peer(name, args, env=None, shell=False):
+    if only and name not in only:
+        return
     tool = args[0] if not shell else args[2].split()[0]
     if not shell and shutil.which(tool) is None and not os.path.exists(tool):
         print("%-14s not installed (bench/scan.sh --peers --install)" % name); return
