@@ -160,7 +160,12 @@ import FleetModel
         func byName(_ o: [CommandOutput]) -> [String: CommandOutput] {
             Dictionary(o.map { ($0.command.captureName, $0) }, uniquingKeysWith: { a, _ in a })
         }
-        #expect(byName(one.outputs) == byName(expected))
+        // Stdout and exit code framed byte for byte alike; stderr is not framed by phase 1.
+        func framed(_ o: [CommandOutput]) -> [String: String] {
+            byName(o).mapValues { "\($0.exitCode.map(String.init) ?? "-") \($0.stdout)" }
+        }
+        #expect(framed(one.outputs) == framed(expected))
+        #expect(one.outputs.allSatisfy { $0.stderr.isEmpty })
         #expect(byName(one.outputs)[NodeCommand.multipathdMapsJSON.captureName]?.stdout == "{\"maps\":[]}\n\n\n")
         #expect(byName(one.outputs)[NodeCommand.deviceWWID(sdc).captureName]?.stdout == "t10.LIO-ORG  lun2\n")
         // sdb has no wwid file: a nonzero exit in both, and the shell's complaint went to
