@@ -26,8 +26,7 @@ struct Scan: AsyncParsableCommand {
     @Flag(help: "Print the POSIX sh script every node's `sh -s` receives (read-only discovery; review it before granting sudo), then exit without connecting.")
     var printScript = false
 
-    @Flag(help: "Run the full discovery on every node, even where phase 1 (multipathd show maps json, each disk's sysfs state and wwid) shows nothing failed and nothing changed since the node's last scan.")
-    var full = false
+    @OptionGroup var phases: DiscoveryPhaseOptions
 
     @Option(help: ArgumentHelp("Nodes to scan: name globs, groups, label=value; `!` excludes (e.g. 'rack-a,!node-7').",
                                valueName: "selection"))
@@ -97,7 +96,7 @@ struct Scan: AsyncParsableCommand {
         do {
             (db, run) = try database.beginRun(
                 .scan, inventory: inventory,
-                options: RecordedOptions(Recorded(limit: limit, format: format.rawValue), access.recorded), ctx)
+                options: RecordedOptions(Recorded(limit: limit, format: format.rawValue), access.recorded, phases.recorded), ctx)
         } catch {
             throw out.fail(.scan, .database, error)
         }
@@ -105,11 +104,10 @@ struct Scan: AsyncParsableCommand {
             out.warn(.scan, error)
         }
 
-        var options = access.scanOptions
-        options.fullDiscovery = full
+        let options = phases.applied(to: access.scanOptions)
         // Each node's last scan, for phase 1; a history that cannot be read only costs speed.
         var previous: [String: PreviousNodeState] = [:]
-        if !full {
+        if !options.fullDiscovery {
             do { previous = try db.previousStates(nodes: targets.map(\.name)) } catch {
                 out.warn(.scan, "cannot read the last scans from the history (every node gets the full discovery): \(error)")
             }

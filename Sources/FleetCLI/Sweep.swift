@@ -53,7 +53,7 @@ struct Sweep: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Read the sweep's options from this YAML file. Flags given on the command line override it.",
-        discussion: "Keys: inventory, limit, db, lock, log_format, metrics_file, report; clean: {enabled, confirm_after, batch, max_in_flight, rate, pause, max_failures}; access: {forks, connect_timeout, command_timeout, probe_timeout, host_key_policy, ssh_config, jump}. Example: contrib/fleet-sweep.yaml.",
+        discussion: "Keys: inventory, limit, db, lock, log_format, metrics_file, report; clean: {enabled, confirm_after, batch, max_in_flight, rate, pause, max_failures}; access: {forks, connect_timeout, command_timeout, probe_timeout, host_key_policy, ssh_config, jump}; kubernetes: {enabled, kubeconfig, context, kubectl, rules, node_label, timeout}; discovery: {full, full_after}. Example: contrib/fleet-sweep.yaml.",
         valueName: "file"))
     var config: String?
 
@@ -89,6 +89,8 @@ struct Sweep: AsyncParsableCommand {
 
     @OptionGroup var pacing: RolloutPacingOptions
 
+    @OptionGroup var phases: DiscoveryPhaseOptions
+
     @OptionGroup var access: NodeAccessOptions
 
     @OptionGroup var kube: KubernetesOptions
@@ -113,6 +115,7 @@ struct Sweep: AsyncParsableCommand {
             + RolloutPacingOptions.configBindings.map { $0.lifted(\.pacing) }
             + NodeAccessOptions.configBindings.map { $0.lifted(\.access) }
             + KubernetesOptions.configBindings.map { $0.lifted(\.kube) }
+            + DiscoveryPhaseOptions.configBindings.map { $0.lifted(\.phases) }
     }
 
     /// The checks ArgumentParser ran on the command line (this command's and its groups'),
@@ -122,6 +125,7 @@ struct Sweep: AsyncParsableCommand {
         try pacing.validate()
         try access.validate()
         try kube.validate()
+        try phases.validate()
     }
 
     /// `fleet clean --execute --from-run <this sweep>`: plans from the scans this sweep just
@@ -214,14 +218,15 @@ struct Sweep: AsyncParsableCommand {
                     throw SweepRun.SelectionError(event: "ssh_config.invalid", metadata: ["error": .string(e.map { "\($0)" } ?? "\(error)")])
                 }
             },
-            dbPath: dbPath, lockPath: lockPath, metricsFile: metricsFile, clean: clean, scan: access.scanOptions,
+            dbPath: dbPath, lockPath: lockPath, metricsFile: metricsFile, clean: clean,
+            scan: phases.applied(to: access.scanOptions),
             cleanOptions: { [self] run in cleanOptions(fromRun: run) },
             makeExecutor: { cleaning in ctx.makeExecutor(cleaning ? cleanSSH : ssh) },
             recordedOptions: RecordedOptions(
                 Recorded(limit: limit?.value, clean: clean, lock: lockPath, metricsFile: metricsFile, report: report,
                          logFormat: logFormat.value.rawValue, config: loaded.map { Self.absolute($0.file.path) },
                          configKeys: loaded?.inEffect),
-                pacing.recorded, access.recorded),
+                pacing.recorded, access.recorded, phases.recorded),
             // After the run is finished, so the page shows its final status (30 days, 200 nodes).
             report: report.map { path in
                 SweepRun.ReportPage(path: path) { db, path, now in

@@ -84,8 +84,9 @@ public struct SweepConfigFile: Sendable, Hashable {
 
     static let duration = "a duration: a number and a unit (s, m, h, d, w), e.g. 30s, 10m, 1h"
 
-    /// Every key the file may hold. Sections are `clean` (what `--clean` does and how fast)
-    /// and `access` (how nodes are reached); the rest are top-level.
+    /// Every key the file may hold. Sections are `clean` (what `--clean` does and how fast),
+    /// `access` (how nodes are reached), `kubernetes` (how the API is asked) and `discovery`
+    /// (when a node gets the full discovery); the rest are top-level.
     public static let keys: [Key] = [
         Key(name: "inventory", flag: "--inventory", kind: .path, expected: "the inventory file's path"),
         Key(name: "limit", flag: "--limit", kind: .text, expected: "a node selection such as 'rack-a,!node-7'"),
@@ -117,9 +118,11 @@ public struct SweepConfigFile: Sendable, Hashable {
         Key(name: "kubernetes.rules", flag: "--kubernetes-rules", kind: .path, expected: "a JSON file of WWID rules"),
         Key(name: "kubernetes.node_label", flag: "--kubernetes-node-label", kind: .text, expected: "an inventory label name"),
         Key(name: "kubernetes.timeout", flag: "--kubernetes-timeout", kind: .duration, expected: duration),
+        Key(name: "discovery.full", flag: "--full", kind: .boolean, expected: "true or false"),
+        Key(name: "discovery.full_after", flag: "--full-after", kind: .duration, expected: duration),
     ]
 
-    static let sections = ["clean", "access", "kubernetes"]
+    static let sections = ["clean", "access", "kubernetes", "discovery"]
 
     /// Parses config text; `file` names it in errors and anchors relative paths.
     public static func parse(text: String, file: String) throws(InventoryError) -> SweepConfigFile {

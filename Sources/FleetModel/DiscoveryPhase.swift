@@ -1,3 +1,5 @@
+import Foundation
+
 /// Which discovery a node got in a scan (`node_runs.phase`).
 ///
 /// `phase1`: only the cheap first read ran (`multipathd show maps json`, each `sd*` disk's
@@ -19,9 +21,14 @@ public struct PreviousNodeState: Sendable, Hashable {
     public var findings: [MapFinding]
     /// That scan's outputs of the commands phase 1 runs (``PhaseOne/reads(_:)``).
     public var phase1Outputs: [CommandOutput]
+    /// When the full discovery these findings come from ran (the start of the node's latest
+    /// successful `full` node run): phase-1 runs carry it forward, they never renew it.
+    /// nil: the history has no such time.
+    public var fullDiscoveryAt: Date?
 
-    public init(rows: CarriedRows, findings: [MapFinding], phase1Outputs: [CommandOutput]) {
+    public init(rows: CarriedRows, findings: [MapFinding], phase1Outputs: [CommandOutput], fullDiscoveryAt: Date?) {
         self.rows = rows; self.findings = findings; self.phase1Outputs = phase1Outputs
+        self.fullDiscoveryAt = fullDiscoveryAt
     }
 }
 
@@ -46,13 +53,32 @@ public enum PhaseOne {
     }
 
     /// Before phase 1: whether the history allows a phase-1-only scan at all. `kubernetes` is
-    /// this run's view of the node (nil: the API was not asked).
-    public static func precheck(previous: PreviousNodeState?, kubernetes: KubeNodeView?) -> PhaseDecision {
+    /// this run's view of the node (nil: the API was not asked). `fullAfter` bounds how old the
+    /// carried state's full discovery may be at `now` (`--full-after`; nil: no bound): what
+    /// phase 1 does not read (mounts, holders, openers, kubelet's staging records) never
+    /// changes a healthy verdict, but the evidence carried with it is only as fresh as that.
+    public static func precheck(previous: PreviousNodeState?, kubernetes: KubeNodeView?,
+                                now: Date, fullAfter: Duration?) -> PhaseDecision {
         guard let previous else { return .full("no earlier scan of this node in the history") }
         let unhealthy = previous.findings.filter { $0.verdict != .healthy }
         if !unhealthy.isEmpty {
             let verdicts = Set(unhealthy.map(\.verdict.rawValue)).sorted().joined(separator: ", ")
             return .full("the last scan found \(unhealthy.count) map\(unhealthy.count == 1 ? "" : "s") not healthy (\(verdicts))")
+        }
+        if let fullAfter {
+            guard let at = previous.fullDiscoveryAt else {
+                return .full("the history has no time for the last full discovery (--full-after \(fullAfter.compactText))")
+            }
+            // Older than the bound, not equal to it. A time more than a second ahead of `now`
+            // (the clock was set back since) says nothing about its age: full as well. Less is
+            // the history's millisecond rounding of a scan at the same instant.
+            let age = now.timeIntervalSince(at)
+            if age < -1 {
+                return .full("the last full discovery is dated \(Duration.seconds(-age).compactText) ahead of this run's clock")
+            }
+            if age > fullAfter.timeInterval {
+                return .full("the last full discovery was \(Duration.seconds(age).compactText) ago, more than --full-after \(fullAfter.compactText)")
+            }
         }
         guard previous.phase1Outputs.contains(where: { $0.command == .multipathdMapsJSON }) else {
             return .full("the last scan has no multipathd show maps json output to compare with")

@@ -18,4 +18,18 @@ extension Duration {
         let (s, a) = components
         return s + (a > 0 ? 1 : 0)
     }
+
+    /// Whole seconds (a fraction dropped) in the units ``DurationParser`` reads, largest
+    /// first, zero units left out: `1d2h`, `90s` is `1m30s`, zero is `0s`. For notes that
+    /// quote an age next to an option's value.
+    public var compactText: String {
+        var left = max(components.seconds, 0)
+        guard left > 0 else { return "0s" }
+        var text = ""
+        for (unit, size) in [("d", Int64(86_400)), ("h", 3600), ("m", 60), ("s", 1)] where left >= size {
+            text += "\(left / size)\(unit)"
+            left %= size
+        }
+        return text
+    }
 }

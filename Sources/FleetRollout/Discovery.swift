@@ -1,3 +1,4 @@
+import Foundation
 import FleetModel
 
 /// Limits for one node's discovery. Every one is finite: a node can delay its own result
@@ -70,14 +71,14 @@ public enum Discovery {
     public static func run(
         on session: any RemoteSession, node: String, options: DiscoveryOptions,
         witnesses: NodeWitnessInput = NodeWitnessInput(),
-        previous: PreviousNodeState? = nil, full: Bool = true,
+        previous: PreviousNodeState? = nil, full: Bool = true, fullAfter: Duration? = nil, now: Date = Date(),
         nonce: @Sendable () -> String = { NodeScript.newNonce() }
     ) async throws(NodeFailure) -> NodeDiscovery {
         var result = NodeDiscovery()
 
         // 0. Phase 1, unless forced full or the history rules it out.
         if !full {
-            switch PhaseOne.precheck(previous: previous, kubernetes: witnesses.kubernetes) {
+            switch PhaseOne.precheck(previous: previous, kubernetes: witnesses.kubernetes, now: now, fullAfter: fullAfter) {
             case .full(let why):
                 result.phaseNote = why
             case .carry:

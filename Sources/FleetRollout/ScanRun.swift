@@ -11,11 +11,14 @@ public struct ScanOptions: Sendable, Hashable {
     /// Run the full discovery on every node (`--full`); otherwise phase 1 first where the
     /// history allows it (``PhaseOne``).
     public var fullDiscovery: Bool
+    /// A node whose last full discovery is older than this gets it again (`--full-after`);
+    /// nil: phase 1 may carry a state however old.
+    public var fullAfter: Duration?
 
     public init(forks: Int = 64, connectTimeout: Duration = .seconds(10), discovery: DiscoveryOptions = DiscoveryOptions(),
-                fullDiscovery: Bool = false) {
+                fullDiscovery: Bool = false, fullAfter: Duration? = nil) {
         self.forks = max(1, forks); self.connectTimeout = connectTimeout; self.discovery = discovery
-        self.fullDiscovery = fullDiscovery
+        self.fullDiscovery = fullDiscovery; self.fullAfter = fullAfter
     }
 
     /// The hard bound on one node, whatever the transport does: connect, handshake and auth
@@ -241,12 +244,13 @@ public struct ScanRun: Sendable {
         let executor = self.executor, discovery = options.discovery
         let witness = witnesses.input(for: target.name)
         let previous = self.previous?[target.name], full = options.fullDiscovery || self.previous == nil
+        let fullAfter = options.fullAfter
         let deadline = options.nodeDeadline(for: target)
         let outcome: Result<NodeDiscovery, NodeFailure> = await withDeadline(deadline) {
             do {
                 let found = try await executor.withSession(to: target) { session in
                     try await Discovery.run(on: session, node: target.name, options: discovery, witnesses: witness,
-                                            previous: previous, full: full)
+                                            previous: previous, full: full, fullAfter: fullAfter, now: startedAt)
                 }
                 return .success(found)
             } catch let f as NodeFailure {

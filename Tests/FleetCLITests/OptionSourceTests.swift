@@ -20,7 +20,7 @@ import Testing
 
     /// The same non-default values as a config file (block style: one value per line, so
     /// each has its own place) and as the flags the file's keys name.
-    func sameValues() throws -> (file: String, text: String, access: [String], pacing: [String], kube: [String]) {
+    func sameValues() throws -> (file: String, text: String, access: [String], pacing: [String], kube: [String], phases: [String]) {
         let rules = try write("rules.json", "[]")
         let text = """
         inventory: /etc/fleet/nodes.yaml
@@ -46,6 +46,9 @@ import Testing
           rules: \(rules)
           node_label: k8s
           timeout: 20s
+        discovery:
+          full: true
+          full_after: 12h
 
         """
         let file = try write("sweep.yaml", text)
@@ -55,7 +58,8 @@ import Testing
                       "--pause", "1m", "--max-failures", "10%"]
         let kube = ["--kubeconfig", "/etc/fleet/kubeconfig", "--context", "prod", "--kubectl", "/usr/local/bin/kubectl",
                     "--kubernetes-rules", rules, "--kubernetes-node-label", "k8s", "--kubernetes-timeout", "20s"]
-        return (file, text, access, pacing, kube)
+        let phases = ["--full", "--full-after", "12h"]
+        return (file, text, access, pacing, kube, phases)
     }
 
     static func fromFile(_ args: [String]) throws -> (Sweep, SweepConfig) {
@@ -72,7 +76,7 @@ import Testing
     @Test func sameValueByFlagOrByFileResolvesTheSameForScanCleanAndSweep() throws {
         let v = try sameValues()
         let (viaFile, config) = try Self.fromFile(["--config", v.file])
-        #expect(config.inEffect.count == 20, "every key the file sets is used: \(config.inEffect)")
+        #expect(config.inEffect.count == 22, "every key the file sets is used: \(config.inEffect)")
         // The values themselves, as the file wrote them.
         #expect(viaFile.access.forks.value == 5)
         #expect(viaFile.access.sshOptions(sessions: 1).connectTimeout == .seconds(7))
@@ -80,9 +84,13 @@ import Testing
         #expect(viaFile.pacing.policy.rate == RateLimit(count: 30, per: .seconds(60)))
         #expect(viaFile.pacing.policy.maxFailures == .percent(10))
         #expect(try viaFile.kube.settings()?.context == "prod")
+        let fileScan = viaFile.phases.applied(to: viaFile.access.scanOptions)
+        #expect(fileScan.fullDiscovery && fileScan.fullAfter == .seconds(12 * 3600))
 
-        let scan = try #require(try Fleet.parseAsRoot(["scan", "--inventory", "n.yaml"] + v.access + v.kube) as? Scan)
+        let scan = try #require(try Fleet.parseAsRoot(["scan", "--inventory", "n.yaml"] + v.access + v.kube + v.phases) as? Scan)
         #expect(scan.access.scanOptions == viaFile.access.scanOptions)
+        #expect(scan.phases.applied(to: scan.access.scanOptions) == fileScan)
+        #expect(try Self.json(scan.phases.recorded) == Self.json(viaFile.phases.recorded))
         #expect(scan.access.sshOptions(sessions: 7) == viaFile.access.sshOptions(sessions: 7))
         #expect(scan.access.sshConfig?.value == viaFile.access.sshConfig?.value)
         #expect(scan.access.jump?.value == viaFile.access.jump?.value)
@@ -95,8 +103,9 @@ import Testing
         #expect(cleanOptions == viaFile.cleanOptions(fromRun: 41), "policy, limits, confirm-after and Kubernetes alike")
         #expect(try Self.json(clean.pacing.recorded) == Self.json(viaFile.pacing.recorded))
 
-        let viaFlags = try Sweep.parse(["--inventory", "/etc/fleet/nodes.yaml"] + v.access + v.pacing + v.kube)
+        let viaFlags = try Sweep.parse(["--inventory", "/etc/fleet/nodes.yaml"] + v.access + v.pacing + v.kube + v.phases)
         #expect(viaFlags.cleanOptions(fromRun: 41) == viaFile.cleanOptions(fromRun: 41))
+        #expect(viaFlags.phases.applied(to: viaFlags.access.scanOptions) == fileScan)
         #expect(try Self.json(RecordedOptions(viaFlags.pacing.recorded, viaFlags.access.recorded))
             == Self.json(RecordedOptions(viaFile.pacing.recorded, viaFile.access.recorded)))
     }
@@ -127,6 +136,7 @@ import Testing
         clean: {enabled: true, batch: 3, max_in_flight: 2, confirm_after: 1h}
         access: {forks: 32, host_key_policy: accept-new, connect_timeout: 3s}
         kubernetes: {enabled: false, node_label: k8s}
+        discovery: {full: true, full_after: 2h}
 
         """
         let file = try write("sweep.yaml", text)
@@ -134,7 +144,7 @@ import Testing
         let (s, c) = try Self.fromFile([
             "--config", file, "--log-format", "text", "--no-clean", "--batch", "1,5,25%", "--max-in-flight", "8",
             "--confirm-after", "5m", "--forks", "64", "--host-key-policy", "strict", "--connect-timeout", "10s",
-            "--kubernetes", "--kubernetes-node-label", "k8s-node"])
+            "--kubernetes", "--kubernetes-node-label", "k8s-node", "--no-full", "--full-after", "24h"])
         #expect(s.logFormat.value == .text)
         #expect(s.clean == false)
         #expect(s.pacing.batch.value.description == "1,5,25%")
@@ -145,12 +155,14 @@ import Testing
         #expect(s.access.connectTimeout.value.duration == .seconds(10))
         #expect(!s.kube.noKubernetes)
         #expect(s.kube.kubernetesNodeLabel.value == "k8s-node")
+        #expect(s.phases.full == false && s.phases.fullAfter.value.duration == .seconds(86400))
         #expect(c.inEffect == ["inventory"], "only the key no flag gave: \(c.inEffect)")
 
         // The same file without those flags: every value is the file's.
         let (f, _) = try Self.fromFile(["--config", file])
         #expect(f.logFormat.value == .json && f.clean == true && f.access.forks.value == 32 && f.kube.noKubernetes)
         #expect(f.pacing.maxInFlight.value == 2 && f.access.hostKeyPolicy.value == .acceptNew)
+        #expect(f.phases.full == true && f.phases.fullAfter.value.duration == .seconds(7200))
     }
 
     /// A bad value is reported at its place even when a flag overrides it (the cron line

@@ -86,6 +86,7 @@ import Testing
     access: {forks: 32, connect_timeout: 7s, command_timeout: 90s, probe_timeout: 20s, host_key_policy: accept-new,
              ssh_config: /etc/fleet/ssh_config, jump: ops@bastion}
     kubernetes: {enabled: true, kubeconfig: kube/config, context: prod, kubectl: kubectl, rules: rules.json, node_label: k8s, timeout: 20s}
+    discovery: {full: true, full_after: 12h}
 
     """
 
@@ -118,6 +119,7 @@ import Testing
         #expect(s.kube.kubernetes == true && s.kube.kubeconfig?.value == dir + "/kube/config" && s.kube.context?.value == "prod")
         #expect(s.kube.kubectl.value == "kubectl" && s.kube.kubernetesRules?.value == dir + "/rules.json")
         #expect(s.kube.kubernetesNodeLabel.value == "k8s" && s.kube.kubernetesTimeout.value.duration == .seconds(20))
+        #expect(s.phases.full == true && s.phases.fullAfter.value.duration == .seconds(12 * 3600))
         // The policy clean builds from them.
         let policy = s.pacing.policy
         #expect(policy.maxInFlight == 5)

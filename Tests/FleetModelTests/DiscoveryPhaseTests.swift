@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import FleetModel
 import FleetTestSupport
@@ -12,11 +13,22 @@ import FleetTestSupport
         try Fixtures.realOutputs(state).filter { PhaseOne.reads($0.command) }
     }
 
+    /// The time of the last full discovery in ``previous(_:)``; `now` in the tests is an
+    /// hour later unless a test says otherwise.
+    static let fullAt = Date(timeIntervalSince1970: 1_795_000_000)
+    static let now = fullAt.addingTimeInterval(3600)
+
     static func previous(_ state: String) throws -> PreviousNodeState {
         let outputs = try Fixtures.realOutputs(state)
         return PreviousNodeState(rows: CarriedRows(stateID: 1, outputSetID: 1),
                                  findings: Classifier.classify(NodeSnapshot(outputs: outputs)),
-                                 phase1Outputs: outputs.filter { PhaseOne.reads($0.command) })
+                                 phase1Outputs: outputs.filter { PhaseOne.reads($0.command) }, fullDiscoveryAt: fullAt)
+    }
+
+    /// ``PhaseOne/precheck(previous:kubernetes:now:fullAfter:)`` an hour after the last full
+    /// discovery, with the 24 h bound of `--full-after`'s default.
+    static func precheck(_ previous: PreviousNodeState?, kubernetes: KubeNodeView? = nil) -> PhaseDecision {
+        PhaseOne.precheck(previous: previous, kubernetes: kubernetes, now: now, fullAfter: .seconds(24 * 3600))
     }
 
     func reason(_ d: PhaseDecision) -> String? {
@@ -34,16 +46,16 @@ import FleetTestSupport
     @Test func healthyAndUnchangedIsPhaseOneOnly() throws {
         let prev = try Self.previous("healthy")
         #expect(prev.findings.count == 4 && prev.findings.allSatisfy { $0.verdict == .healthy })
-        #expect(PhaseOne.precheck(previous: prev, kubernetes: nil) == .carry)
+        #expect(Self.precheck(prev) == .carry)
         #expect(PhaseOne.decide(outputs: try Self.phase1("healthy"), framingWarnings: [], previous: prev) == .carry)
     }
 
     @Test func noPreviousScanIsFull() {
-        #expect(reason(PhaseOne.precheck(previous: nil, kubernetes: nil))?.contains("no earlier scan") == true)
+        #expect(reason(Self.precheck(nil))?.contains("no earlier scan") == true)
     }
 
     @Test func aPreviousScanWithAResidualMapIsFull() throws {
-        let why = reason(PhaseOne.precheck(previous: try Self.previous("residual"), kubernetes: nil))
+        let why = reason(Self.precheck(try Self.previous("residual")))
         #expect(why?.contains("residual") == true, "\(why ?? "carry")")
     }
 
@@ -66,7 +78,7 @@ import FleetTestSupport
         // after-cleanup (3 healthy maps) last time, healthy (4) now: mpatha and its disks are new.
         let prev = try Self.previous("after-cleanup")
         #expect(prev.findings.allSatisfy { $0.verdict == .healthy })
-        #expect(PhaseOne.precheck(previous: prev, kubernetes: nil) == .carry)
+        #expect(Self.precheck(prev) == .carry)
         #expect(reason(PhaseOne.decide(outputs: try Self.phase1("healthy"), framingWarnings: [], previous: prev)) != nil)
     }
 
@@ -111,10 +123,59 @@ import FleetTestSupport
         // The last scan did not ask the API (no kubernetes evidence); this one does.
         let prev = try Self.previous("healthy")
         let view = KubeNodeView(source: "ctx cluster https://k", nodeName: "worker-1")
-        #expect(reason(PhaseOne.precheck(previous: prev, kubernetes: view))?.contains("Kubernetes") == true)
+        #expect(reason(Self.precheck(prev, kubernetes: view))?.contains("Kubernetes") == true)
         // The same answer as recorded: phase 1 stands.
         var same = prev
         for i in same.findings.indices { same.findings[i].evidence.kubernetes = Witnesses.witness(same.findings[i].map.wwid!, view) }
-        #expect(PhaseOne.precheck(previous: same, kubernetes: view) == .carry)
+        #expect(Self.precheck(same, kubernetes: view) == .carry)
+    }
+
+    /// `--full-after`: a carried state may be as old as the bound, not older. The times are
+    /// the test's own: the last full discovery at `fullAt`, the bound 24 h.
+    @Test func aStateWhoseFullDiscoveryIsOlderThanTheBoundIsFull() throws {
+        let prev = try Self.previous("healthy")
+        let day = Duration.seconds(24 * 3600)
+        func at(_ seconds: Double) -> PhaseDecision {
+            PhaseOne.precheck(previous: prev, kubernetes: nil, now: Self.fullAt.addingTimeInterval(seconds), fullAfter: day)
+        }
+        #expect(at(0) == .carry)
+        #expect(at(24 * 3600) == .carry, "exactly the bound is not older than it")
+        let why = try #require(reason(at(24 * 3600 + 1)))
+        #expect(why == "the last full discovery was 1d1s ago, more than --full-after 1d", "\(why)")
+        #expect(reason(at(3 * 86400 + 2 * 3600))?.contains("3d2h ago") == true)
+        // No bound: phase 1 carries a state however old (the behaviour before --full-after).
+        #expect(PhaseOne.precheck(previous: prev, kubernetes: nil, now: Self.fullAt.addingTimeInterval(400 * 86400),
+                                  fullAfter: nil) == .carry)
+        // Ahead of this run's clock (the admin host's clock was set back): not trusted; less
+        // than a second ahead is the history's millisecond rounding.
+        #expect(reason(at(-120))?.contains("2m ahead of this run's clock") == true, "\(reason(at(-120)) ?? "carry")")
+        #expect(at(-0.0004) == .carry)
+    }
+
+    @Test func aStateWithoutAFullDiscoveryTimeIsFullUnderABound() throws {
+        var prev = try Self.previous("healthy")
+        prev.fullDiscoveryAt = nil
+        #expect(reason(Self.precheck(prev))?.contains("no time for the last full discovery") == true)
+        #expect(PhaseOne.precheck(previous: prev, kubernetes: nil, now: Self.now, fullAfter: nil) == .carry)
+    }
+
+    /// A map not healthy says more than the age: its reason is the one recorded.
+    @Test func anUnhealthyStateSaysSoEvenWhenOld() throws {
+        let old = Self.fullAt.addingTimeInterval(30 * 86400)
+        let why = reason(PhaseOne.precheck(previous: try Self.previous("residual"), kubernetes: nil, now: old,
+                                           fullAfter: .seconds(86400)))
+        #expect(why?.contains("not healthy") == true, "\(why ?? "carry")")
+    }
+
+    @Test func durationsAreWrittenInTheUnitsTheOptionsRead() throws {
+        #expect(Duration.seconds(0).compactText == "0s")
+        #expect(Duration.seconds(90).compactText == "1m30s")
+        #expect(Duration.seconds(86400).compactText == "1d")
+        #expect(Duration.seconds(86400 + 2 * 3600 + 5).compactText == "1d2h5s")
+        #expect(Duration.milliseconds(1999).compactText == "1s")
+        // What the note says parses back as the same duration (DurationParser).
+        for s in [59, 3600, 90061, 7 * 86400] {
+            #expect(try DurationParser.parse(Duration.seconds(s).compactText) == .seconds(s))
+        }
     }
 }

@@ -181,4 +181,44 @@ struct Fresh {
         }
         #expect(try f.db.unfinishedActions(node: "worker-2").isEmpty)
     }
+
+    /// `--full-after` reads the time of the full discovery a carried state comes from: a
+    /// phase-1 node run carries that time forward, it never renews it; a later full
+    /// discovery does. Through the real store, with the times the test writes.
+    @Test func previousStateCarriesTheTimeOfItsFullDiscovery() throws {
+        let f = try Fresh()
+        let hour: TimeInterval = 3600
+        func scan(_ kind: RunKind, at: Date, _ node: NodeScan) throws {
+            let run = try f.db.beginRun(kind: kind, inventory: "n.yaml", options: [String: String](), version: "t", startedAt: at)
+            try f.db.recordNode(run: run, node)
+        }
+        func phase1(at: Date) throws -> NodeScan {
+            let prev = try #require(try f.db.previousStates(nodes: ["worker-1"])["worker-1"])
+            var s = NodeScan(node: "worker-1", address: "10.0.0.1", status: .ok, startedAt: at, duration: .milliseconds(40),
+                             findings: prev.findings)
+            s.phase = .phase1; s.carried = prev.rows
+            return s
+        }
+        let t0 = Samples.t0
+        // What phase 1 compares with: the real `healthy` capture's phase-1 reads.
+        var first = Samples.healthyScan(at: t0)
+        first.outputs = try Fixtures.realOutputs("healthy").filter { PhaseOne.reads($0.command) }
+        try scan(.scan, at: t0, first)
+        #expect(try f.db.previousStates(nodes: ["worker-1"])["worker-1"]?.fullDiscoveryAt == t0)
+        try scan(.sweep, at: t0 + hour, try phase1(at: t0 + hour))
+        try scan(.sweep, at: t0 + 2 * hour, try phase1(at: t0 + 2 * hour))
+        // A node unreachable since counts for nothing.
+        try scan(.sweep, at: t0 + 3 * hour, Samples.unreachable(node: "worker-1", at: t0 + 3 * hour))
+        let carried = try #require(try f.db.previousStates(nodes: ["worker-1"])["worker-1"])
+        #expect(carried.fullDiscoveryAt == t0, "two phase-1 runs later, still the full discovery's time")
+        #expect(try f.strings("SELECT phase FROM node_runs ORDER BY id") == ["full", "phase1", "phase1", "full"])
+        // What phase 1 decides from it: carried 2 h on, the full discovery again 25 h on.
+        #expect(PhaseOne.precheck(previous: carried, kubernetes: nil, now: t0 + 2 * hour, fullAfter: .seconds(86400)) == .carry)
+        let late = PhaseOne.precheck(previous: carried, kubernetes: nil, now: t0 + 25 * hour, fullAfter: .seconds(86400))
+        #expect(late == .full("the last full discovery was 1d1h ago, more than --full-after 1d"), "\(late)")
+
+        let t1 = t0 + 26 * hour
+        try scan(.sweep, at: t1, Samples.healthyScan(at: t1))
+        #expect(try f.db.previousStates(nodes: ["worker-1"])["worker-1"]?.fullDiscoveryAt == t1)
+    }
 }
