@@ -14,8 +14,12 @@
 # before and after), and checks the report: every node once, the summary's counts equal
 # to the per-node sections, and the history's actions for the run.
 # Addresses from --base or BENCH_BASE. FLEET_BIN skips the release build.
+# Records clean.N.{wall_s,cpu_ms_per_node,rss_mib} (bench/record.sh; with --dry-run
+# clean.dry-run.N.…), only when the clean did what the checks above expect; bench/summary.sh
+# reads clean.{1000,5000}.rss_mib.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/record.sh
 BASE=${BENCH_BASE:-127.0.2.1}
 EXECUTE=1
 POS=()
@@ -24,7 +28,7 @@ while [ $# -gt 0 ]; do
         --base) BASE=$2; shift ;;
         --base=*) BASE=${1#--base=} ;;
         --dry-run) EXECUTE=0 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) POS+=("$1") ;;
     esac
     shift
@@ -86,4 +90,12 @@ print("peak RSS        %8.1f MiB" % (ru.ru_maxrss / 1024))
 print("report          %8.1f MiB of JSON" % (os.path.getsize(os.path.join(work, "clean.json")) / 2**20))
 if code != 0 or len(names) != n or len(set(names)) != n or cleaned < n:
     sys.exit("bench/clean.sh: the clean did not clean every node's residual map once (see above)")
+# For bench_record below: KEY VALUE UNIT, one per line.
+with open(os.path.join(work, "numbers"), "w") as f:
+    f.write("wall_s %.3f s\ncpu_ms_per_node %.3f ms\nrss_mib %.1f MiB\n" % (wall, cpu * 1000 / n, ru.ru_maxrss / 1024))
 PY
+PREFIX=clean.$N
+[ "$EXECUTE" = 1 ] || PREFIX=clean.dry-run.$N
+while read -r key value unit; do
+    bench_record "$PREFIX.$key" "$value" "$unit"
+done < "$WORK/numbers"
