@@ -49,6 +49,7 @@ let package = Package(
                 .embedInCode("v0004_kubernetes_witness.sql"),
                 .embedInCode("v0005_discovery_phase.sql"),
                 .embedInCode("v0006_residual_maps_index.sql"),
+                .embedInCode("v0007_state_last_seen.sql"),
             ]
         ),
         .target(

@@ -9,5 +9,6 @@ public enum FleetMigrations {
         ("v0004_kubernetes_witness", String(decoding: PackageResources.v0004_kubernetes_witness_sql, as: UTF8.self)),
         ("v0005_discovery_phase", String(decoding: PackageResources.v0005_discovery_phase_sql, as: UTF8.self)),
         ("v0006_residual_maps_index", String(decoding: PackageResources.v0006_residual_maps_index_sql, as: UTF8.self)),
+        ("v0007_state_last_seen", String(decoding: PackageResources.v0007_state_last_seen_sql, as: UTF8.self)),
     ]
 }

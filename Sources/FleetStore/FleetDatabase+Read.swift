@@ -253,23 +253,29 @@ extension FleetDatabase {
             let sql: String
             let args: StatementArguments
             if let since {
-                // Residual maps of every stored state (few: a state is stored once, however many
-                // scans saw it), then each state's scans inside the window (node_runs_state).
-                // maps_residual (v0005) holds exactly those maps, in GROUP BY order, with every
-                // column read here: no map row is read and nothing is sorted before grouping.
-                // First seen is its own query: SQLite takes bare columns (name, dm, verdict)
-                // from the MAX() row only when MAX is the only min/max aggregate.
+                // The residual states scanned since D are one range of node_states_residual_seen
+                // (v0007: last_seen is never earlier than a state's latest scan, so a state
+                // before the range has no scan in the window), their residual maps one probe
+                // of maps_residual_state each, and each map's scans in the window one range of
+                // node_runs_state. One sort of those rows per (node, WWID): the first row is
+                // the latest scan (name, dm and verdict come from it; among scans at the same
+                // instant, the lowest state id, as when the maps were read in maps_residual
+                // order), and the count and first seen are over the whole group.
                 sql = """
-                    WITH win AS (SELECT m.node, m.wwid, m.name, m.dm, m.verdict, MAX(n.started_at) AS last_seen, COUNT(*) AS runs
-                                 FROM maps m INDEXED BY maps_residual CROSS JOIN node_runs n ON n.state_id = m.state_id
-                                 WHERE m.verdict IN \(residualVerdictsSQL) AND n.started_at >= ?1 AND m.wwid IS NOT NULL
-                                 GROUP BY m.node, m.wwid)
-                    SELECT w.*,
-                           (SELECT MIN(o.started_at) FROM maps h INDEXED BY maps_residual CROSS JOIN node_runs o ON o.state_id = h.state_id
-                             WHERE h.wwid = w.wwid AND h.node = w.node AND h.verdict IN \(residualVerdictsSQL)
-                               AND o.started_at >= ?1) AS first_seen,
+                    WITH seen AS (SELECT m.node, m.wwid, m.name, m.dm, m.verdict, m.state_id, n.started_at
+                                  FROM node_states s INDEXED BY node_states_residual_seen
+                                  CROSS JOIN maps m INDEXED BY maps_residual_state ON m.state_id = s.id
+                                  CROSS JOIN node_runs n ON n.state_id = m.state_id
+                                  WHERE s.residual = 1 AND s.last_seen >= ?1 AND m.verdict IN \(residualVerdictsSQL)
+                                    AND n.started_at >= ?1 AND m.wwid IS NOT NULL),
+                         win AS (SELECT node, wwid, name, dm, verdict, started_at AS last_seen, COUNT(*) OVER g AS runs,
+                                        MIN(started_at) OVER g AS first_seen, ROW_NUMBER() OVER g AS latest
+                                 FROM seen
+                                 WINDOW g AS (PARTITION BY node, wwid ORDER BY started_at DESC, state_id
+                                              ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING))
+                    SELECT w.node, w.wwid, w.name, w.dm, w.verdict, w.last_seen, w.runs, w.first_seen,
                            \(residualNow) AS residual_now
-                    FROM win w ORDER BY w.node, w.wwid LIMIT ?2
+                    FROM win w WHERE w.latest = 1 ORDER BY w.node, w.wwid LIMIT ?2
                     """
                 args = [ISOTime.format(since), limit > 0 ? limit : -1]
             } else {
@@ -470,7 +476,20 @@ extension FleetDatabase {
         try pool.read { db in
             let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check").filter { $0 != "ok" }
             let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").map { "foreign key: \($0)" }
-            return integrity + fk
+            // v0007's bounds: a state's last_seen is never earlier than a scan of it, and its
+            // residual flag says whether it has a cleanable map (residuals --since relies on both).
+            let seen = try String.fetchAll(db, sql: """
+                SELECT 'node_states ' || s.id || ': last_seen ' || coalesce(s.last_seen, 'NULL') || ' before its scan at ' || MAX(n.started_at)
+                FROM node_states s CROSS JOIN node_runs n ON n.state_id = s.id
+                GROUP BY s.id HAVING s.last_seen IS NULL OR s.last_seen < MAX(n.started_at)
+                """)
+            let flags = try String.fetchAll(db, sql: """
+                SELECT 'node_states ' || s.id || ': residual ' || s.residual || ', cleanable maps ' || (
+                    SELECT COUNT(*) FROM maps m WHERE m.state_id = s.id AND +m.verdict IN \(residualVerdictsSQL))
+                FROM node_states s
+                WHERE s.residual <> EXISTS (SELECT 1 FROM maps m WHERE m.state_id = s.id AND +m.verdict IN \(residualVerdictsSQL))
+                """)
+            return integrity + fk + seen + flags
         }
     }
 
