@@ -105,13 +105,9 @@ struct Scan: AsyncParsableCommand {
         }
 
         let options = phases.applied(to: access.scanOptions)
-        // Each node's last scan, for phase 1; a history that cannot be read only costs speed.
-        var previous: [String: PreviousNodeState] = [:]
-        if !options.fullDiscovery {
-            do { previous = try db.previousStates(nodes: targets.map(\.name)) } catch {
-                out.warn(.scan, "cannot read the last scans from the history (every node gets the full discovery): \(error)")
-            }
-        }
+        // Each node's last scan, for phase 1, read as its scan starts; a history that cannot
+        // be read only costs speed (that node gets the full discovery, its phase note says why).
+        let previous: @Sendable (String) throws -> PreviousNodeState? = { try db.previousState(node: $0) }
         let ssh = access.sshOptions(sessions: access.forks.value)
         let executor = ctx.makeExecutor(ssh)
         let writer = StoreWriter(db: db, run: run)

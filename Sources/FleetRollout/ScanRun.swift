@@ -168,16 +168,18 @@ public struct ScanRun: Sendable {
     public var now: @Sendable () -> Date
     /// The witnesses from outside the nodes (Kubernetes), per node name.
     public var witnesses: RunWitnesses
-    /// Each node's last successful scan from the history (phase 1 compares against it); a
-    /// node without one gets the full discovery. nil: no history given, every node gets the
-    /// full discovery (as with `--full`).
-    public var previous: [String: PreviousNodeState]?
+    /// Reads a node's last successful scan from the history (phase 1 compares against it),
+    /// called once per node right before its scan, so only the nodes in flight have theirs in
+    /// memory. nil from it: the full discovery; a failed read: the full discovery, with why
+    /// in the node run's phase note. nil here: no history given, every node gets the full
+    /// discovery (as with `--full`).
+    public var previous: (@Sendable (String) throws -> PreviousNodeState?)?
 
     public init(executor: any RemoteExecutor, options: ScanOptions = ScanOptions(),
                 record: @escaping @Sendable (NodeScan) async throws -> Void = { _ in },
                 events: @escaping @Sendable (ScanEvent) -> Void = { _ in },
                 now: @escaping @Sendable () -> Date = { Date() }, witnesses: RunWitnesses = RunWitnesses(),
-                previous: [String: PreviousNodeState]? = nil) {
+                previous: (@Sendable (String) throws -> PreviousNodeState?)? = nil) {
         self.executor = executor; self.options = options; self.record = record
         self.events = events; self.now = now; self.witnesses = witnesses; self.previous = previous
     }
@@ -243,7 +245,11 @@ public struct ScanRun: Sendable {
         let address = target.port == 22 ? target.host : "\(target.host):\(target.port)"
         let executor = self.executor, discovery = options.discovery
         let witness = witnesses.input(for: target.name)
-        let previous = self.previous?[target.name], full = options.fullDiscovery || self.previous == nil
+        let (previous, unreadable): (PreviousNodeState?, String?) = {
+            guard !options.fullDiscovery, let read = self.previous else { return (nil, nil) }
+            do { return (try read(target.name), nil) } catch { return (nil, "cannot read the last scan from the history: \(error)") }
+        }()
+        let full = options.fullDiscovery || self.previous == nil || unreadable != nil
         let fullAfter = options.fullAfter
         let deadline = options.nodeDeadline(for: target)
         let outcome: Result<NodeDiscovery, NodeFailure> = await withDeadline(deadline) {
@@ -266,7 +272,7 @@ public struct ScanRun: Sendable {
         case .success(let d):
             var scan = NodeScan(node: target.name, address: address, status: d.status, error: d.error, startedAt: startedAt,
                                 duration: duration, outputs: d.outputs, findings: d.findings, warnings: d.warnings)
-            scan.phase = d.phase; scan.phaseNote = d.phaseNote; scan.carried = d.carried
+            scan.phase = d.phase; scan.phaseNote = unreadable ?? d.phaseNote; scan.carried = d.carried
             return scan
         case .failure(let f):
             let message = f.message.hasPrefix(target.name) ? f.message : "\(target.name): \(f.message)"

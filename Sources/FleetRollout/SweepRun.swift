@@ -136,12 +136,13 @@ public struct SweepRun: Sendable {
         }
         try? KubernetesWitness.record(k8s, run: run, in: db)
         let recorder = NodeRecorder(db: db, run: run)
-        // Each node's last scan, for phase 1; a history that cannot be read only costs speed.
-        let previous = scan.fullDiscovery ? nil : try? db.previousStates(nodes: nodes.map(\.name))
+        // Each node's last scan, for phase 1, read as its scan starts; a history that cannot
+        // be read only costs speed (that node gets the full discovery, its phase note says why).
+        let previous: @Sendable (String) throws -> PreviousNodeState? = { try db.previousState(node: $0) }
         let scanRun = ScanRun(executor: makeExecutor(false), options: scan,
                               record: { try await recorder.record($0) },
                               events: { Self.logScanEvent($0, log) }, now: now, witnesses: k8s.witnesses,
-                              previous: previous ?? [:])
+                              previous: previous)
         // Each node goes into the metrics as it finishes; the scan keeps only counters.
         let result = await scanRun.run(nodes.map(\.target), into: &metrics)
         let cleanable = result.cleanableMaps

@@ -126,40 +126,36 @@ extension FleetDatabase {
         return outputs
     }
 
-    /// Each of `nodes`' last successful scan, for phase 1 (``PhaseOne``): its state's maps and
-    /// its outputs of the phase-1 commands. Only nodes whose every map was healthy get their
-    /// maps and outputs read (the others get the full discovery whatever phase 1 would say, so
-    /// their findings are all that is read). `fullDiscoveryAt` is the start of the node's
-    /// latest successful `full` node run: the one whose state every later phase-1 run carried
-    /// (`--full-after`). One read transaction, before the scan.
-    public func previousStates(nodes: [String]) throws -> [String: PreviousNodeState] {
-        let wanted = Set(nodes)
-        return try pool.read { db in
-            var out: [String: PreviousNodeState] = [:]
+    /// `node`'s last successful scan, for phase 1 (``PhaseOne``): its state's maps and its
+    /// outputs of the phase-1 commands; nil when the history has none. Only a node whose every
+    /// map was healthy gets its outputs read (any other gets the full discovery whatever
+    /// phase 1 would say, so its findings are all that is read). `fullDiscoveryAt` is the
+    /// start of the node's latest successful `full` node run: the one whose state every later
+    /// phase-1 run carried (`--full-after`). One read per node, right before its scan, so
+    /// a scan holds the previous states of its `--forks` nodes in flight only (a 1,000-node,
+    /// 50-map farm read all of them up front: 275 MiB).
+    public func previousState(node: String) throws -> PreviousNodeState? {
+        try pool.read { db in
             // full_at: the node's few latest rows of node_runs_node_time, newest first, up to
             // the first full one (a day of hourly phase-1 runs is 24 rows).
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT l.node, n.state_id, n.output_set_id,
+            guard let r = try Row.fetchOne(db, sql: """
+                SELECT n.state_id, n.output_set_id,
                        EXISTS (SELECT 1 FROM maps m WHERE m.state_id = n.state_id AND m.verdict <> 'healthy') AS unhealthy,
                        (SELECT f.started_at FROM node_runs f INDEXED BY node_runs_node_time
                         WHERE f.node = l.node AND f.status = 'ok' AND f.phase = 'full'
                         ORDER BY f.started_at DESC LIMIT 1) AS full_at
                 FROM node_latest l CROSS JOIN node_runs n ON n.id = l.node_run_id
-                """)
-            for r in rows {
-                let node: String = r["node"]
-                guard wanted.contains(node) else { continue }
-                let stateID: Int64? = r["state_id"], setID: Int64? = r["output_set_id"]
-                let unhealthy: Bool = r["unhealthy"]
-                var previous = PreviousNodeState(rows: CarriedRows(stateID: stateID, outputSetID: setID), findings: [], phase1Outputs: [],
-                                                 fullDiscoveryAt: (r["full_at"] as String?).flatMap(ISOTime.parse))
-                previous.findings = try stateID.map { try Self.findings(db, stateID: $0) } ?? []
-                if !unhealthy, let setID {
-                    previous.phase1Outputs = try Self.outputs(db, setID: setID) { PhaseOne.reads($0) }
-                }
-                out[node] = previous
+                WHERE l.node = ?
+                """, arguments: [node]) else { return nil }
+            let stateID: Int64? = r["state_id"], setID: Int64? = r["output_set_id"]
+            let unhealthy: Bool = r["unhealthy"]
+            var previous = PreviousNodeState(rows: CarriedRows(stateID: stateID, outputSetID: setID), findings: [], phase1Outputs: [],
+                                             fullDiscoveryAt: (r["full_at"] as String?).flatMap(ISOTime.parse))
+            previous.findings = try stateID.map { try Self.findings(db, stateID: $0) } ?? []
+            if !unhealthy, let setID {
+                previous.phase1Outputs = try Self.outputs(db, setID: setID) { PhaseOne.reads($0) }
             }
-            return out
+            return previous
         }
     }
 

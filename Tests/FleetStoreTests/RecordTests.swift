@@ -193,7 +193,7 @@ struct Fresh {
             try f.db.recordNode(run: run, node)
         }
         func phase1(at: Date) throws -> NodeScan {
-            let prev = try #require(try f.db.previousStates(nodes: ["worker-1"])["worker-1"])
+            let prev = try #require(try f.db.previousState(node: "worker-1"))
             var s = NodeScan(node: "worker-1", address: "10.0.0.1", status: .ok, startedAt: at, duration: .milliseconds(40),
                              findings: prev.findings)
             s.phase = .phase1; s.carried = prev.rows
@@ -204,12 +204,12 @@ struct Fresh {
         var first = Samples.healthyScan(at: t0)
         first.outputs = try Fixtures.realOutputs("healthy").filter { PhaseOne.reads($0.command) }
         try scan(.scan, at: t0, first)
-        #expect(try f.db.previousStates(nodes: ["worker-1"])["worker-1"]?.fullDiscoveryAt == t0)
+        #expect(try f.db.previousState(node: "worker-1")?.fullDiscoveryAt == t0)
         try scan(.sweep, at: t0 + hour, try phase1(at: t0 + hour))
         try scan(.sweep, at: t0 + 2 * hour, try phase1(at: t0 + 2 * hour))
         // A node unreachable since counts for nothing.
         try scan(.sweep, at: t0 + 3 * hour, Samples.unreachable(node: "worker-1", at: t0 + 3 * hour))
-        let carried = try #require(try f.db.previousStates(nodes: ["worker-1"])["worker-1"])
+        let carried = try #require(try f.db.previousState(node: "worker-1"))
         #expect(carried.fullDiscoveryAt == t0, "two phase-1 runs later, still the full discovery's time")
         #expect(try f.strings("SELECT phase FROM node_runs ORDER BY id") == ["full", "phase1", "phase1", "full"])
         // What phase 1 decides from it: carried 2 h on, the full discovery again 25 h on.
@@ -219,6 +219,6 @@ struct Fresh {
 
         let t1 = t0 + 26 * hour
         try scan(.sweep, at: t1, Samples.healthyScan(at: t1))
-        #expect(try f.db.previousStates(nodes: ["worker-1"])["worker-1"]?.fullDiscoveryAt == t1)
+        #expect(try f.db.previousState(node: "worker-1")?.fullDiscoveryAt == t1)
     }
 }
