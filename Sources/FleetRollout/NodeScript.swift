@@ -159,15 +159,23 @@ public enum NodeScript {
     /// errs toward the full discovery.
     public static func phase1(nonce: String) -> String {
         checkNonce(nonce)
-        let magic = Self.magic
+        return phase1Head + "N=\(nonce)\n" + phase1Body
+    }
+
+    private static let phase1Head = """
+        LC_ALL=C; export LC_ALL
+        PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin"; export PATH
+        R="${FLEET_SYSROOT:-}"
+
+        """
+
+    /// Everything after the nonce: the same for every node, so built once (phase 1 runs on
+    /// every healthy node of every sweep).
+    private static let phase1Body: String = {
         let sd = BlockDeviceName("sdzzzzzz")!
         let mpd = NodeCommand.multipathdMapsJSON
         func file(_ c: NodeCommand) -> String { template(c, placeholder: sd.rawValue, text: c.sysfsLines[0]) }
         return """
-        LC_ALL=C; export LC_ALL
-        PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin"; export PATH
-        R="${FLEET_SYSROOT:-}"
-        N=\(nonce)
         _h=; _p=
         a() { _h="${_h}\(magic):$N:$1:$2:${#_o}:0
         "; _p="$_p$_o"; }
@@ -183,7 +191,7 @@ public enum NodeScript {
         printf '\(magic):%s:\(mpd.captureName):%s:%s:0\\n%s\(magic):%s:DATA\\n%s%s\(magic):%s:END\\n' "$N" "$_m" "${#_j}" "$_h" "$N" "$_j" "$_p" "$N"
 
         """
-    }
+    }()
 
     /// The commands phase 1 runs, for `--print-script` and the docs.
     public static let phase1Commands: [NodeCommand] = [.multipathdMapsJSON]

@@ -171,7 +171,12 @@ import FleetModel
         // sdb has no wwid file: a nonzero exit in both, and the shell's complaint went to
         // the channel's stderr (which makes phase 1 a framing warning: the full discovery).
         #expect(byName(one.outputs)[NodeCommand.deviceWWID(sdb).captureName].map { $0.exitCode != 0 && $0.stdout.isEmpty } == true)
-        #expect(String(decoding: err1, as: UTF8.self).contains("sdb/device/wwid"))
+        // The missing wwid files (sdb's, and the too-long name's) are the only stderr: a program
+        // the script tried to start (a `cat`, a `mktemp`) would add its "not found" here.
+        let complaints = String(decoding: err1, as: UTF8.self).split(separator: "\n")
+        #expect(complaints.count == 2, "\(complaints)")
+        #expect(complaints.contains { $0.contains("sdb/device/wwid") })
+        #expect(complaints.allSatisfy { $0.contains("/device/wwid") && !$0.contains("not found") }, "\(complaints)")
         // The too-long name is refused by the parser here too, and the hostile one never ran.
         #expect(one.warnings.count == 2 && one.warnings.allSatisfy { $0.contains("sdzzzzzzzzz") })
         #expect(!FileManager.default.fileExists(atPath: n.dir.appendingPathComponent("pwned").path))
