@@ -9,7 +9,10 @@
 # counted: framing, parsers, classifier, witnesses, history rows and digests, JSON.
 # --callgrind: also the instruction count per node, (Ir of ROUNDS=1 - Ir of ROUNDS=0) / NODES
 # under valgrind's callgrind (repeatable under load, unlike CPU seconds); the profile is kept
-# (callgrind_annotate FILE shows where the instructions go).
+# (callgrind_annotate FILE shows where the instructions go). A recording also keeps a second
+# scan of the farm into the first one's history (two phases: phase 1 against the rows the
+# first wrote); its count is (Ir of one round of both scans - Ir of one round of the first)
+# / NODES (recordings made before that have no second scan: it is skipped).
 # --keep DIR: keep each scenario's recording in DIR/<scenario>-<NODES>/ and replay it on
 # later runs without a farm (the same replies before and after a change).
 # Addresses from --base or BENCH_BASE; run under `flock /work/.bench.lock` beside other farms.
@@ -26,7 +29,7 @@ while [ $# -gt 0 ]; do
         --base) BASE=$2; shift ;;
         --scenario) SCENARIOS+=("$2"); shift ;;
         --keep) KEEP=$(realpath -m "$2"); shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) POS+=("$1") ;;
     esac
     shift
@@ -70,11 +73,18 @@ for scenario in "${SCENARIOS[@]}"; do
     "$BIN" replay "$rec" "$ROUNDS"
     if [ "$CALLGRIND" = 1 ]; then
         ir() {
-            valgrind --tool=callgrind --callgrind-out-file="$2" "$WORK/fleet-cpu-bench" replay "$rec" "$1" >/dev/null 2>"$2.log"
+            valgrind --tool=callgrind --callgrind-out-file="$2" "$WORK/fleet-cpu-bench" "${3:-replay}" "$rec" "$1" >/dev/null 2>"$2.log"
             sed -n 's/^==[0-9]*== Collected : //p' "$2.log"
         }
         base=$(ir 0 "$OUT/$name-0.out")
         one=$(ir 1 "$OUT/$name-1.out")
         echo "instructions/node $(( (one - base) / N ))  (callgrind: $one - $base over $N nodes; profile $OUT/$name-1.out)"
+        if grep -q '"second"' "$rec/replies.json"; then
+            "$BIN" replay2 "$rec" "$ROUNDS"
+            both=$(ir 1 "$OUT/$name-2.out" replay2)
+            echo "second scan instructions/node $(( (both - one) / N ))  (callgrind: $both - $one over $N nodes; profile $OUT/$name-2.out)"
+        else
+            echo "second scan: not in this recording (recorded before it was kept)"
+        fi
     fi
 done

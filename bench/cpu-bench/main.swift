@@ -2,10 +2,16 @@
 // (issue 17: CPU per map). bench/cpu.sh drives it.
 //
 //   fleet-cpu-bench record DIR [FORKS]   `fleet scan` of DIR/inventory.yaml over real SSH (a
-//                                        farm); every exec's reply is kept in DIR/replies.json
+//                                        farm); every exec's reply is kept in DIR/replies.json;
+//                                        then a second `fleet scan` into the same history (two
+//                                        phases: phase 1 against the first one's rows), kept apart
 //   fleet-cpu-bench replay DIR ROUNDS [FORKS]
 //                                        `fleet scan` of the same nodes ROUNDS times, each into a
 //                                        fresh history, every exec answered from DIR/replies.json
+//   fleet-cpu-bench replay2 DIR ROUNDS [FORKS]
+//                                        the same, and each round then replays the second scan
+//                                        into the round's history (recordings made before the
+//                                        second scan was kept have none: an error)
 //
 // A replay runs the whole `fleet scan` in this process (inventory, framing, parsers,
 // classifier, witnesses, the history's rows and digests, the JSON report), only the SSH
@@ -35,6 +41,8 @@ struct Replies: Codable {
         var nonceOffsets: [Int]
     }
     var nodes: [String: [Exec]]
+    /// The second scan's replies (into the first scan's history); nil in older recordings.
+    var second: [String: [Exec]]?
 }
 
 /// The `N=<nonce>` line of a node script (``NodeScript``'s prologue), found in the bytes
@@ -65,7 +73,7 @@ final class RecordingExecutor: RemoteExecutor, @unchecked Sendable {
     private var nodes: [String: [Replies.Exec]] = [:]
     init(_ inner: any RemoteExecutor) { self.inner = inner }
 
-    var replies: Replies { lock.withLock { Replies(nodes: nodes) } }
+    var replies: [String: [Replies.Exec]] { lock.withLock { nodes } }
 
     func add(_ node: String, _ request: ExecRequest, _ result: ExecResult) {
         var code: Int32?, signal: String?
@@ -108,8 +116,8 @@ final class ReplayExecutor: RemoteExecutor {
         var nonceOffsets: [Int]
     }
     let replies: [String: [Reply]]
-    init(_ r: Replies) {
-        replies = r.nodes.mapValues { execs in
+    init(_ nodes: [String: [Replies.Exec]]) {
+        replies = nodes.mapValues { execs in
             execs.map { e in
                 Reply(command: e.command, stdout: [UInt8](e.stdout), stderr: [UInt8](e.stderr),
                       exit: e.signal.map(RemoteExit.signalled) ?? .exited(e.exitCode ?? 0), truncated: e.truncated,
@@ -174,24 +182,27 @@ func scan(_ dir: URL, forks: Int, db: String, _ executor: any RemoteExecutor) as
 }
 
 func main(_ a: [String]) async -> Int32 {
-    guard a.count >= 3, ["record", "replay"].contains(a[1]) else {
-        print("usage: fleet-cpu-bench record DIR [FORKS] | replay DIR ROUNDS [FORKS]")
+    guard a.count >= 3, ["record", "replay", "replay2"].contains(a[1]) else {
+        print("usage: fleet-cpu-bench record DIR [FORKS] | replay DIR ROUNDS [FORKS] | replay2 DIR ROUNDS [FORKS]")
         return 64
     }
     let dir = URL(fileURLWithPath: a[2])
     let repliesFile = dir.appendingPathComponent("replies.json")
     if a[1] == "record" {
         let forks = a.count > 3 ? Int(a[3]) ?? 200 : 200
-        let rec = RecordingExecutor(SSHExecutor(options: SSHOptions(maxConcurrentSessions: forks)))
-        let code = await scan(dir, forks: forks, db: dir.appendingPathComponent("record.sqlite").path, rec)
-        let r = rec.replies
+        let ssh = SSHExecutor(options: SSHOptions(maxConcurrentSessions: forks))
+        let db = dir.appendingPathComponent("record.sqlite").path
+        let rec = RecordingExecutor(ssh), rec2 = RecordingExecutor(ssh)
+        let code = await scan(dir, forks: forks, db: db, rec)
+        let code2 = await scan(dir, forks: forks, db: db, rec2)
+        let r = Replies(nodes: rec.replies, second: rec2.replies)
         do { try JSONEncoder().encode(r).write(to: repliesFile) } catch {
             print("fleet-cpu-bench: cannot write \(repliesFile.path): \(error)"); return 74
         }
         let execs = r.nodes.values.reduce(0) { $0 + $1.count }
         let bytes = r.nodes.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.stdout.count } }
-        print("recorded \(r.nodes.count) nodes, \(execs) execs, \(bytes / max(1, r.nodes.count)) stdout bytes/node (scan exit \(code))")
-        return code <= 1 ? 0 : code
+        print("recorded \(r.nodes.count) nodes, \(execs) execs, \(bytes / max(1, r.nodes.count)) stdout bytes/node (scan exit \(code), second scan exit \(code2))")
+        return code <= 1 && code2 <= 1 ? 0 : max(code, code2)
     }
     guard a.count >= 4, let rounds = Int(a[3]), rounds >= 0 else { print("replay DIR ROUNDS [FORKS]"); return 64 }
     let forks = a.count > 4 ? Int(a[4]) ?? 200 : 200
@@ -199,12 +210,20 @@ func main(_ a: [String]) async -> Int32 {
     do { replies = try JSONDecoder().decode(Replies.self, from: Data(contentsOf: repliesFile)) } catch {
         print("fleet-cpu-bench: cannot read \(repliesFile.path): \(error)"); return 66
     }
-    let executor = ReplayExecutor(replies)
+    let executor = ReplayExecutor(replies.nodes)
+    var second: ReplayExecutor?
+    if a[1] == "replay2" {
+        guard let s = replies.second else {
+            print("fleet-cpu-bench: \(repliesFile.path) has no second scan (recorded before it was kept): record again"); return 66
+        }
+        second = ReplayExecutor(s)
+    }
     let cpu0 = cpuSeconds()
     var codes: Set<Int32> = []
     for r in 0..<rounds {
         let db = dir.appendingPathComponent("replay-\(r).sqlite").path
         codes.insert(await scan(dir, forks: forks, db: db, executor))
+        if let second { codes.insert(await scan(dir, forks: forks, db: db, second)) }
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
     }
     let cpu = cpuSeconds() - cpu0
@@ -212,7 +231,7 @@ func main(_ a: [String]) async -> Int32 {
     var ru = rusage()
     getrusage(RUSAGE_SELF.rawValue, &ru)
     if rounds > 0 {
-        let head = String(format: "replay: %d nodes x %d rounds, forks %d: client CPU %.2f s, %.3f ms/node, peak RSS %.1f MiB",
+        let head = (second == nil ? "replay" : "replay2 (first + second scan)") + String(format: ": %d nodes x %d rounds, forks %d: client CPU %.2f s, %.3f ms/node, peak RSS %.1f MiB",
                           n, rounds, forks, cpu, cpu * 1000 / Double(n * rounds), Double(ru.ru_maxrss) / 1024)
         print(head + ", scan exit " + codes.sorted().map(String.init).joined(separator: ","))
     }
