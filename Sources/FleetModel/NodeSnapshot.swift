@@ -75,8 +75,10 @@ public struct NodeSnapshot: Sendable {
         var lsblkByNameWithoutKname: [String?: [Int]] = [:]
         /// The `ps` rows of the `dd`s reading each device, in row order.
         var ddRows: [String: [Int]] = [:]
-        /// Each opener's fds' ``OpenFD/device``, parallel to `openersCapture.openers`.
-        var openerDevices: [[String]] = []
+        /// Where each device is open: (opener, fd) positions in `openersCapture.openers`, in
+        /// the order a walk of every opener's fds meets them (perf: multipathd holds every
+        /// path disk open, so filtering all fds for each map made openers quadratic in maps).
+        var openerFDs: [String: [(opener: Int, fd: Int)]] = [:]
 
         init() {}
 
@@ -108,7 +110,9 @@ public struct NodeSnapshot: Sendable {
                 var seen = Set<String>()
                 for d in row.ddInputs where seen.insert(d).inserted { ddRows[d, default: []].append(i) }
             }
-            openerDevices = (s.openersCapture?.openers ?? []).map { $0.fds.map(\.device) }
+            for (i, o) in (s.openersCapture?.openers ?? []).enumerated() {
+                for (j, fd) in o.fds.enumerated() { openerFDs[fd.device, default: []].append((i, j)) }
+            }
         }
     }
 
@@ -415,12 +419,22 @@ public struct NodeSnapshot: Sendable {
     /// captured.
     public func openers(of map: MultipathMap) -> [Opener]? {
         guard let all = openersCapture?.openers else { return nil }
-        let devices = Self.mapDevices(map), disks = Self.pathDisks(map)
-        return zip(all, index.openerDevices).compactMap { o, fdDevices in
-            var mine = o
-            mine.fds = zip(o.fds, fdDevices).compactMap { fd, d in devices.contains(d) || disks.contains(d) ? fd : nil }
-            return mine.fds.isEmpty ? nil : mine
+        // The fds on the map's devices and path disks, in opener order and each opener's fd
+        // order: what filtering every opener's fds gives (an fd has one device, so a device
+        // in both sets is taken once).
+        var at: [(opener: Int, fd: Int)] = []
+        for d in Self.mapDevices(map).union(Self.pathDisks(map)) { at += index.openerFDs[d] ?? [] }
+        at.sort { $0.opener != $1.opener ? $0.opener < $1.opener : $0.fd < $1.fd }
+        var out: [Opener] = []
+        var k = 0
+        while k < at.count {
+            let i = at[k].opener
+            var mine = all[i]
+            mine.fds = []
+            while k < at.count, at[k].opener == i { mine.fds.append(all[i].fds[at[k].fd]); k += 1 }
+            out.append(mine)
         }
+        return out
     }
 
     static func mapDevices(_ m: MultipathMap) -> Set<String> { Set([m.dm, m.name].compactMap { $0 }) }
@@ -428,8 +442,9 @@ public struct NodeSnapshot: Sendable {
 
     /// Every opener of the map with its role by ``OpenerRule``.
     public func openerRoles(of map: MultipathMap, queues: Bool) -> [(opener: Opener, role: OpenerRole)]? {
-        openers(of: map).map { list in
-            list.map { ($0, OpenerRule.role(of: $0, mapDevices: Self.mapDevices(map), pathDisks: Self.pathDisks(map), queues: queues)) }
+        let devices = Self.mapDevices(map), disks = Self.pathDisks(map)
+        return openers(of: map).map { list in
+            list.map { ($0, OpenerRule.role(of: $0, mapDevices: devices, pathDisks: disks, queues: queues)) }
         }
     }
 

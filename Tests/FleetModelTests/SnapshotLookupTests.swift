@@ -1,5 +1,6 @@
 import Testing
 import FleetModel
+import FleetTestSupport
 
 /// The per-map look-ups of a ``NodeSnapshot`` go through indexes built once per snapshot;
 /// these inputs have what a plain index would get wrong: rows sharing a name or uuid (the
@@ -79,5 +80,48 @@ import FleetModel
         #expect(s.mounts(of: Self.mpatha)?.map(\.mountpoint) == ["/data"])
         // /dev/sdc is mpathb's path disk.
         #expect(s.mounts(of: Self.mpathb)?.map(\.mountpoint) == ["/raw"])
+    }
+
+    /// Openers are found through an index of where each device is open; an opener keeps its
+    /// fds on the map's devices and path disks in its own fd order, openers stay in capture
+    /// order, and fds on other devices are left out.
+    @Test func openersKeepCaptureOrderThroughTheDeviceIndex() throws {
+        let s = NodeSnapshot(outputs: [CommandOutput(command: .procFDLinks, stdout: """
+            10 3 /dev/sdb
+            20 7 /dev/dm-9
+            10 4 /dev/sdz
+            30 1 /dev/dm-0
+            10 5 /dev/mapper/mpatha
+            10 6 /dev/sda (deleted)
+
+            """)])
+        let openers = try #require(s.openers(of: Self.mpatha))
+        // pid 10 first (its first link comes first), with fds 3 (sdb), 5 (mpatha), 6 (sda);
+        // pid 20 holds only dm-9; pid 30 holds dm-0.
+        #expect(openers.map(\.pid) == [10, 30])
+        #expect(openers.first?.fds.map(\.fd) == [3, 5, 6])
+        #expect(openers.last?.fds.map(\.target) == ["/dev/dm-0"])
+        #expect(s.openers(of: Self.mpathb)?.isEmpty == true)
+    }
+
+    /// On every real capture with openers, each map's openers are what filtering every
+    /// opener's fds by the map's device names gives.
+    @Test func openersOnEveryRealCaptureAreTheFilteredFDs() throws {
+        var maps = 0
+        for state in try Fixtures.realStates() {
+            let s = NodeSnapshot(outputs: try Fixtures.realOutputs(state))
+            guard let all = s.openersCapture?.openers else { continue }
+            for m in s.maps {
+                let names = Set([m.dm, m.name].compactMap { $0 } + m.paths.compactMap(\.dev))
+                let expected: [Opener] = all.compactMap { o in
+                    var mine = o
+                    mine.fds = o.fds.filter { names.contains($0.device) }
+                    return mine.fds.isEmpty ? nil : mine
+                }
+                #expect(s.openers(of: m) == expected, "\(state) \(m.name ?? "?")")
+                maps += 1
+            }
+        }
+        #expect(maps > 0)
     }
 }
