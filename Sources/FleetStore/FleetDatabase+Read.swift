@@ -108,8 +108,8 @@ extension FleetDatabase {
             let reasonsText: String = r["reasons"]
             let evidenceText: String = r["evidence"]
             let verdict = Verdict(rawValue: verdictText) ?? .needsReview
-            let reasons = (try? decoder.decode([String].self, from: Data(reasonsText.utf8))) ?? []
-            let evidence = (try? decoder.decode(MapEvidence.self, from: Data(evidenceText.utf8))) ?? MapEvidence()
+            let reasons = StoredJSON.decodedReasons(reasonsText, decoder) ?? []
+            let evidence = StoredJSON.decodedEvidence(evidenceText, decoder) ?? MapEvidence()
             findings.append(MapFinding(map: map, verdict: verdict, reasons: reasons, evidence: evidence))
         }
         return findings
@@ -224,7 +224,7 @@ extension FleetDatabase {
                             let reasonsText: String = m["reasons"]
                             return TimelineMap(wwid: m["wwid"], name: m["name"], dm: m["dm"],
                                                verdict: Verdict(rawValue: m["verdict"]) ?? .needsReview, allFailed: m["all_failed"],
-                                               reasons: (try? decoder.decode([String].self, from: Data(reasonsText.utf8))) ?? [])
+                                               reasons: StoredJSON.decodedReasons(reasonsText, decoder) ?? [])
                         }
                         statesRead[id] = maps
                     }
@@ -379,7 +379,7 @@ extension FleetDatabase {
                                        size: m["size"])
                 return CurrentMapRecord(node: m["node"], seenAt: ISOTime.parse(m["seen_at"]) ?? Date(timeIntervalSince1970: 0),
                                         map: map, verdict: Verdict(rawValue: m["verdict"]) ?? .needsReview,
-                                        reasons: (try? decoder.decode([String].self, from: Data(reasonsText.utf8))) ?? [])
+                                        reasons: StoredJSON.decodedReasons(reasonsText, decoder) ?? [])
             }
         }
     }

@@ -20,6 +20,17 @@ enum StoredJSON {
         return text
     }
 
+    /// `maps.reasons` read back: ``StoredJSONReader`` for the texts fleet writes (perf),
+    /// JSONDecoder for any other; nil when neither reads it.
+    static func decodedReasons(_ text: String, _ decoder: JSONDecoder) -> [String]? {
+        StoredJSONReader.strings(text) ?? (try? decoder.decode([String].self, from: Data(text.utf8)))
+    }
+
+    /// `maps.evidence` read back, as ``decodedReasons(_:_:)``.
+    static func decodedEvidence(_ text: String, _ decoder: JSONDecoder) -> MapEvidence? {
+        StoredJSONReader.evidence(text) ?? (try? decoder.decode(MapEvidence.self, from: Data(text.utf8)))
+    }
+
     static func encoded(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -128,7 +128,8 @@ import Testing
     }
 
     /// Random evidence with awkward text (quotes, slashes, control characters, non-ASCII,
-    /// DEL, upper-case and digit keys): always JSONEncoder's exact text, by hand or by fallback.
+    /// DEL, upper-case and digit keys): always JSONEncoder's exact text, by hand or by fallback;
+    /// read back by StoredJSONReader (where it answers), what JSONDecoder decodes from it.
     @Test func randomEvidenceTextIsJSONEncoders() throws {
         var rng = SplitMix64(state: 0xE71D)
         let plain = ["a", "sd", "dm-", "/", "\"", "\\", " ", "~", ":", "{", "}", "Z", "9"]
@@ -139,7 +140,7 @@ import Testing
             }.joined()
         }
         func key() -> String { Bool.random(using: &rng) ? ["sda", "sdb", "sdz", "sdaa"].randomElement(using: &rng)! : text() }
-        var byHand = 0
+        var byHand = 0, readBack = 0
         for _ in 0..<3_000 {
             var states: [String: String] = [:]
             for _ in 0..<Int.random(in: 0...3, using: &rng) { states[key()] = text() }
@@ -169,8 +170,15 @@ import Testing
             #expect(try StoredJSON.evidence(e) == Self.encoderText(e))
             let reasons = (0..<Int.random(in: 0...3, using: &rng)).map { _ in text() }
             #expect(try StoredJSON.reasons(reasons) == Self.encoderText(reasons))
+            let stored = try StoredJSON.evidence(e), storedReasons = try StoredJSON.reasons(reasons)
+            if let read = StoredJSONReader.evidence(stored) {
+                #expect(read == StoredJSONReaderTests.decoded(MapEvidence.self, stored), "\(stored)")
+                readBack += 1
+            }
+            if let read = StoredJSONReader.strings(storedReasons) { #expect(read == reasons, "\(storedReasons)") }
         }
         #expect(byHand > 300)  // the hand path was exercised, not only the fallback
         #expect(byHand < 2_900)  // and so was the fallback
+        #expect(readBack > 100)  // the reader answered for many (non-ASCII, booleans, big numbers: JSONDecoder)
     }
 }
