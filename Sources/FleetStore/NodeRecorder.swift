@@ -7,7 +7,8 @@ import FleetModel
 ///
 /// `record` returns only once its node is committed, so whatever the caller reports after
 /// it is in the database even if the process is SIGKILLed the next instant. Nodes that
-/// finish within `linger` of each other share a transaction (at most `maxBatch`). Writes run
+/// finish within `linger` of each other share a transaction (at most `maxBatch`; a backlog
+/// is written `maxBatch` nodes at a time, each batch released as soon as it commits). Writes run
 /// on one serial queue, so GRDB's blocking calls never hold a thread of Swift's cooperative
 /// pool. If a batch's transaction fails, its nodes are retried one transaction each, so
 /// one bad node fails alone, as with ``FleetDatabase/recordNode(run:_:)``.
@@ -21,6 +22,8 @@ public final class NodeRecorder: @unchecked Sendable {
     private let lock = NSLock()
     private var pending: [(scan: NodeScan, done: CheckedContinuation<Void, any Error>)] = []
     private var flushScheduled = false
+    /// Nodes handed to `record` and not yet answered (pending or being written).
+    private var unanswered = 0
 
     public init(db: FleetDatabase, run: Int64, maxBatch: Int = 64, linger: DispatchTimeInterval = .milliseconds(100)) {
         self.db = db; self.run = run; self.maxBatch = max(1, maxBatch); self.linger = linger
@@ -30,6 +33,7 @@ public final class NodeRecorder: @unchecked Sendable {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
             let (schedule, full): (Bool, Bool) = lock.withLock {
                 pending.append((scan, c))
+                unanswered += 1
                 let first = !flushScheduled
                 flushScheduled = true
                 return (first, pending.count >= maxBatch)
@@ -42,23 +46,35 @@ public final class NodeRecorder: @unchecked Sendable {
         }
     }
 
-    /// On `queue`: writes everything pending in one transaction, then wakes its callers.
+    /// Nodes handed to `record` that have not returned yet (for tests).
+    var waiting: Int { lock.withLock { unanswered } }
+
+    /// On `queue`: writes the first `maxBatch` pending nodes in one transaction, then wakes
+    /// their callers; what is left (a backlog) goes next, without waiting for the linger.
+    ///
+    /// Never more than `maxBatch` at once (memory): when the writer falls behind, e.g. a scan's
+    /// first wave finishing together, every waiting node holds its raw outputs (~260 KB at 50
+    /// maps). Taking the whole backlog into one transaction held them all until the last was
+    /// written, and the nodes behind them too; batch by batch, each is freed (and its fork slot
+    /// given to the next node) as soon as its batch commits.
     private func flush() {
-        let batch = lock.withLock {
-            let b = pending
-            pending = []
-            flushScheduled = false
-            return b
+        let (batch, more) = lock.withLock {
+            let b = Array(pending.prefix(maxBatch))
+            pending.removeFirst(b.count)
+            // Still true while a backlog is left: this flush schedules the next one below.
+            flushScheduled = !pending.isEmpty
+            return (b, !pending.isEmpty)
         }
         guard !batch.isEmpty else { return }
+        let outcomes: [Result<Void, any Error>]
         do {
             try db.recordNodes(run: run, batch.map(\.scan))
-            for b in batch { b.done.resume() }
+            outcomes = batch.map { _ in .success(()) }
         } catch {
-            if batch.count == 1 { batch[0].done.resume(throwing: error); return }
-            for b in batch {
-                do { try db.recordNode(run: run, b.scan); b.done.resume() } catch { b.done.resume(throwing: error) }
-            }
+            outcomes = batch.count == 1 ? [.failure(error)] : batch.map { b in Result { _ = try db.recordNode(run: run, b.scan) } }
         }
+        lock.withLock { unanswered -= batch.count }
+        for (b, outcome) in zip(batch, outcomes) { b.done.resume(with: outcome) }
+        if more { queue.async { self.flush() } }
     }
 }

@@ -84,6 +84,39 @@ import Testing
         #expect(try f.strings("SELECT node FROM node_runs ORDER BY node") == ["dup", "x", "y"])
     }
 
+    /// A backlog (the writer busy while more nodes finish) is written `maxBatch` nodes per
+    /// transaction, not all in one: each batch's callers are released, and their outputs freed,
+    /// as soon as it commits. The writer is held by another connection's transaction until
+    /// all eight nodes wait, so the first flush cannot start before the backlog exists.
+    @Test func recorderWritesABacklogAtMostMaxBatchPerTransaction() async throws {
+        let f = try Fresh()
+        let run = try f.db.beginRun(kind: .scan, inventory: nil, options: ["forks": "1"], version: "0", startedAt: Samples.t0)
+        let commits = NodeRunsPerCommit()
+        f.db.pool.add(transactionObserver: commits, extent: .databaseLifetime)
+        var unsafe = Configuration()
+        unsafe.allowsUnsafeTransactions = true  // the blocker's transaction spans two accesses
+        let blocker = try DatabaseQueue(path: f.db.path, configuration: unsafe)
+        try await blocker.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        // A long linger: only a full batch (3) starts a flush.
+        let recorder = NodeRecorder(db: f.db, run: run, maxBatch: 3, linger: .seconds(60))
+        let names = (0..<8).map { "node-\($0)" }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for name in names {
+                group.addTask { try await recorder.record(Samples.healthyScan(node: name, at: Samples.t0)) }
+            }
+            // Test infrastructure, not an assertion on time: wait (up to a minute) for all
+            // eight to be handed over while the writer is held.
+            for _ in 0..<6000 where recorder.waiting < names.count { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(recorder.waiting == names.count)
+            try await blocker.writeWithoutTransaction { try $0.execute(sql: "COMMIT") }
+            try await group.waitForAll()
+        }
+        #expect(recorder.waiting == 0)
+        #expect(try f.strings("SELECT node FROM node_runs ORDER BY node") == names)
+        #expect(commits.sizes.reduce(0, +) == names.count)
+        #expect(commits.sizes.allSatisfy { $0 <= 3 }, "node runs per commit: \(commits.sizes)")
+    }
+
     // MARK: - maps.reasons / maps.evidence text
 
     static func encoderText(_ v: some Encodable) throws -> String {
@@ -181,4 +214,22 @@ import Testing
         #expect(byHand < 2_900)  // and so was the fallback
         #expect(readBack > 100)  // the reader answered for many (non-ASCII, booleans, big numbers: JSONDecoder)
     }
+}
+
+/// How many node_runs rows each committed transaction inserted.
+final class NodeRunsPerCommit: TransactionObserver, @unchecked Sendable {
+    // @unchecked: GRDB calls the observer on the writer's queue only; the test reads `sizes`
+    // after every write has returned.
+    private var current = 0
+    private(set) var sizes: [Int] = []
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool {
+        if case .insert(let table) = eventKind { return table == "node_runs" }
+        return false
+    }
+    func databaseDidChange(with event: DatabaseEvent) { current += 1 }
+    func databaseDidCommit(_ db: Database) {
+        if current > 0 { sizes.append(current) }
+        current = 0
+    }
+    func databaseDidRollback(_ db: Database) { current = 0 }
 }
