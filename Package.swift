@@ -72,7 +72,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "fleet", dependencies: ["FleetCLI"]),
+        // glibc's mallopt for the fleet executable (docs/perf.md: malloc arenas).
+        .systemLibrary(name: "CMalloc"),
+        .executableTarget(name: "fleet", dependencies: ["FleetCLI", "CMalloc"]),
         .target(name: "FleetTestSupport", dependencies: ["FleetModel", .product(name: "GRDB", package: "GRDB.swift")]),
         // bench/ssh.sh: N sessions + one command each, in-process (no CLI, no store).
         .executableTarget(name: "fleet-ssh-bench", dependencies: ["FleetSSH", "FleetModel"], path: "bench/ssh-bench"),
