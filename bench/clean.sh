@@ -68,7 +68,32 @@ load_before = uptime()
 t0 = time.monotonic()
 out = open(os.path.join(work, "clean.json"), "w")
 proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+# Where the memory is, sampled from /proc/PID/status every half second until the process
+# exits: heap and stacks (RssAnon), mapped files (RssFile), shared memory such as SQLite's
+# WAL index (RssShmem), and the thread count; ru_maxrss below gives only the total.
+FIELDS = ("RssAnon", "RssFile", "RssShmem", "Threads")
+samples = []
+threads = {}  # tid -> (first seen, name)
+import threading
+exited = threading.Event()
+def sample():
+    # Not proc.poll(): it could reap the child before wait4 below gets its rusage.
+    while not exited.is_set():
+        try:
+            status = dict(l.split(":", 1) for l in open("/proc/%d/status" % proc.pid) if ":" in l)
+            samples.append((time.monotonic() - t0, *(int(status[f].split()[0]) for f in FIELDS)))
+            for tid in os.listdir("/proc/%d/task" % proc.pid):
+                if tid not in threads:
+                    threads[tid] = (time.monotonic() - t0, open("/proc/%d/task/%s/comm" % (proc.pid, tid)).read().strip())
+        except (OSError, KeyError, ValueError):
+            pass
+        time.sleep(0.5)
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
 _, status, ru = os.wait4(proc.pid, 0)
+exited.set()
+sampler.join()
 wall = time.monotonic() - t0
 load_after = uptime()
 out.close()
@@ -87,6 +112,14 @@ print("wall            %8.2f s  (load %s before, %s after)" % (wall, " ".join(lo
 print("client CPU      %8.2f s  (user %.2f + sys %.2f)" % (cpu, ru.ru_utime, ru.ru_stime))
 print("client CPU/node %8.2f ms" % (cpu * 1000 / n))
 print("peak RSS        %8.1f MiB" % (ru.ru_maxrss / 1024))
+if samples:
+    print("peak RssAnon %.1f MiB, RssFile %.1f MiB, RssShmem %.1f MiB, threads %d (each the peak of %d samples)"
+          % tuple([max(x[i] for x in samples) / 1024 for i in (1, 2, 3)] + [max(x[4] for x in samples), len(samples)]))
+    print("threads: " + ", ".join("%s from %.0f s" % (name, t) for t, name in sorted(threads.values())))
+    step = max(1, len(samples) // 12)
+    print("  t s     anon MiB  shmem MiB  threads")
+    for x in samples[::step] + samples[-1:]:
+        print("  %6.0f  %8.1f  %9.1f  %7d" % (x[0], x[1] / 1024, x[3] / 1024, x[4]))
 print("report          %8.1f MiB of JSON" % (os.path.getsize(os.path.join(work, "clean.json")) / 2**20))
 if code != 0 or len(names) != n or len(set(names)) != n or cleaned < n:
     sys.exit("bench/clean.sh: the clean did not clean every node's residual map once (see above)")
