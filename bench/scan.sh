@@ -132,6 +132,15 @@ def node_cpu(pids):
             pass
     return total / tick
 
+def in_child(code, *argv):
+    # What needs a big file parsed (a scan's JSON report, farm.json) is computed in a child
+    # Python, never in this process: a process's ru_maxrss includes the RSS of the process it
+    # was forked from at exec, so every fleet scan or peer started after this process had
+    # loaded the first scan's 28 MB report was reported at this process's ~190 MiB (the second
+    # scan's "193.8 MiB" of earlier runs; issue 17).
+    return json.loads(subprocess.run([sys.executable, "-c", "import json, sys\n" + code] + list(argv),
+                                     capture_output=True, text=True, check=True).stdout)
+
 def measure(args, stdout, env=None):
     pids = daemons()
     before = node_cpu(pids)
@@ -147,10 +156,10 @@ def measure(args, stdout, env=None):
 args = [fleet, "scan", "--inventory", os.path.join(farm, "inventory.yaml"),
         "--db", os.path.join(work, "history.sqlite"), "--forks", str(c), "--format", "json"]
 r = measure(args, open(os.path.join(work, "scan.json"), "w"))
-doc = json.load(open(os.path.join(work, "scan.json")))
-ok = sum(1 for x in doc["nodes"] if x["status"] == "ok")
+ok, total = in_child('d = json.load(open(sys.argv[1])); print(json.dumps([sum(1 for x in d["nodes"] if x["status"] == "ok"), '
+                     'len(d["nodes"])]))', os.path.join(work, "scan.json"))
 cpu, node, wall = r["cpu"], r["node"], r["wall"]
-print("fleet scan: N=%d C=%d exit=%d nodes ok=%d/%d" % (n, c, r["code"], ok, len(doc["nodes"])))
+print("fleet scan: N=%d C=%d exit=%d nodes ok=%d/%d" % (n, c, r["code"], ok, total))
 print("wall            %8.2f s" % wall)
 print("client CPU      %8.2f s  (user %.2f + sys %.2f)" % (cpu, r["user"], r["sys"]))
 print("client CPU/node %8.2f ms" % (cpu * 1000 / n))
@@ -176,7 +185,7 @@ if not peers:
 
 # ---- peers: the same job on the same farm ----
 key, kh = os.path.join(farm, "id_ed25519"), os.path.join(farm, "known_hosts")
-hosts = [x["address"] for x in json.load(open(os.path.join(farm, "farm.json")))["nodes"]]
+hosts = in_child('print(json.dumps([x["address"] for x in json.load(open(sys.argv[1]))["nodes"]]))', os.path.join(farm, "farm.json"))
 hostfile = os.path.join(work, "hosts")
 open(hostfile, "w").write("".join(h + "\n" for h in hosts))
 jobs = {"issue": 'multipath -ll; ls -l "$FLEET_SYSROOT/sys/block/"; ls -l "$FLEET_SYSROOT/dev/disk/by-id/"',
@@ -198,15 +207,15 @@ def peer(name, args, env=None, shell=False):
     if shell and shutil.which("ssh") is None:
         print("%-14s not installed" % name); return
     r = measure(args, out(name), env)
-    body = open(os.path.join(work, name + ".out"), "rb").read()
-    r["name"], r["bytes"] = name, len(body)
+    size = os.path.getsize(os.path.join(work, name + ".out"))
+    r["name"], r["bytes"] = name, size
     rows.append(r)
     key = "peers.%s.%s." % (current_job, name.replace("|", "-"))
     record(key + "wall_s", r["wall"], "s")
     record(key + "cpu_ms_per_node", r["cpu"] * 1000 / n, "ms")
     record(key + "node_ms_per_node", r["node"] * 1000 / n, "ms")
     print("%-14s exit=%d wall %.2f s, CPU %.2f s (%.2f ms/node), RSS %.0f MiB, output %d KiB, node side %.1f ms/node"
-          % (name, r["code"], r["wall"], r["cpu"], r["cpu"] * 1000 / n, r["rss"], len(body) // 1024, r["node"] * 1000 / n))
+          % (name, r["code"], r["wall"], r["cpu"], r["cpu"] * 1000 / n, r["rss"], size // 1024, r["node"] * 1000 / n))
     sys.stdout.flush()
 
 def round_of_peers(jobname, job):
