@@ -52,6 +52,23 @@ public struct OpenFD: Sendable, Hashable, Codable {
     /// The device's base name: `dm-0`, `sde`, `mpatha` (for `/dev/mapper/mpatha`); a
     /// ` (deleted)` suffix is dropped (the node was removed, the open file still reaches it).
     public var device: String {
+        ASCIIText.read(target, Self.deviceBytes) ?? generalDevice
+    }
+
+    /// ``device`` of an ASCII link on its bytes (perf: split as Characters, ~10,000
+    /// instructions, for every fd of every opener of every map): the last non-empty
+    /// `/`-separated part, ` (deleted)` dropped first.
+    static func deviceBytes(_ t: ASCIIText) -> String {
+        var end = t.bytes.count
+        if t.hasSuffix(0..<end, " (deleted)") { end -= 10 }
+        while end > 0, t[end - 1] == UInt8(ascii: "/") { end -= 1 }
+        var start = end
+        while start > 0, t[start - 1] != UInt8(ascii: "/") { start -= 1 }
+        return t.string(start..<end)
+    }
+
+    /// Any link text, as Characters.
+    var generalDevice: String {
         var t = Substring(target)
         if t.hasSuffix(" (deleted)") { t = t.dropLast(10) }
         return String(t.split(separator: "/").last ?? "")

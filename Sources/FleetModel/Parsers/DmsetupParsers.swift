@@ -24,6 +24,66 @@ public struct DMInfoRow: Sendable, Hashable, Codable {
 /// Parses `dmsetup info -c` by its header, so column order or extra columns do not matter.
 public enum DmsetupInfoParser {
     public static func parse(_ text: String) -> Parsed<[DMInfoRow]> {
+        ASCIIText.read(text, parseBytes) ?? parseGeneral(text)
+    }
+
+    private enum Column { case maj, min, stat, open, targ, event, uuid, other }
+
+    private static func column(_ t: ASCIIText, _ c: Range<Int>) -> Column {
+        if t.equals(c, "Maj") { return .maj }
+        if t.equals(c, "Min") { return .min }
+        if t.equals(c, "Stat") { return .stat }
+        if t.equals(c, "Open") { return .open }
+        if t.equals(c, "Targ") { return .targ }
+        if t.equals(c, "Event") { return .event }
+        if t.equals(c, "UUID") { return .uuid }
+        return .other
+    }
+
+    /// ``parseGeneral(_:)`` on an ASCII text's bytes.
+    static func parseBytes(_ t: ASCIIText) -> Parsed<[DMInfoRow]> {
+        var rows: [DMInfoRow] = []
+        var warnings: [ParseWarning] = []
+        var columns: [Column]?
+        var toks: [Range<Int>] = []
+        var lines = t.lines
+        while let (n, line) = lines.next() {
+            if t.isBlank(line) { continue }
+            toks.removeAll(keepingCapacity: true)
+            var i = line.lowerBound
+            while let tok = t.nextToken(&i, line.upperBound) { toks.append(tok) }
+            if t.equals(toks[0], "Name") {
+                columns = toks.map { column(t, $0) }
+                continue
+            }
+            if t.hasPrefix(line, "No devices found") { continue }
+            guard let cols = columns else { warnings.append(ParseWarning(line: n, text: t.string(line))); continue }
+            // UUID is the last column and may be empty.
+            guard toks.count == cols.count || (toks.count == cols.count - 1 && cols.last == .uuid) else {
+                warnings.append(ParseWarning(line: n, text: t.string(line))); continue
+            }
+            var row = DMInfoRow(name: t.string(toks[0]))
+            for (i, c) in cols.enumerated() where i < toks.count {
+                let v = toks[i]
+                switch c {
+                case .maj: row.major = t.int(v)
+                case .min: row.minor = t.int(v)
+                case .stat: row.stat = t.string(v)
+                case .open: row.openCount = t.int(v)
+                case .targ: row.targets = t.int(v)
+                case .event: row.events = t.int(v)
+                case .uuid: row.uuid = t.string(v)
+                case .other: break
+                }
+            }
+            if row.openCount == nil { warnings.append(ParseWarning(line: n, text: "no open count: \(t.string(line))")) }
+            rows.append(row)
+        }
+        return Parsed(value: rows, warnings: warnings)
+    }
+
+    /// Any text: Substrings and Characters (what a non-ASCII line needs).
+    static func parseGeneral(_ text: String) -> Parsed<[DMInfoRow]> {
         var rows: [DMInfoRow] = []
         var warnings: [ParseWarning] = []
         var columns: [String]?
@@ -92,6 +152,44 @@ public struct DMStatusRow: Sendable, Hashable, Codable {
 /// every count against what is left, so a truncated line is a warning, not a crash.
 public enum DmsetupStatusParser {
     public static func parse(_ text: String) -> Parsed<[DMStatusRow]> {
+        ASCIIText.read(text, parseBytes) ?? parseGeneral(text)
+    }
+
+    /// ``parseGeneral(_:)`` on an ASCII text's bytes (perf: ~3.6 M instructions of a 50-map
+    /// node went to its Substrings and the params' `joined`).
+    static func parseBytes(_ t: ASCIIText) -> Parsed<[DMStatusRow]> {
+        var rows: [DMStatusRow] = []
+        var warnings: [ParseWarning] = []
+        var lines = t.lines
+        var toks: [Range<Int>] = []
+        while let (n, line) = lines.next() {
+            if t.isBlank(line) { continue }
+            if t.hasPrefix(line, "No devices found") { continue }
+            guard let colon = t.firstIndex(of: UInt8(ascii: ":"), in: line), colon + 1 < line.upperBound,
+                  t[colon + 1] == UInt8(ascii: " ")
+            else {
+                warnings.append(ParseWarning(line: n, text: t.string(line))); continue
+            }
+            toks.removeAll(keepingCapacity: true)
+            var i = colon + 1
+            while let tok = t.nextToken(&i, line.upperBound) { toks.append(tok) }
+            guard toks.count >= 3 else { warnings.append(ParseWarning(line: n, text: t.string(line))); continue }
+            var row = DMStatusRow(name: t.string(line.lowerBound..<colon), target: t.string(toks[2]),
+                                  params: t.joined(toks[3...]))
+            if t.equals(toks[2], "multipath") {
+                if let (f, p) = decodeMultipath(Array(toks[3...]), int: t.int, string: t.string, isA: { t.equals($0, "A") }) {
+                    row.featureArgs = f; row.paths = p
+                } else {
+                    warnings.append(ParseWarning(line: n, text: "multipath status not understood: \(t.string(line))"))
+                }
+            }
+            rows.append(row)
+        }
+        return Parsed(value: rows, warnings: warnings)
+    }
+
+    /// Any text: Substrings and Characters (what a non-ASCII line needs).
+    static func parseGeneral(_ text: String) -> Parsed<[DMStatusRow]> {
         var rows: [DMStatusRow] = []
         var warnings: [ParseWarning] = []
         for (n, line) in TextLines.split(text) {
@@ -118,11 +216,17 @@ public enum DmsetupStatusParser {
     }
 
     static func decodeMultipath(_ t: [Substring]) -> ([String], [DMStatusPath])? {
+        decodeMultipath(t, int: TextLines.int, string: String.init, isA: { $0 == "A" })
+    }
+
+    /// The status tokens however they are held (Substrings, or byte ranges of an ASCII text).
+    static func decodeMultipath<Token>(_ t: [Token], int: (Token) -> Int?, string: (Token) -> String,
+                                       isA: (Token) -> Bool) -> ([String], [DMStatusPath])? {
         var i = 0
-        func next() -> Substring? { guard i < t.count else { return nil }; defer { i += 1 }; return t[i] }
-        func count() -> Int? { next().flatMap { TextLines.int($0) }.flatMap { $0 >= 0 && $0 <= t.count ? $0 : nil } }
+        func next() -> Token? { guard i < t.count else { return nil }; defer { i += 1 }; return t[i] }
+        func count() -> Int? { next().flatMap { int($0) }.flatMap { $0 >= 0 && $0 <= t.count ? $0 : nil } }
         guard let nf = count(), i + nf <= t.count else { return nil }
-        let features = t[i..<(i + nf)].map(String.init); i += nf
+        let features = t[i..<(i + nf)].map(string); i += nf
         guard let nh = count(), i + nh <= t.count else { return nil }
         i += nh
         guard let ngroups = count(), next() != nil else { return nil }
@@ -134,7 +238,7 @@ public enum DmsetupStatusParser {
             for _ in 0..<npaths {
                 guard let dev = next(), let st = next(), let fc = next(), i + nsel <= t.count else { return nil }
                 i += nsel
-                paths.append(DMStatusPath(majorMinor: String(dev), active: st == "A", failCount: TextLines.int(fc)))
+                paths.append(DMStatusPath(majorMinor: string(dev), active: isA(st), failCount: int(fc)))
             }
         }
         return (features, paths)

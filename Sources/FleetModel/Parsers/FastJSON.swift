@@ -17,23 +17,24 @@ enum FastJSON {
         /// when absent or when `object` is not an object.
         func value(_ object: Value?, _ key: String) -> Value? {
             guard case .object(let pairs)? = object else { return nil }
-            var found: Value?
+            // By position, and only the keys read (perf: copying every pair retained every
+            // nested array and object: ~4 M instructions of a 50-map node's lsblk and maps).
+            var found = -1
             var k = key
             k.withUTF8 { want in
-                for p in pairs {
-                    guard case .string(let a, let b, let escaped) = p.key else { continue }
-                    let hit: Bool
-                    if escaped {
-                        hit = decode(a, b) == key
-                    } else {
-                        hit = Int(b - a) == want.count && bytes.withUnsafeBufferPointer {
-                            memcmpEqual($0.baseAddress! + Int(a), want.baseAddress, want.count)
+                bytes.withUnsafeBufferPointer { all in
+                    pairs.withUnsafeBufferPointer { ps in
+                        for i in ps.indices {
+                            guard case .string(let a, let b, let escaped) = ps[i].key else { continue }
+                            let hit = escaped
+                                ? decode(a, b) == key
+                                : Int(b - a) == want.count && memcmpEqual(all.baseAddress! + Int(a), want.baseAddress, want.count)
+                            if hit { found = i }
                         }
                     }
-                    if hit { found = p.value }
                 }
             }
-            return found
+            return found < 0 ? nil : pairs[found].value
         }
 
         /// What `JSONDepth.string` returns for the same value read by JSONSerialization.

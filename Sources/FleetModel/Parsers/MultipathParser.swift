@@ -20,6 +20,11 @@ public struct MultipathParseResult: Sendable, Hashable {
 /// devices, not map paths.
 public enum MultipathParser {
     public static func parse(_ text: String) -> MultipathParseResult {
+        ASCIIText.read(text, parseBytes) ?? parseGeneral(text)
+    }
+
+    /// Any text: Substrings and Characters (what a non-ASCII line needs).
+    static func parseGeneral(_ text: String) -> MultipathParseResult {
         let lines = TextLines.split(text)
         var maps: [MultipathMap] = []
         var warnings: [ParseWarning] = []
@@ -91,7 +96,7 @@ public enum MultipathParser {
         line.utf8.withContiguousStorageIfAvailable { isLogLine(bytes: $0) } ?? Array(line.utf8).withUnsafeBufferPointer { isLogLine(bytes: $0) }
     }
 
-    private static func isLogLine(bytes u: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func isLogLine(bytes u: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = min(u.count, 48)
         guard n >= 4 else { return false }
         var sawDigit = false
@@ -221,55 +226,13 @@ public enum MultipathParser {
         }
     }
 
-    /// Splits `k=v k='v w' [k=v][word]` into pairs; a bare word has key "".
+    /// Splits `k=v k='v w' [k=v][word]` into pairs; a bare word has key "". On the bytes
+    /// (``keyValueRanges(_:_:)``), whatever the text.
     static func keyValues(_ s: Substring) -> [(String, String)] {
-        var out: [(String, String)] = []
-        let u = Array(s.utf8)
-        var i = 0
-        func unquote(_ b: ArraySlice<UInt8>) -> String {
-            var v = b
-            while let f = v.first, TextLines.isSpace(f) { v = v.dropFirst() }
-            while let l = v.last, TextLines.isSpace(l) { v = v.dropLast() }
-            if v.count >= 2, let f = v.first, f == v.last, f == UInt8(ascii: "'") || f == UInt8(ascii: "\"") {
-                v = v.dropFirst().dropLast()
-            }
-            return String(decoding: v, as: UTF8.self)
+        Array(s.utf8).withUnsafeBufferPointer { b in
+            let t = ASCIIText(bytes: b)
+            return keyValueRanges(t, 0..<b.count).map { (t.string($0.key), t.string($0.value)) }
         }
-        func pair(_ b: ArraySlice<UInt8>) {
-            if let eq = b.firstIndex(of: UInt8(ascii: "=")) {
-                out.append((unquote(b[b.startIndex..<eq]), unquote(b[(eq + 1)...])))
-            } else {
-                let w = unquote(b)
-                if !w.isEmpty { out.append(("", w)) }
-            }
-        }
-        while i < u.count {
-            if TextLines.isSpace(u[i]) { i += 1; continue }
-            if u[i] == UInt8(ascii: "[") {
-                var j = i + 1
-                while j < u.count, u[j] != UInt8(ascii: "]") { j += 1 }
-                pair(u[(i + 1)..<j])
-                i = j + 1
-                continue
-            }
-            // key=value, where value may be quoted and contain spaces.
-            var j = i
-            var quote: UInt8? = nil
-            while j < u.count {
-                let c = u[j]
-                if let qc = quote {
-                    if c == qc { quote = nil }
-                } else if c == UInt8(ascii: "'") || c == UInt8(ascii: "\"") {
-                    quote = c
-                } else if TextLines.isSpace(c) || c == UInt8(ascii: "[") {
-                    break
-                }
-                j += 1
-            }
-            pair(u[i..<j])
-            i = max(j, i + 1)
-        }
-        return out
     }
 
     // MARK: - Path group

@@ -181,9 +181,10 @@ public enum OpenersParser {
                 guard t.count >= 5, let pid = Int32(t[1]), let fd = Int32(t[2]) else { bad(); continue }
                 let flags: UInt32? = t[3] == "-" ? nil : UInt32(t[3], radix: 8)
                 if t[3] != "-" && flags == nil { bad(); continue }
-                var o = opener(pid)
-                o.fds.append(OpenFD(fd: fd, target: String(line[t[4].startIndex...]), flags: flags))
-                byPID[pid] = o
+                // In place (perf: a copy of the opener made each append copy its fds, quadratic
+                // in multipathd's one fd per path disk); the same order and value as `opener`.
+                if byPID[pid] == nil { order.append(pid); byPID[pid] = Opener(pid: pid) }
+                byPID[pid]!.fds.append(OpenFD(fd: fd, target: String(line[t[4].startIndex...]), flags: flags))
             default:
                 bad()
             }
