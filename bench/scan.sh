@@ -141,7 +141,12 @@ def in_child(code, *argv):
     return json.loads(subprocess.run([sys.executable, "-c", "import json, sys\n" + code] + list(argv),
                                      capture_output=True, text=True, check=True).stdout)
 
+def loadavg():
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
 def measure(args, stdout, env=None):
+    # The load around each run goes with its wall time: the farm's nodes share these cores.
+    load0 = loadavg()
     pids = daemons()
     before = node_cpu(pids)
     t0 = time.monotonic()
@@ -151,7 +156,8 @@ def measure(args, stdout, env=None):
     time.sleep(0.5)  # let the daemons reap their last children
     node = node_cpu(pids) - before
     return dict(code=os.waitstatus_to_exitcode(status), wall=wall, user=ru.ru_utime, sys=ru.ru_stime,
-                cpu=ru.ru_utime + ru.ru_stime, rss=ru.ru_maxrss / 1024, node=node)
+                cpu=ru.ru_utime + ru.ru_stime, rss=ru.ru_maxrss / 1024, node=node,
+                load="load %s -> %s" % (load0, loadavg()))
 
 args = [fleet, "scan", "--inventory", os.path.join(farm, "inventory.yaml"),
         "--db", os.path.join(work, "history.sqlite"), "--forks", str(c), "--format", "json"]
@@ -166,6 +172,7 @@ print("client CPU/node %8.2f ms" % (cpu * 1000 / n))
 print("peak RSS        %8.1f MiB" % r["rss"])
 print("node-side CPU   %8.2f s  (%.1f ms/node; / %d cores = %.2f s)" % (node, node * 1000 / n, cores, node / cores))
 print("wall / (node-side CPU / cores) = %.2f" % (wall / (node / cores) if node > 0 else float("nan")))
+print(r["load"])
 # The same scan again on the unchanged farm, with the first one's history: phase 1 only on
 # nodes whose maps were all healthy and whose phase-1 reads are unchanged (issue #17).
 r2 = measure(args, open(os.path.join(work, "scan2.json"), "w"))
@@ -173,8 +180,8 @@ phases = subprocess.run(["sqlite3", os.path.join(work, "history.sqlite"),
                          "SELECT phase, count(*) FROM node_runs WHERE run_id = 2 GROUP BY phase"],
                         capture_output=True, text=True).stdout.split()
 print("fleet scan again (history from the first: two phases): exit=%d wall %.2f s, client CPU %.2f ms/node, "
-      "peak RSS %.1f MiB, node-side CPU %.1f ms/node; node runs by phase: %s"
-      % (r2["code"], r2["wall"], r2["cpu"] * 1000 / n, r2["rss"], r2["node"] * 1000 / n, " ".join(phases) or "?"))
+      "peak RSS %.1f MiB, node-side CPU %.1f ms/node; node runs by phase: %s; %s"
+      % (r2["code"], r2["wall"], r2["cpu"] * 1000 / n, r2["rss"], r2["node"] * 1000 / n, " ".join(phases) or "?", r2["load"]))
 sys.stdout.flush()
 record("fleet.wall_s", wall, "s")
 record("fleet.cpu_ms_per_node", cpu * 1000 / n, "ms")
@@ -214,8 +221,8 @@ def peer(name, args, env=None, shell=False):
     record(key + "wall_s", r["wall"], "s")
     record(key + "cpu_ms_per_node", r["cpu"] * 1000 / n, "ms")
     record(key + "node_ms_per_node", r["node"] * 1000 / n, "ms")
-    print("%-14s exit=%d wall %.2f s, CPU %.2f s (%.2f ms/node), RSS %.0f MiB, output %d KiB, node side %.1f ms/node"
-          % (name, r["code"], r["wall"], r["cpu"], r["cpu"] * 1000 / n, r["rss"], size // 1024, r["node"] * 1000 / n))
+    print("%-14s exit=%d wall %.2f s, CPU %.2f s (%.2f ms/node), RSS %.0f MiB, output %d KiB, node side %.1f ms/node; %s"
+          % (name, r["code"], r["wall"], r["cpu"], r["cpu"] * 1000 / n, r["rss"], size // 1024, r["node"] * 1000 / n, r["load"]))
     sys.stdout.flush()
 
 def round_of_peers(jobname, job):
