@@ -263,3 +263,36 @@ extension ByteReaderTests {
         #expect(!r.value.isEmpty && r.value.allSatisfy { $0.openCount != nil })
     }
 }
+
+extension ByteReaderTests {
+    /// The openers section; the real captures' sections (and their mutations) among the inputs.
+    @Test func openers() throws {
+        let n = try Self.agree(OpenersParser.parse, OpenersParser.parseGeneral, OpenersParser.parseBytes)
+        #expect(n > 6_000)
+        let nonce = String(repeating: "ab", count: 16)
+        let text = "O 1\nX find exit 137\nP 42 0 \(nonce) 34 32 20 28 64 64 29 20 44 20 31\nC 42 64 64 00\n"
+            + "F 42 0 0140000 /dev/dm-0\nF 7 3 - /dev/sdb (deleted)\nF 42 4 0100002 /dev/mapper/mpatha\nQ\n"
+        let r = try #require(ASCIIText.read(text, OpenersParser.parseBytes))
+        #expect(r == OpenersParser.parseGeneral(text))
+        #expect(r.value.openers.map(\.pid) == [42, 7] && r.value.openers[0].fds.count == 2 && r.warnings.count == 1)
+        // Generated sections: each line a record letter and fields drawn from what they hold.
+        var rng = SplitMix64(state: 0x0BE4)
+        let words = ["O", "P", "C", "F", "X", "1", "42", "7", "-", "+5", "99999999999", nonce, "0140000", "0100002", "8",
+                     "/dev/dm-0", "/dev/sdb", "(deleted)", "34", "32", "28", "29", "20", "44", "64", "00", "zz", "é", "\t"]
+        var sections = 0
+        for _ in 0..<3_000 {
+            var text = Bool.random(using: &rng) ? "O 1\n" : ""
+            for _ in 0..<Int.random(in: 0...8, using: &rng) {
+                let letter = ["P", "C", "F", "X", "O"][Int.random(in: 0..<5, using: &rng)]
+                let fields = (0..<Int.random(in: 0...7, using: &rng)).map { _ in words[Int.random(in: 0..<words.count, using: &rng)] }
+                text += ([letter] + fields).joined(separator: " ") + "\n"
+            }
+            #expect(OpenersParser.parse(text) == OpenersParser.parseGeneral(text), "\(text.debugDescription)")
+            if let b = ASCIIText.read(text, OpenersParser.parseBytes) {
+                sections += 1
+                #expect(b == OpenersParser.parseGeneral(text))
+            }
+        }
+        #expect(sections > 1_000)
+    }
+}

@@ -175,6 +175,9 @@ enum FastJSON {
             guard depth <= FastJSON.maxDepth else { throw Bail() }
             i += 1  // {
             var pairs: [(key: Value, value: Value)] = []
+            // lsblk's and multipathd's objects have 10-20 keys (perf: growing from 1 copied
+            // each object's pairs four or five times).
+            pairs.reserveCapacity(16)
             skipSpace()
             if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
             while true {

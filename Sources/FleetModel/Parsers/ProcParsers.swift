@@ -140,6 +140,78 @@ public struct OpenersCapture: Sendable, Hashable {
 /// state stays unknown and the rule says needs-review, never a guess.
 public enum OpenersParser {
     public static func parse(_ text: String) -> Parsed<OpenersCapture> {
+        ASCIIText.read(text, parseBytes) ?? parseGeneral(text)
+    }
+
+    /// ``parseGeneral(_:)`` on an ASCII text's bytes (perf: a Substring per line and token
+    /// for multipathd's one `F` line per path disk); numbers through the same initializers.
+    static func parseBytes(_ t: ASCIIText) -> Parsed<OpenersCapture> {
+        var warnings: [ParseWarning] = []
+        var byPID: [Int32: Opener] = [:]
+        var order: [Int32] = []
+        var incomplete: [String] = []
+        var sawVersion = false
+        func opener(_ pid: Int32) -> Opener {
+            if let o = byPID[pid] { return o }
+            order.append(pid)
+            return Opener(pid: pid)
+        }
+        func hex(_ tokens: ArraySlice<Range<Int>>) -> [UInt8]? {
+            var out: [UInt8] = []
+            out.reserveCapacity(tokens.count)
+            for r in tokens {
+                guard r.count == 2, let b = UInt8(t.string(r), radix: 16) else { return nil }
+                out.append(b)
+            }
+            return out
+        }
+        var lines = t.lines
+        var tk: [Range<Int>] = []
+        while let (n, line) = lines.next() {
+            if t.isBlank(line) { continue }
+            tk.removeAll(keepingCapacity: true)
+            var i = line.lowerBound
+            while let r = t.nextToken(&i, line.upperBound) { tk.append(r) }
+            func bad() { warnings.append(ParseWarning(line: n, text: t.string(line.lowerBound..<min(line.upperBound, line.lowerBound + 200)))) }
+            if t.equals(tk[0], "O") {
+                if tk.count == 2, t.equals(tk[1], "1") { sawVersion = true } else { bad() }
+            } else if t.equals(tk[0], "X") {
+                incomplete.append(t.joined(tk[1...]))
+            } else if t.equals(tk[0], "P") {
+                guard tk.count >= 4, let pid = Int32(t.string(tk[1])) else { bad(); continue }
+                var o = opener(pid)
+                o.wchan = t.equals(tk[2], "-") ? nil : t.string(tk[2])
+                if !t.equals(tk[3], "-") {
+                    guard tk[3].count == 32, tk[3].allSatisfy({ isHex(t[$0]) }) else { bad(); continue }
+                    o.probeNonce = t.string(tk[3])
+                }
+                if tk.count > 4 {
+                    guard let bytes = hex(tk[4...]) else { bad(); continue }
+                    let stat = ProcStatParser.parse(String(decoding: bytes, as: UTF8.self))
+                    if let s = stat.value, s.pid == pid { o.comm = s.comm; o.state = s.state } else { bad() }
+                }
+                byPID[pid] = o
+            } else if t.equals(tk[0], "C") {
+                guard tk.count >= 2, let pid = Int32(t.string(tk[1])), let bytes = hex(tk[2...]) else { bad(); continue }
+                var o = opener(pid)
+                o.cmdline = CmdlineParser.parse(String(decoding: bytes, as: UTF8.self))
+                byPID[pid] = o
+            } else if t.equals(tk[0], "F") {
+                guard tk.count >= 5, let pid = Int32(t.string(tk[1])), let fd = Int32(t.string(tk[2])) else { bad(); continue }
+                let flags: UInt32? = t.equals(tk[3], "-") ? nil : UInt32(t.string(tk[3]), radix: 8)
+                if !t.equals(tk[3], "-") && flags == nil { bad(); continue }
+                if byPID[pid] == nil { order.append(pid); byPID[pid] = Opener(pid: pid) }
+                byPID[pid]!.fds.append(OpenFD(fd: fd, target: t.string(tk[4].lowerBound..<line.upperBound), flags: flags))
+            } else {
+                bad()
+            }
+        }
+        if !sawVersion { incomplete.append("no openers header: the section did not run") }
+        return Parsed(value: OpenersCapture(openers: order.compactMap { byPID[$0] }, incomplete: incomplete), warnings: warnings)
+    }
+
+    /// Any text: Substrings and Characters (what a non-ASCII line needs).
+    static func parseGeneral(_ text: String) -> Parsed<OpenersCapture> {
         var warnings: [ParseWarning] = []
         var byPID: [Int32: Opener] = [:]
         var order: [Int32] = []
