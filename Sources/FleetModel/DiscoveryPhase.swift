@@ -17,8 +17,14 @@ public struct PreviousNodeState: Sendable, Hashable {
     /// The history rows a phase-1-only node run points at again (`node_runs.state_id`,
     /// `output_set_id`): the maps, verdicts and outputs its verdicts rest on.
     public var rows: CarriedRows
-    /// That scan's maps and verdicts.
+    /// That scan's maps and verdicts, when every map was healthy; empty otherwise (see
+    /// ``notHealthy``): such a node gets the full discovery whatever phase 1 would say, so what
+    /// its maps were is not needed, and not held through that discovery (a 50-map node's
+    /// decoded findings, for every such node in flight).
     public var findings: [MapFinding]
+    /// The verdicts of that scan's maps that were not healthy, in map order (empty: every map
+    /// was healthy, or it had none).
+    public var notHealthy: [Verdict]
     /// That scan's outputs of the commands phase 1 runs (``PhaseOne/reads(_:)``).
     public var phase1Outputs: [CommandOutput]
     /// When the full discovery these findings come from ran (the start of the node's latest
@@ -26,8 +32,17 @@ public struct PreviousNodeState: Sendable, Hashable {
     /// nil: the history has no such time.
     public var fullDiscoveryAt: Date?
 
+    /// A scan whose maps were all healthy (``notHealthy`` is taken from `findings`, so a
+    /// state with a map that was not is one phase 1 rules out all the same).
     public init(rows: CarriedRows, findings: [MapFinding], phase1Outputs: [CommandOutput], fullDiscoveryAt: Date?) {
         self.rows = rows; self.findings = findings; self.phase1Outputs = phase1Outputs
+        self.fullDiscoveryAt = fullDiscoveryAt
+        notHealthy = findings.map(\.verdict).filter { $0 != .healthy }
+    }
+
+    /// A scan with maps that were not healthy: only their verdicts.
+    public init(rows: CarriedRows, notHealthy: [Verdict], fullDiscoveryAt: Date?) {
+        self.rows = rows; findings = []; phase1Outputs = []; self.notHealthy = notHealthy
         self.fullDiscoveryAt = fullDiscoveryAt
     }
 }
@@ -60,9 +75,9 @@ public enum PhaseOne {
     public static func precheck(previous: PreviousNodeState?, kubernetes: KubeNodeView?,
                                 now: Date, fullAfter: Duration?) -> PhaseDecision {
         guard let previous else { return .full("no earlier scan of this node in the history") }
-        let unhealthy = previous.findings.filter { $0.verdict != .healthy }
+        let unhealthy = previous.notHealthy
         if !unhealthy.isEmpty {
-            let verdicts = Set(unhealthy.map(\.verdict.rawValue)).sorted().joined(separator: ", ")
+            let verdicts = Set(unhealthy.map(\.rawValue)).sorted().joined(separator: ", ")
             return .full("the last scan found \(unhealthy.count) map\(unhealthy.count == 1 ? "" : "s") not healthy (\(verdicts))")
         }
         if let fullAfter {

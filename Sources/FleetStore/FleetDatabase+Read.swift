@@ -140,8 +140,10 @@ extension FleetDatabase {
 
     /// `node`'s last successful scan, for phase 1 (``PhaseOne``): its state's maps and its
     /// outputs of the phase-1 commands; nil when the history has none. Only a node whose every
-    /// map was healthy gets its outputs read (any other gets the full discovery whatever
-    /// phase 1 would say, so its findings are all that is read). `fullDiscoveryAt` is the
+    /// map was healthy gets them read: any other gets the full discovery whatever phase 1
+    /// would say, so only the verdicts of its maps that were not healthy are read (its phase
+    /// note names them): its maps, decoded, would only be held through that discovery (a
+    /// 50-map farm's second scan: ~40 such nodes in flight at any time). `fullDiscoveryAt` is the
     /// start of the node's latest successful `full` node run: the one whose state every later
     /// phase-1 run carried (`--full-after`). One read per node, right before its scan, so
     /// a scan holds the previous states of its `--forks` nodes in flight only (a 1,000-node,
@@ -161,10 +163,19 @@ extension FleetDatabase {
                 """), arguments: [node]) else { return nil }
             let stateID: Int64? = r["state_id"], setID: Int64? = r["output_set_id"]
             let unhealthy: Bool = r["unhealthy"]
-            var previous = PreviousNodeState(rows: CarriedRows(stateID: stateID, outputSetID: setID), findings: [], phase1Outputs: [],
-                                             fullDiscoveryAt: (r["full_at"] as String?).flatMap(ISOTime.parse))
-            previous.findings = try stateID.map { try Self.findings(db, stateID: $0) } ?? []
-            if !unhealthy, let setID {
+            let rows = CarriedRows(stateID: stateID, outputSetID: setID)
+            let fullAt = (r["full_at"] as String?).flatMap(ISOTime.parse)
+            if unhealthy, let stateID {
+                let verdicts = try String.fetchAll(db.cachedStatement(sql: """
+                    SELECT verdict FROM maps WHERE state_id = ? AND verdict <> 'healthy' ORDER BY position
+                    """), arguments: [stateID])
+                // As `findings` reads a verdict.
+                return PreviousNodeState(rows: rows, notHealthy: verdicts.map { Verdict(rawValue: $0) ?? .needsReview },
+                                         fullDiscoveryAt: fullAt)
+            }
+            var previous = PreviousNodeState(rows: rows, findings: try stateID.map { try Self.findings(db, stateID: $0) } ?? [],
+                                             phase1Outputs: [], fullDiscoveryAt: fullAt)
+            if let setID {
                 previous.phase1Outputs = try Self.outputs(db, setID: setID) { PhaseOne.reads($0) }
             }
             return previous

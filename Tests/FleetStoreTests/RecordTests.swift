@@ -221,4 +221,37 @@ struct Fresh {
         try scan(.sweep, at: t1, Samples.healthyScan(at: t1))
         #expect(try f.db.previousState(node: "worker-1")?.fullDiscoveryAt == t1)
     }
+
+    /// A node whose last scan had a map that was not healthy gets the full discovery whatever
+    /// phase 1 would say, so only those maps' verdicts are read back, not its maps (which it
+    /// would hold, decoded, through that discovery) nor its phase-1 outputs; the phase note
+    /// says what it said from the maps. `residual/multipath-ll.txt`: mpatha residual,
+    /// mpathb/c/d healthy; here mpathc is also called in use.
+    @Test func previousStateOfANodeWithMapsNotHealthyIsTheirVerdictsOnly() throws {
+        let f = try Fresh()
+        let run = try f.db.beginRun(kind: .scan, inventory: "n.yaml", options: [String: String](), version: "t", startedAt: Samples.t0)
+        var residual = try Samples.residualScan()
+        residual.findings[2].verdict = .inUse
+        residual.outputs += try Fixtures.realOutputs("residual").filter { PhaseOne.reads($0.command) }
+        try f.db.recordNode(run: run, residual)
+        let prev = try #require(try f.db.previousState(node: "worker-1"))
+        #expect(prev.notHealthy == [.residual, .inUse])
+        #expect(prev.findings.isEmpty)
+        #expect(prev.phase1Outputs.isEmpty)
+        #expect(prev.fullDiscoveryAt == Samples.t0)
+        #expect(PhaseOne.precheck(previous: prev, kubernetes: nil, now: Samples.t0, fullAfter: nil)
+                == .full("the last scan found 2 maps not healthy (in-use, residual)"))
+
+        // The same node with every map healthy: its four maps and its phase-1 reads.
+        let later = Samples.t0 + 3600
+        let run2 = try f.db.beginRun(kind: .scan, inventory: "n.yaml", options: [String: String](), version: "t", startedAt: later)
+        var healthy = Samples.healthyScan(at: later)
+        healthy.outputs = try Fixtures.realOutputs("healthy").filter { PhaseOne.reads($0.command) }
+        try f.db.recordNode(run: run2, healthy)
+        let again = try #require(try f.db.previousState(node: "worker-1"))
+        #expect(again.notHealthy.isEmpty)
+        #expect(again.findings.map(\.map.name) == ["mpatha", "mpathb", "mpathc", "mpathd"])
+        #expect(again.phase1Outputs.count == healthy.outputs.count)
+        #expect(PhaseOne.precheck(previous: again, kubernetes: nil, now: later, fullAfter: nil) == .carry)
+    }
 }
