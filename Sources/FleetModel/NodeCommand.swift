@@ -147,7 +147,10 @@ public enum NodeCommand: Hashable, Sendable {
             // The read builtin: no process per disk or map (the same bytes `cat` prints).
             Self.readBuiltin(sysfsLines)
         case .slavesHolders(let d):
-            "ls \"$R/sys/block/\"\(q(d.rawValue))/slaves \"$R/sys/block/\"\(q(d.rawValue))/holders"
+            // Globs and printf when both folders are there: no process per map (a node with
+            // 50 maps ran 50 `ls`). Anything else is the real `ls`, with its own message and
+            // exit code.
+            Self.listingBuiltin(folders: ["\"$R/sys/block/\"\(q(d.rawValue))/slaves", "\"$R/sys/block/\"\(q(d.rawValue))/holders"])
         case .kubeletVolumes:
             // kubelet's records under the same sysroot seam; none (no kubelet) prints nothing.
             "for f in \"$R\"/var/lib/kubelet/plugins/kubernetes.io/csi/pv/*/vol_data.json \"$R\"/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/*/data/vol_data.json; do [ -f \"$f\" ] || continue; printf '== %s\\n' \"${f#\"$R\"}\"; cat \"$f\"; echo; done"
@@ -186,6 +189,22 @@ public enum NodeCommand: Hashable, Sendable {
         }
     }
 
+    /// `ls F1 F2` of two folders, written with the shell's own globs and printf: the bytes
+    /// GNU ls prints to a pipe under LC_ALL=C (the script sets it): the operands in name
+    /// order, each as `NAME:` then its entries one per line (dot files left out, sorted
+    /// bytewise, as the shell sorts a glob in the C locale; a dangling link listed too), a
+    /// blank line between them, exit 0. When a folder is missing or not readable, the
+    /// real `ls`, so its message and exit code are ls's own.
+    private static func listingBuiltin(folders: [String]) -> String {
+        // ls lists directory operands in name order; the folders differ after a common prefix.
+        let sorted = folders.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let ready = sorted.map { "[ -d \($0) ] && [ -r \($0) ] && [ -x \($0) ]" }.joined(separator: " && ")
+        let lists = sorted.enumerated().map { k, f in
+            "printf '\(k == 0 ? "" : "\\n")%s:\\n' \(f); for w0 in \(f)/*; do if [ -e \"$w0\" ] || [ -L \"$w0\" ]; then printf '%s\\n' \"${w0##*/}\"; fi; done"
+        }.joined(separator: "; ")
+        return "if \(ready); then \(lists); else ls \(folders.joined(separator: " ")); fi"
+    }
+
     /// `read -r w0 < F0 && read -r w1 < F1 && printf '%s\n%s\n' "$w0" "$w1"`.
     private static func readBuiltin(_ files: [String]) -> String {
         let vars = files.indices.map { "w\($0)" }
@@ -200,9 +219,13 @@ public enum NodeCommand: Hashable, Sendable {
         if case .openers = self {
             return "find /proc/[0-9]*/fd -lname '/dev/dm-*' -o -lname '/dev/sd*' -o -lname '/dev/mapper/*' + per opener /proc/PID/{stat,wchan,cmdline,fdinfo/FD} (openers)"
         }
-        // A builtin read is shown as the `cat` an operator types, which prints the same bytes.
+        // A builtin read is shown as the `cat` an operator types, which prints the same bytes;
+        // the builtin listing of a map's slaves and holders as the `ls` it stands for.
         let files = sysfsLines
         if !files.isEmpty { return Self.displayText("cat " + files.joined(separator: " ")) }
+        if case .slavesHolders(let d) = self {
+            return Self.displayText("ls \"$R/sys/block/\"\(q(d.rawValue))/slaves \"$R/sys/block/\"\(q(d.rawValue))/holders")
+        }
         return Self.displayText(shell)
     }
 

@@ -197,4 +197,66 @@ import FleetModel
         #expect(String(decoding: err, as: UTF8.self) == "multipathd: timeout receiving packet\n")
         #expect(r.outputs.first { $0.command == .deviceState(BlockDeviceName("sda")!) }?.stdout == "running\n")
     }
+
+    /// A map's slaves and holders are listed with globs and printf, not one `ls` per map: the
+    /// bytes, stderr and exit code must be what GNU `ls` prints for the same two folders
+    /// (under LC_ALL=C, as the script runs), on its own and inside the full discovery's
+    /// per-map loop; a missing or odd folder falls back to the real `ls`.
+    @Test func slavesHoldersListingIsWhatLsPrints() throws {
+        let n = try Node()
+        let fm = FileManager.default
+        func link(_ path: String, to target: String) throws {
+            let u = n.root.appendingPathComponent(path)
+            try fm.createDirectory(at: u.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try fm.createSymbolicLink(atPath: u.path, withDestinationPath: target)
+        }
+        // dm-0: two slaves, no holder (a residual map).
+        try link("sys/block/dm-0/slaves/sdb", to: "../../sdb"); try link("sys/block/dm-0/slaves/sda", to: "../../sda")
+        try n.dir("sys/block/dm-0/holders")
+        // dm-1: names whose order differs between bytewise and other collations, a dot file,
+        // a dangling link, a folder; a holder.
+        for name in ["sdb", "sdB", "sd_1", "1x", "sdaa", "sda"] { try link("sys/block/dm-1/slaves/\(name)", to: "../../\(name)") }
+        try n.file("sys/block/dm-1/slaves/.hidden", "")
+        try link("sys/block/dm-1/slaves/sdgone", to: "/nonexistent/sdgone")
+        try n.dir("sys/block/dm-1/slaves/sdq")
+        try link("sys/block/dm-1/holders/dm-5", to: "../../dm-5")
+        // dm-2: no holders folder; dm-3: nothing at all; dm-4: slaves is a file.
+        try link("sys/block/dm-2/slaves/sdc", to: "../../sdc")
+        try n.dir("sys/block/dm-3")
+        try n.file("sys/block/dm-4/slaves", "not a folder\n"); try n.dir("sys/block/dm-4/holders")
+
+        func sh(_ command: String, path: String = "/usr/bin:/bin") throws -> (out: String, err: String, code: Int32) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "LC_ALL=C; export LC_ALL; R=\"$FLEET_SYSROOT\"; " + command]
+            p.environment = ["FLEET_SYSROOT": n.root.path, "PATH": path]
+            let o = Pipe(), e = Pipe()
+            p.standardOutput = o; p.standardError = e; p.standardInput = FileHandle.nullDevice
+            try p.run()
+            let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self), p.terminationStatus)
+        }
+        let nonce = NodeScript.newNonce()
+        let discovery = Framing.parse(try n.run(NodeScript.discovery(nonce: nonce)), nonce: nonce)
+        for k in 0...4 {
+            let dm = DMDeviceName("dm-\(k)")!
+            let ls = try sh("ls \"$R/sys/block/dm-\(k)/slaves\" \"$R/sys/block/dm-\(k)/holders\"")
+            let builtin = try sh(NodeCommand.slavesHolders(dm).shell)
+            #expect(builtin.out == ls.out && builtin.err == ls.err && builtin.code == ls.code, "dm-\(k): \(builtin) against ls \(ls)")
+            let framed = discovery.outputs.first { $0.command == .slavesHolders(dm) }
+            #expect(framed?.stdout == ls.out && framed?.exitCode == ls.code && framed?.stderr == ls.err, "dm-\(k) in the discovery: \(String(describing: framed))")
+        }
+        // What was read from the folders (not only that the two agree): ls's order and entries.
+        let root = n.root.path
+        #expect(try sh(NodeCommand.slavesHolders(DMDeviceName("dm-1")!).shell).out
+                == "\(root)/sys/block/dm-1/holders:\ndm-5\n\n\(root)/sys/block/dm-1/slaves:\n1x\nsdB\nsd_1\nsda\nsdaa\nsdb\nsdgone\nsdq\n")
+        #expect(try sh("ls \"$R/sys/block/dm-2/slaves\" \"$R/sys/block/dm-2/holders\"").code == 2)
+        // The usual case runs no program: the same bytes with nothing on PATH.
+        let empty = n.dir.appendingPathComponent("empty-bin")
+        try fm.createDirectory(at: empty, withIntermediateDirectories: true)
+        let alone = try sh(NodeCommand.slavesHolders(DMDeviceName("dm-0")!).shell, path: empty.path)
+        #expect(alone.out == "\(root)/sys/block/dm-0/holders:\n\n\(root)/sys/block/dm-0/slaves:\nsda\nsdb\n" && alone.err.isEmpty && alone.code == 0,
+                "\(alone)")
+    }
 }
