@@ -50,6 +50,7 @@ let package = Package(
                 .embedInCode("v0005_discovery_phase.sql"),
                 .embedInCode("v0006_residual_maps_index.sql"),
                 .embedInCode("v0007_state_last_seen.sql"),
+                .embedInCode("v0008_device_reads_inline.sql"),
             ]
         ),
         .target(

@@ -10,5 +10,6 @@ public enum FleetMigrations {
         ("v0005_discovery_phase", String(decoding: PackageResources.v0005_discovery_phase_sql, as: UTF8.self)),
         ("v0006_residual_maps_index", String(decoding: PackageResources.v0006_residual_maps_index_sql, as: UTF8.self)),
         ("v0007_state_last_seen", String(decoding: PackageResources.v0007_state_last_seen_sql, as: UTF8.self)),
+        ("v0008_device_reads_inline", String(decoding: PackageResources.v0008_device_reads_inline_sql, as: UTF8.self)),
     ]
 }

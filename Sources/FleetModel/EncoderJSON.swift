@@ -3,7 +3,8 @@
 /// CPU). The caller writes the keys in the encoder's `.sortedKeys` order itself.
 ///
 /// Only the shape whose bytes are certain is written by hand: strings of printable ASCII
-/// (JSONEncoder copies them, escaping `"` and `\`, and `/` unless `.withoutEscapingSlashes`).
+/// (JSONEncoder copies them, escaping `"` and `\`, and `/` unless `.withoutEscapingSlashes`),
+/// and with `escapesLineEnds` line feeds, tabs and carriage returns (`\n`, `\t`, `\r`).
 /// Anything else throws ``Unsupported`` and the caller encodes the value with JSONEncoder,
 /// so the text is the encoder's either way.
 public struct EncoderJSON {
@@ -12,9 +13,13 @@ public struct EncoderJSON {
     public var bytes: [UInt8] = []
     /// False for `.withoutEscapingSlashes`.
     public let escapesSlashes: Bool
+    /// Writes `\n`, `\t`, `\r` as JSONEncoder does (stored command outputs, which end with a
+    /// line feed); without it a string holding one is ``Unsupported``.
+    public let escapesLineEnds: Bool
 
-    public init(escapesSlashes: Bool, capacity: Int = 256) {
+    public init(escapesSlashes: Bool, escapesLineEnds: Bool = false, capacity: Int = 256) {
         self.escapesSlashes = escapesSlashes
+        self.escapesLineEnds = escapesLineEnds
         bytes.reserveCapacity(capacity)
     }
 
@@ -28,7 +33,17 @@ public struct EncoderJSON {
     public mutating func string(_ s: String) throws(Unsupported) {
         bytes.append(UInt8(ascii: "\""))
         for c in s.utf8 {
-            guard c >= 0x20, c < 0x7F else { throw Unsupported() }
+            guard c >= 0x20, c < 0x7F else {
+                // Other control characters and non-ASCII: JSONEncoder writes them.
+                guard escapesLineEnds else { throw Unsupported() }
+                switch c {
+                case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
+                case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
+                case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
+                default: throw Unsupported()
+                }
+                continue
+            }
             if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || (escapesSlashes && c == UInt8(ascii: "/")) {
                 bytes.append(UInt8(ascii: "\\"))
             }

@@ -20,6 +20,27 @@ public enum StoredJSONReader {
         return try? Reader(doc: doc).evidence(doc.root)
     }
 
+    /// A JSON array of integers (`output_sets.outputs`), as JSONDecoder decodes `[Int64]`.
+    public static func integers(_ text: String) -> [Int64]? {
+        guard let doc = FastJSON.parse(Substring(text)) else { return nil }
+        let r = Reader(doc: doc)
+        return try? r.array(doc.root) { Int64(try r.int($0)) }
+    }
+
+    /// `device_reads.outputs` (v0008): a JSON array of ``StoredOutput``, as JSONDecoder
+    /// decodes `[StoredOutput]`.
+    public static func outputs(_ text: String) -> [StoredOutput]? {
+        guard let doc = FastJSON.parse(Substring(text)) else { return nil }
+        let r = Reader(doc: doc)
+        return try? r.array(doc.root) { v in
+            guard case .array(let f) = v, f.count == 5 else { throw Bail() }
+            let exit: Int32?
+            if case .null = f[2] { exit = nil } else { exit = try r.int32(f[2]) }
+            return StoredOutput(captureName: try r.string(f[0]), command: try r.string(f[1]), exitCode: exit,
+                                stdout: try r.string(f[3]), stderr: try r.string(f[4]))
+        }
+    }
+
     private struct Bail: Error {}
 
     private struct Reader {

@@ -89,24 +89,29 @@ extension FleetDatabase {
         // node, and the paths one for each map, was ~40% of that read (perf).
         // The columns by position (perf: GRDB's by-name look-up, a case-insensitive walk of the
         // columns per value, was ~20% of reading a 50-map state).
-        let pathsOfMap = try db.cachedStatement(sql: """
-            SELECT group_index, policy, prio, group_status, hctl, dev, major_minor, dm_state, checker_state, device_state
-            FROM paths WHERE map_id = ? ORDER BY group_index, position
-            """)
+        // Every path of the state in one statement, in map order (perf: one statement per map
+        // was ~10% of reading a 50-map state).
+        var pathRows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT p.map_id, p.group_index, p.policy, p.prio, p.group_status, p.hctl, p.dev, p.major_minor,
+                   p.dm_state, p.checker_state, p.device_state
+            FROM maps m CROSS JOIN paths p ON p.map_id = m.id
+            WHERE m.state_id = ? ORDER BY m.position, p.group_index, p.position
+            """), arguments: [stateID])[...]
         for r in try Row.fetchAll(db.cachedStatement(sql: """
             SELECT id, name, wwid, dm, vendor, product, size, features, hwhandler, wp, line, verdict, reasons, evidence
             FROM maps WHERE state_id = ? ORDER BY position
             """), arguments: [stateID]) {
             let mapID: Int64 = r[0]
             var groups: [PathGroup] = []
-            for p in try Row.fetchAll(pathsOfMap, arguments: [mapID]) {
-                let g: Int = p[0]
+            while let p = pathRows.first, p[0] as Int64 == mapID {
+                pathRows.removeFirst()
+                let g: Int = p[1]
                 while groups.count <= g { groups.append(PathGroup()) }
-                groups[g].policy = p[1]; groups[g].prio = p[2]; groups[g].status = p[3]
-                groups[g].paths.append(Path(hctl: p[4], dev: p[5], majorMinor: p[6],
-                                            dmState: (p[7] as String?).map(DMPathState.init(rawValue:)),
-                                            checkerState: (p[8] as String?).map(CheckerState.init(rawValue:)),
-                                            deviceState: (p[9] as String?).map(DeviceState.init(rawValue:))))
+                groups[g].policy = p[2]; groups[g].prio = p[3]; groups[g].status = p[4]
+                groups[g].paths.append(Path(hctl: p[5], dev: p[6], majorMinor: p[7],
+                                            dmState: (p[8] as String?).map(DMPathState.init(rawValue:)),
+                                            checkerState: (p[9] as String?).map(CheckerState.init(rawValue:)),
+                                            deviceState: (p[10] as String?).map(DeviceState.init(rawValue:))))
             }
             let map = MultipathMap(name: r[1], wwid: r[2], dm: r[3], vendor: r[4], product: r[5],
                                    size: r[6], features: r[7], hwhandler: r[8], wp: r[9],
@@ -123,19 +128,47 @@ extension FleetDatabase {
     }
 
     /// An output set's outputs in order (those `keep` takes); commands that cannot be rebuilt
-    /// from their capture name are left out.
+    /// from their capture name are left out. Texts are read only for the outputs kept (perf:
+    /// phase 1 keeps a few of a full discovery's outputs, ~260 KB of text at 50 maps).
     static func outputs(_ db: Database, setID: Int64, keep: (NodeCommand) -> Bool = { _ in true }) throws -> [CommandOutput] {
-        var outputs: [CommandOutput] = []
-        for o in try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT o.capture_name, o.exit_code, so.body AS stdout, se.body AS stderr
-            FROM output_sets s CROSS JOIN json_each(s.outputs) j CROSS JOIN outputs o ON o.id = j.value
-            CROSS JOIN contents so ON so.id = o.stdout_id CROSS JOIN contents se ON se.id = o.stderr_id
-            WHERE s.id = ? ORDER BY j.key
-            """), arguments: [setID]) {
-            guard let command = NodeCommand(captureName: o["capture_name"]), keep(command) else { continue }
-            outputs.append(CommandOutput(command: command, stdout: o["stdout"], stderr: o["stderr"], exitCode: o["exit_code"]))
+        guard let set = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT s.outputs, d.outputs FROM output_sets s LEFT JOIN device_reads d ON d.id = s.device_reads_id WHERE s.id = ?
+            """), arguments: [setID]) else { return [] }
+        let listText: String = set[0]
+        guard let items = StoredJSON.decodedIntegers(listText) else {
+            throw StoreError("output set \(setID): its list of outputs is not readable")
         }
-        return outputs
+        // Inline reads (v0008): the k-th is element -(k + 1).
+        let reads: [StoredOutput] = try (set[1] as String?).map { text in
+            guard let r = StoredJSON.decodedOutputs(text) else { throw StoreError("output set \(setID): its device reads are not readable") }
+            return r
+        } ?? []
+        var byPosition = [CommandOutput?](repeating: nil, count: items.count)
+        for (position, item) in items.enumerated() where item < 0 {
+            let k = Int(-item - 1)
+            guard k < reads.count else { throw StoreError("output set \(setID): device read \(k) missing") }
+            let r = reads[k]
+            guard let command = NodeCommand(captureName: r.captureName), keep(command) else { continue }
+            byPosition[position] = CommandOutput(command: command, stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode)
+        }
+        if items.contains(where: { $0 > 0 }) {
+            let body = try db.cachedStatement(sql: "SELECT body FROM contents WHERE id = ?")
+            for o in try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT j.key, o.capture_name, o.exit_code, o.stdout_id, o.stderr_id
+                FROM output_sets s CROSS JOIN json_each(s.outputs) j CROSS JOIN outputs o ON o.id = j.value
+                WHERE s.id = ? AND j.value > 0
+                """), arguments: [setID]) {
+                let position: Int = o[0]
+                guard position < byPosition.count, let command = NodeCommand(captureName: o[1]), keep(command) else { continue }
+                let stdoutID: Int64 = o[3], stderrID: Int64 = o[4]
+                guard let stdout = try String.fetchOne(body, arguments: [stdoutID]),
+                      let stderr = try String.fetchOne(body, arguments: [stderrID]) else {
+                    throw StoreError("output set \(setID): a text of output \(command.captureName) is missing")
+                }
+                byPosition[position] = CommandOutput(command: command, stdout: stdout, stderr: stderr, exitCode: o[2])
+            }
+        }
+        return byPosition.compactMap { $0 }
     }
 
     /// `node`'s last successful scan, for phase 1 (``PhaseOne``): its state's maps and its
@@ -465,13 +498,21 @@ extension FleetDatabase {
                            arguments: [s])
             freedStates += db.changesCount
         }
-        var outputs = Set<Int64>()
+        var outputs = Set<Int64>(), reads = Set<Int64>()
         for s in sets {
             guard try Int.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM node_runs WHERE output_set_id = ?)", arguments: [s]) == 0
             else { continue }
-            outputs.formUnion(try Int64.fetchAll(db, sql: "SELECT j.value FROM output_sets s, json_each(s.outputs) j WHERE s.id = ?",
+            outputs.formUnion(try Int64.fetchAll(db, sql: "SELECT j.value FROM output_sets s, json_each(s.outputs) j WHERE s.id = ? AND j.value > 0",
                                                  arguments: [s]))
+            if let r = try Int64.fetchOne(db, sql: "SELECT device_reads_id FROM output_sets WHERE id = ? AND device_reads_id IS NOT NULL",
+                                          arguments: [s]) {
+                reads.insert(r)
+            }
             try db.execute(sql: "DELETE FROM output_sets WHERE id = ?", arguments: [s])  // a trigger counts its outputs down
+        }
+        for r in reads.sorted() {  // inline reads (v0008) no set lists any more
+            try db.execute(sql: "DELETE FROM device_reads WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM output_sets WHERE device_reads_id = ?1)",
+                           arguments: [r])
         }
         var contents = Set<Int64>()
         for o in outputs.sorted() {

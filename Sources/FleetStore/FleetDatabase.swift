@@ -185,8 +185,14 @@ public final class FleetDatabase: Sendable {
         var maps: [(finding: MapFinding, reasons: String, evidence: String)]
         /// `node_states.digest`: the node name and every map and path column; nil without maps.
         var stateDigest: Data?
+        /// The outputs stored as `outputs` rows (with their texts in `contents`), in order.
         var outputs: [PreparedOutput]
-        /// `output_sets.digest`: the outputs' digests in order; nil without outputs.
+        /// The per-device reads stored inline (`device_reads`, v0008); nil when there are none.
+        var reads: PreparedReads?
+        /// Every output in the order the node ran them: `outputs[i]` or `reads` entry k.
+        var items: [OutputItem]
+        /// `output_sets.digest`: each item (a row's digest, or a read's index) in order, then
+        /// the reads' digest; nil without outputs.
         var outputSetDigest: Data?
 
         init(_ scan: NodeScan) throws {
@@ -218,12 +224,63 @@ public final class FleetDatabase: Sendable {
                 }
                 stateDigest = d.digest()
             }
-            outputs = scan.outputs.map(PreparedOutput.init)
-            if !outputs.isEmpty {
-                var d = StoredDigest(kind: "output-set-1")
-                for o in outputs { d.add(o.digest) }
+            outputs = []
+            items = []
+            items.reserveCapacity(scan.outputs.count)
+            var inline: [StoredOutput] = []
+            for o in scan.outputs {
+                if Self.storedInline(o) {
+                    items.append(.read(inline.count))
+                    inline.append(StoredOutput(captureName: o.command.captureName, command: FleetDatabase.displayCache.display(o.command),
+                                               exitCode: o.exitCode, stdout: o.stdout, stderr: o.stderr))
+                } else {
+                    items.append(.row(outputs.count))
+                    outputs.append(PreparedOutput(o))
+                }
+            }
+            reads = inline.isEmpty ? nil : try PreparedReads(inline)
+            if !items.isEmpty {
+                // Without inline reads, v0002's digest: sets written before v0008 are found again.
+                var d = StoredDigest(kind: reads == nil ? "output-set-1" : "output-set-2")
+                for item in items {
+                    switch item {
+                    case .row(let i): d.add(outputs[i].digest)
+                    case .read(let k): d.add(k)
+                    }
+                }
+                if let reads { d.add(reads.digest) }
                 outputSetDigest = d.digest()
             }
+        }
+
+        /// A disk's sysfs state and wwid, a map's dm name/uuid and slaves/holders: a few dozen
+        /// bytes each, one per disk or map, mostly unique to the node (perf: as rows, each cost
+        /// an `outputs` row, two `contents` look-ups and three digests, ~140k instructions; at
+        /// 50 maps ~half of a node's first scan). A text with NUL stays a row: SQLite's JSON
+        /// functions (the `raw_outputs` view) cut a string at `\u0000`.
+        static func storedInline(_ o: CommandOutput) -> Bool {
+            switch o.command {
+            case .deviceState, .deviceWWID, .dmNameUUID, .slavesHolders:
+                return !o.stdout.utf8.contains(0) && !o.stderr.utf8.contains(0)
+            default:
+                return false
+            }
+        }
+    }
+
+    enum OutputItem {
+        case row(Int)
+        case read(Int)
+    }
+
+    /// A node run's inline reads: their JSON text and its SHA-256 (`device_reads.digest`).
+    struct PreparedReads {
+        var text: String
+        var digest: Data
+
+        init(_ outputs: [StoredOutput]) throws {
+            text = try StoredJSON.outputs(outputs)
+            digest = StoredDigest.of(text: text)
         }
     }
 
@@ -260,7 +317,7 @@ public final class FleetDatabase: Sendable {
         let scan = node.scan
         let stateID = try scan.carried.map(\.stateID) ?? node.stateDigest.map { try Self.stateID(node, digest: $0, db) }
         let outputSetID = try scan.carried.map(\.outputSetID)
-            ?? node.outputSetDigest.map { try Self.outputSetID(node.outputs, digest: $0, db, &seen) }
+            ?? node.outputSetDigest.map { try Self.outputSetID(node, digest: $0, db, &seen) }
         // Cached statements: compiled once per connection, not once per row (perf).
         try db.cachedStatement(sql: """
             INSERT INTO node_runs (run_id, node, address, status, started_at, duration_ms, error, warnings,
@@ -312,18 +369,19 @@ public final class FleetDatabase: Sendable {
         return stateID
     }
 
-    /// The output set with this digest: found, or written now (each output and text found
-    /// or written in turn).
-    private static func outputSetID(_ outputs: [PreparedOutput], digest: Data, _ db: Database,
+    /// The output set with this digest: found, or written now (its inline reads, and each
+    /// output and text, found or written in turn).
+    private static func outputSetID(_ node: PreparedNode, digest: Data, _ db: Database,
                                     _ seen: inout SeenRows) throws -> Int64 {
         if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM output_sets WHERE digest = ?"),
                                        arguments: [digest]) {
             return id
         }
+        let readsID = try node.reads.map { try deviceReadsID($0, db) }
         var ids: [Int64] = []
-        ids.reserveCapacity(outputs.count)
+        ids.reserveCapacity(node.outputs.count)
         let findOutput = try db.cachedStatement(sql: "SELECT id FROM outputs WHERE digest = ?")
-        for o in outputs {
+        for o in node.outputs {
             if let id = try seen.outputs[o.digest] ?? Int64.fetchOne(findOutput, arguments: [o.digest]) {
                 seen.outputs[o.digest] = id
                 ids.append(id)
@@ -338,8 +396,30 @@ public final class FleetDatabase: Sendable {
             seen.outputs[o.digest] = db.lastInsertedRowID
             ids.append(db.lastInsertedRowID)
         }
-        let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
-        try db.cachedStatement(sql: "INSERT INTO output_sets (digest, outputs) VALUES (?, ?)").execute(arguments: [digest, list])
+        // One element per position: an outputs.id, or -(k + 1) for the k-th inline read (v0008).
+        var list = "["
+        for (i, item) in node.items.enumerated() {
+            if i > 0 { list += "," }
+            switch item {
+            case .row(let r): list += String(ids[r])
+            case .read(let k): list += String(-(k + 1))
+            }
+        }
+        list += "]"
+        try db.cachedStatement(sql: "INSERT INTO output_sets (digest, outputs, device_reads_id) VALUES (?, ?, ?)")
+            .execute(arguments: [digest, list, readsID])
+        return db.lastInsertedRowID
+    }
+
+    /// The inline reads with this digest: found (the node's last full discovery read the same,
+    /// most of the time) or written now.
+    private static func deviceReadsID(_ reads: PreparedReads, _ db: Database) throws -> Int64 {
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM device_reads WHERE digest = ?"),
+                                       arguments: [reads.digest]) {
+            return id
+        }
+        try db.cachedStatement(sql: "INSERT INTO device_reads (digest, outputs) VALUES (?, ?)")
+            .execute(arguments: [reads.digest, reads.text])
         return db.lastInsertedRowID
     }
 

@@ -31,6 +31,37 @@ enum StoredJSON {
         StoredJSONReader.evidence(text) ?? (try? decoder.decode(MapEvidence.self, from: Data(text.utf8)))
     }
 
+    /// `device_reads.outputs` (v0008): the outputs as a JSON array of ``StoredOutput``,
+    /// byte for byte what JSONEncoder with `.withoutEscapingSlashes` writes (by hand for
+    /// ASCII texts, the encoder for the rest). Slashes unescaped: every command names a path.
+    static func outputs(_ outputs: [StoredOutput]) throws -> String {
+        var out = EncoderJSON(escapesSlashes: false, escapesLineEnds: true,
+                              capacity: 2 + outputs.reduce(0) { $0 + 16 + $1.command.utf8.count + $1.stdout.utf8.count + $1.stderr.utf8.count + $1.captureName.utf8.count })
+        do {
+            out.raw("[")
+            for (i, o) in outputs.enumerated() {
+                if i > 0 { out.raw(",") }
+                try o.write(to: &out)
+            }
+            out.raw("]")
+        } catch {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.withoutEscapingSlashes]
+            return String(decoding: try encoder.encode(outputs), as: UTF8.self)
+        }
+        return out.text
+    }
+
+    /// `device_reads.outputs` read back, as ``decodedReasons(_:_:)``.
+    static func decodedOutputs(_ text: String) -> [StoredOutput]? {
+        StoredJSONReader.outputs(text) ?? (try? JSONDecoder().decode([StoredOutput].self, from: Data(text.utf8)))
+    }
+
+    /// `output_sets.outputs` read back, as ``decodedReasons(_:_:)``.
+    static func decodedIntegers(_ text: String) -> [Int64]? {
+        StoredJSONReader.integers(text) ?? (try? JSONDecoder().decode([Int64].self, from: Data(text.utf8)))
+    }
+
     static func encoded(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -10,7 +10,7 @@ import FleetModel
         let dir = try TempDir()
         let db = try FleetDatabase(path: dir.path + "/sub/dir/history.sqlite")
         let tables = try db.pool.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") }
-        for t in ["actions", "maps", "node_runs", "paths", "runs", "node_states", "outputs", "output_sets", "contents"] {
+        for t in ["actions", "maps", "node_runs", "paths", "runs", "node_states", "outputs", "output_sets", "contents", "device_reads"] {
             #expect(tables.contains(t), "\(t)")
         }
         let views = try db.pool.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name") }
