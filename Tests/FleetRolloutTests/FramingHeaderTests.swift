@@ -18,6 +18,16 @@ import FleetTestSupport
         for _ in 0..<20_000 {
             lines.append((0..<Int.random(in: 0...7, using: &rng)).map { _ in parts[Int.random(in: 0..<parts.count, using: &rng)] }.joined())
         }
+        // Random frame-shaped lines (three colons), most of them frames: the soup above has
+        // only a few (each field must be a number), so these make sure the frame case is
+        // compared often.
+        let names = ["multipath-ll", "sys-block-sda-device-state", "DATA", "ERROR", "", " ", "n\t"]
+        let codes = ["0", "12", "-1", "+1", "2147483648", "x"]
+        let sizes = ["0", "12", "9999999999", "-1", "", "x"]
+        for _ in 0..<2_000 {
+            func pick(_ a: [String]) -> String { a[Int.random(in: 0..<a.count, using: &rng)] }
+            lines.append("\(pick(names)):\(pick(codes)):\(pick(sizes)):\(pick(sizes))")
+        }
         var frames = 0
         for l in lines {
             let ascii = Framing.FrameHeader(ascii: Array(l.utf8)[...])
